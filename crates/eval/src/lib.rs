@@ -1,0 +1,122 @@
+//! Evaluates an [`lstm_model::LstmClassifier`] on a whole test split.
+//!
+//! Works on plain tensors — images `[N, rows, cols]` `f32`, labels `[N]`
+//! `i64` — batched and without recording gradients.
+
+use lstm_model::LstmClassifier;
+use serde::{Deserialize, Serialize};
+use tch::{Kind, Reduction, Tensor};
+
+/// The `eval` section of an experiment config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvalConfig {
+    /// Images per forward pass. Default 1000.
+    pub batch_size: i64,
+}
+
+impl Default for EvalConfig {
+    fn default() -> Self {
+        Self { batch_size: 1000 }
+    }
+}
+
+/// Everything that can go wrong while evaluating.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    /// A config value is out of range.
+    #[error("config: `eval.batch_size` = {0} is invalid: use a positive batch size such as 1000")]
+    InvalidBatchSize(i64),
+    /// The image and label tensors do not fit each other.
+    #[error("evaluation data: {0}")]
+    BadData(String),
+    /// The model failed.
+    #[error(transparent)]
+    Model(#[from] lstm_model::ModelError),
+    /// libtorch refused an operation.
+    #[error("libtorch error: {0}")]
+    Torch(#[from] tch::TchError),
+}
+
+/// The results of an evaluation (`report.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalReport {
+    /// Fraction of images classified correctly, 0 to 1.
+    pub accuracy: f64,
+    /// Number of images evaluated.
+    pub samples: i64,
+    /// Number classified correctly.
+    pub correct: i64,
+    /// Mean softmax cross-entropy.
+    pub loss: f64,
+}
+
+/// Evaluates `model` on every image of `images` against `labels`.
+pub fn evaluate(model: &LstmClassifier, images: &Tensor, labels: &Tensor, config: &EvalConfig) -> Result<EvalReport, EvalError> {
+    if config.batch_size < 1 {
+        return Err(EvalError::InvalidBatchSize(config.batch_size));
+    }
+    let n = labels.size().first().copied().unwrap_or(0);
+    if labels.dim() != 1 || images.size().first() != Some(&n) || n == 0 {
+        return Err(EvalError::BadData(format!(
+            "{:?} images for {:?} labels; expected [N, rows, cols] images and [N] labels with N > 0",
+            images.size(),
+            labels.size()
+        )));
+    }
+    let device = model.device();
+    let (mut correct, mut loss_sum) = (0i64, 0f64);
+    tch::no_grad(|| -> Result<(), EvalError> {
+        for start in (0..n).step_by(config.batch_size as usize) {
+            let len = config.batch_size.min(n - start);
+            let x = images.f_narrow(0, start, len)?.f_to_device(device)?;
+            let y = labels.f_narrow(0, start, len)?.f_to_device(device)?;
+            let logits = model.forward_t(&x, false)?;
+            correct += logits.f_argmax(-1, false)?.f_eq_tensor(&y)?.f_sum(Kind::Int64)?.f_int64_value(&[])?;
+            let batch_loss = logits.f_log_softmax(-1, Kind::Float)?.f_nll_loss(&y, None::<Tensor>, Reduction::Sum, -100)?;
+            loss_sum += batch_loss.f_double_value(&[])?;
+        }
+        Ok(())
+    })?;
+    let report = EvalReport { accuracy: correct as f64 / n as f64, samples: n, correct, loss: loss_sum / n as f64 };
+    tracing::info!(accuracy = report.accuracy, samples = n, loss = report.loss, "evaluated");
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lstm_model::{ModelConfig, ModelSpec};
+    use tch::Device;
+
+    #[test]
+    fn counts_match_a_direct_computation_whatever_the_batch_size() {
+        let spec = ModelSpec::new(ModelConfig { hidden: 8, ..Default::default() }, 4, 3, (0..5).map(|c| c.to_string()).collect());
+        let model = LstmClassifier::new(spec, Device::Cpu).unwrap();
+        tch::manual_seed(9);
+        let images = Tensor::rand([23, 4, 3], (Kind::Float, Device::Cpu));
+        let labels = Tensor::randint(5, [23], (Kind::Int64, Device::Cpu));
+        let logits = model.forward(&images).unwrap();
+        let expected = logits.argmax(-1, false).eq_tensor(&labels).sum(Kind::Int64).int64_value(&[]);
+        let expected_loss = logits.cross_entropy_for_logits(&labels).double_value(&[]);
+        for batch_size in [1, 5, 23, 1000] {
+            let report = evaluate(&model, &images, &labels, &EvalConfig { batch_size }).unwrap();
+            assert_eq!((report.correct, report.samples), (expected, 23));
+            assert!((report.accuracy - expected as f64 / 23.0).abs() < 1e-12);
+            assert!((report.loss - expected_loss).abs() < 1e-5, "{} vs {expected_loss}", report.loss);
+        }
+    }
+
+    #[test]
+    fn bad_inputs_are_errors() {
+        let spec = ModelSpec::new(ModelConfig { hidden: 4, ..Default::default() }, 4, 3, vec!["a".into(), "b".into()]);
+        let model = LstmClassifier::new(spec, Device::Cpu).unwrap();
+        let images = Tensor::zeros([3, 4, 3], (Kind::Float, Device::Cpu));
+        let labels = Tensor::zeros([3], (Kind::Int64, Device::Cpu));
+        assert!(matches!(evaluate(&model, &images, &labels, &EvalConfig { batch_size: 0 }), Err(EvalError::InvalidBatchSize(0))));
+        let short = Tensor::zeros([2], (Kind::Int64, Device::Cpu));
+        assert!(matches!(evaluate(&model, &images, &short, &EvalConfig::default()), Err(EvalError::BadData(_))));
+        let wrong = Tensor::zeros([3, 3, 4], (Kind::Float, Device::Cpu));
+        assert!(matches!(evaluate(&model, &wrong, &labels, &EvalConfig::default()), Err(EvalError::Model(_))));
+    }
+}

@@ -1,0 +1,40 @@
+use std::path::PathBuf;
+
+/// Everything that can go wrong while building, running, saving or loading a model.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// A configuration value is out of range.
+    #[error("model config: `{key}` = {value} is invalid: {hint}")]
+    InvalidConfig { key: &'static str, value: String, hint: &'static str },
+
+    /// The input batch does not have the shape the model was built for.
+    #[error("input of shape {got:?} does not fit this model: expected [batch, {steps}, {features}] images")]
+    BadInput { got: Vec<i64>, steps: i64, features: i64 },
+
+    /// Reading or writing a model file failed.
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+
+    /// The model description (`model.json`) is malformed.
+    #[error("{}: {source}; the file is not a model description written by lstm-model", path.display())]
+    BadSpec { path: PathBuf, source: serde_json::Error },
+
+    /// The model description was written by a newer, incompatible version.
+    #[error(
+        "{}: format version {found} is not supported (this build reads versions up to {supported}); \
+         upgrade lstm-mnist to load it",
+        path.display()
+    )]
+    UnsupportedVersion { path: PathBuf, found: u32, supported: u32 },
+
+    /// The weights file is missing tensors, has extra ones, or has tensors of the wrong shape.
+    #[error("{}: {detail}; the weights do not belong to the model described next to them", path.display())]
+    WeightsMismatch { path: PathBuf, detail: String },
+
+    /// libtorch refused an operation (including a corrupt safetensors file).
+    #[error("libtorch error: {0}")]
+    Torch(#[from] tch::TchError),
+}
+
+/// Result type of this crate.
+pub type Result<T> = std::result::Result<T, ModelError>;

@@ -1,0 +1,69 @@
+use std::path::PathBuf;
+
+/// Everything that can go wrong while reading a dataset.
+///
+/// Every variant names the file involved and says what would fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    /// None of the accepted file names exists in the dataset folder.
+    #[error(
+        "{what}: no file found in {dir}; looked for {tried}. Point `data.dir` at a folder \
+         holding the four standard MNIST IDX files (gzipped or raw)",
+        dir = dir.display(),
+        tried = tried.join(", ")
+    )]
+    MissingFile { dir: PathBuf, what: &'static str, tried: Vec<String> },
+
+    /// The dataset folder itself does not exist or is not a folder.
+    #[error("dataset folder {} does not exist or is not a folder: set `data.dir` to an existing folder", .0.display())]
+    MissingDir(PathBuf),
+
+    /// An I/O error (unreadable file, broken gzip stream, ...).
+    #[error("{}: {source}; check that the file is readable and not corrupt", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+
+    /// The file does not start with the IDX magic number expected for it.
+    #[error(
+        "{}: not an IDX {expected} file (magic number {found:#010x}, expected {expected_magic:#010x}); \
+         the file is corrupt or is not the file its name says",
+        path.display()
+    )]
+    BadMagic { path: PathBuf, expected: &'static str, expected_magic: u32, found: u32 },
+
+    /// The IDX header declares an element type other than unsigned byte.
+    #[error(
+        "{}: IDX element type {code:#04x} ({name}) is not supported; only unsigned byte (0x08) data is",
+        path.display()
+    )]
+    UnsupportedType { path: PathBuf, code: u8, name: &'static str },
+
+    /// The header or the data size disagree with each other.
+    #[error("{}: {detail}; the file is truncated or corrupt, download or regenerate it", path.display())]
+    BadSize { path: PathBuf, detail: String },
+
+    /// The image and label files of one split disagree.
+    #[error(
+        "{} holds {images} images but {} holds {labels} labels; the two files of a split must match",
+        images_path.display(),
+        labels_path.display()
+    )]
+    CountMismatch { images_path: PathBuf, labels_path: PathBuf, images: usize, labels: usize },
+
+    /// A label is outside the class range of the dataset.
+    #[error("{}: label {label} at index {index} is outside 0..{classes}", path.display())]
+    LabelOutOfRange { path: PathBuf, index: usize, label: u8, classes: usize },
+
+    /// The training and test splits have images of different shapes.
+    #[error(
+        "{} holds {}x{} images but {} holds {}x{} images; both splits must have the same image size",
+        train.display(), train_shape.0, train_shape.1, test.display(), test_shape.0, test_shape.1
+    )]
+    ShapeMismatch { train: PathBuf, train_shape: (usize, usize), test: PathBuf, test_shape: (usize, usize) },
+
+    /// libtorch refused an operation.
+    #[error("libtorch error: {0}")]
+    Torch(#[from] tch::TchError),
+}
+
+/// Result type of this crate.
+pub type Result<T> = std::result::Result<T, DataError>;

@@ -1,0 +1,182 @@
+//! Integration tests of the `lstm-mnist` binary on small IDX datasets the tests write.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use flate2::{write::GzEncoder, Compression};
+
+const BIN: &str = env!("CARGO_BIN_EXE_lstm-mnist");
+
+fn idx_images(count: usize, rows: usize, cols: usize, pixels: &[u8]) -> Vec<u8> {
+    let mut out = vec![0, 0, 8, 3];
+    for d in [count, rows, cols] {
+        out.extend_from_slice(&(d as u32).to_be_bytes());
+    }
+    out.extend_from_slice(pixels);
+    out
+}
+
+fn idx_labels(labels: &[u8]) -> Vec<u8> {
+    let mut out = vec![0, 0, 8, 1];
+    out.extend_from_slice(&(labels.len() as u32).to_be_bytes());
+    out.extend_from_slice(labels);
+    out
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = GzEncoder::new(Vec::new(), Compression::default());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+/// A learnable 10-class dataset of 6x5 images: class `c` lights up row `c % 6`
+/// and, for classes 6 to 9, also column `c - 6`.
+fn write_dataset(dir: &Path, train: usize, test: usize) {
+    let (rows, cols) = (6, 5);
+    for (stem, count) in [("train", train), ("t10k", test)] {
+        let labels: Vec<u8> = (0..count).map(|i| (i * 7 % 10) as u8).collect();
+        let mut pixels = Vec::with_capacity(count * rows * cols);
+        for (i, &label) in labels.iter().enumerate() {
+            for r in 0..rows {
+                for c in 0..cols {
+                    let on = r == label as usize % 6 || (label >= 6 && c == label as usize - 6);
+                    let noise = ((i * 31 + r * 7 + c * 13) % 40) as u8;
+                    pixels.push(if on { 215 + noise } else { noise });
+                }
+            }
+        }
+        std::fs::write(dir.join(format!("{stem}-images-idx3-ubyte.gz")), gzip(&idx_images(count, rows, cols, &pixels)))
+            .unwrap();
+        std::fs::write(dir.join(format!("{stem}-labels-idx1-ubyte.gz")), gzip(&idx_labels(&labels))).unwrap();
+    }
+}
+
+struct Fixture {
+    _tmp: tempfile::TempDir,
+    data: PathBuf,
+    config: PathBuf,
+    run: PathBuf,
+}
+
+fn fixture(train_iters: usize) -> Fixture {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    write_dataset(&data, 300, 100);
+    let config = tmp.path().join("tiny.json");
+    let text = format!(
+        r#"{{"device": "cpu", "threads": 1, "data": {{"dir": {:?}}}, "model": {{"hidden": 32}},
+            "train": {{"learning_rate": 0.01, "batch_size": 20, "training_iters": {train_iters}, "display_step": 10}},
+            "eval": {{"batch_size": 64}}}}"#,
+        data.display().to_string()
+    );
+    std::fs::write(&config, text).unwrap();
+    let run = tmp.path().join("run");
+    Fixture { _tmp: tmp, data, config, run }
+}
+
+fn train(f: &Fixture, extra: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(["train", "--config"])
+        .arg(&f.config)
+        .arg("--out")
+        .arg(&f.run)
+        .args(extra)
+        .env_remove("LD_LIBRARY_PATH")
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn trains_prints_the_notebook_log_and_writes_the_run_folder() {
+    let f = fixture(20 * 301);
+    let out = train(&f, &[]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    // 300 steps, a line every 10, then the two closing lines.
+    assert_eq!(lines.len(), 32, "{stdout}");
+    for (i, line) in lines[..30].iter().enumerate() {
+        let prefix = format!("Iter {}, Minibatch Loss= ", (i + 1) * 10 * 20);
+        assert!(line.starts_with(&prefix), "{line}");
+        let (loss, acc) = line[prefix.len()..].split_once(", Training Accuracy= ").unwrap();
+        assert_eq!(loss.split_once('.').unwrap().1.len(), 6, "{line}");
+        assert_eq!(acc.split_once('.').unwrap().1.len(), 5, "{line}");
+    }
+    assert_eq!(lines[30], "Optimization Finished!");
+    let accuracy: f64 = lines[31].strip_prefix("Testing Accuracy: ").unwrap().parse().unwrap();
+    assert!(accuracy > 0.9, "{stdout}");
+    assert!(stderr.contains("device chosen"), "{stderr}");
+
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(f.run.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["samples"], 100);
+    assert_eq!(report["accuracy"].as_f64().unwrap(), accuracy);
+    let config: serde_json::Value = serde_json::from_slice(&std::fs::read(f.run.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["train"]["batch_size"], 20);
+    assert_eq!(config["model"]["forget_bias"], 1.0, "defaults are written out resolved");
+    assert!(f.run.join("model/model.safetensors").is_file());
+    let spec: serde_json::Value = serde_json::from_slice(&std::fs::read(f.run.join("model/model.json")).unwrap()).unwrap();
+    assert_eq!((spec["steps"].as_i64(), spec["features"].as_i64()), (Some(6), Some(5)));
+}
+
+#[test]
+fn set_overrides_config_values() {
+    let f = fixture(20 * 301);
+    let out = train(&f, &["--set", "train.training_iters=201", "--set", "train.display_step=5"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("Iter 100, Minibatch Loss= "), "{stdout}");
+    assert_eq!(stdout.lines().count(), 2 + 2);
+}
+
+#[test]
+fn corrupt_idx_file_is_a_clear_error_not_a_panic() {
+    let f = fixture(201);
+    let path = f.data.join("train-images-idx3-ubyte.gz");
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let out = train(&f, &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("train-images-idx3-ubyte.gz"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    // A raw file whose header promises more images than it holds.
+    std::fs::remove_file(&path).unwrap();
+    let raw = f.data.join("train-images-idx3-ubyte");
+    std::fs::write(&raw, idx_images(301, 6, 5, &vec![0; 300 * 30])).unwrap();
+    let stderr = text(&train(&f, &[]).stderr);
+    assert!(stderr.contains("train-images-idx3-ubyte") && stderr.contains("holds only"), "{stderr}");
+    assert!(!text(&train(&f, &[]).stdout).contains("Iter"), "nothing trains on bad data");
+}
+
+#[test]
+fn config_errors_exit_2_and_name_the_key() {
+    let f = fixture(201);
+    for (set, key) in [
+        ("train.learnig_rate=0.1", "train.learnig_rate"),
+        ("train.batch_size=0", "train.batch_size"),
+        ("model.hidden=0", "model.hidden"),
+        ("colour=\"red\"", "colour"),
+    ] {
+        let out = train(&f, &["--set", set]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{set}: {stderr}");
+        assert!(stderr.contains(key), "{set}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
+fn missing_data_folder_names_the_folder() {
+    let f = fixture(201);
+    let out = train(&f, &["--set", "data.dir=/nonexistent/mnist"]);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("/nonexistent/mnist") && stderr.contains("data.dir"), "{stderr}");
+}
