@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 
 use eval::EvalConfig;
 use lstm_model::ModelConfig;
-use mnist_data::DataConfig;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use trainer::TrainConfig;
+
+use crate::data::DataSection;
 
 /// Which device to run on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -36,9 +37,10 @@ pub struct Experiment {
     /// CPU threads for libtorch. Default: the number of physical cores.
     #[serde(default)]
     pub threads: Option<usize>,
-    /// Where the data comes from.
+    /// Where the data comes from: `source` `"idx"` (default; MNIST-family
+    /// IDX files) or `"synth"` (generated sequences), and that source's keys.
     #[serde(default)]
-    pub data: DataConfig,
+    pub data: DataSection,
     /// The model.
     #[serde(default)]
     pub model: ModelConfig,

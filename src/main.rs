@@ -4,6 +4,7 @@
 //! loop from `trainer` and the test from `eval`.
 
 mod config;
+mod data;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -47,7 +48,7 @@ enum Failure {
     #[error("config `device` = \"cuda\" but no CUDA GPU is usable here: use \"auto\" or \"cpu\"")]
     NoCuda,
     #[error(transparent)]
-    Data(#[from] mnist_data::DataError),
+    Data(#[from] data::DataLoadError),
     #[error(transparent)]
     Model(#[from] lstm_model::ModelError),
     #[error(transparent)]
@@ -63,6 +64,7 @@ impl Failure {
     fn exit_code(&self) -> u8 {
         match self {
             Failure::Config(_) | Failure::NoCuda => 2,
+            Failure::Data(err) if err.is_config() => 2,
             Failure::Train(trainer::TrainError::InvalidConfig { .. })
             | Failure::Eval(eval::EvalError::InvalidBatchSize(_))
             | Failure::Model(lstm_model::ModelError::InvalidConfig { .. }) => 2,
@@ -107,15 +109,22 @@ fn train(config_path: &Path, sets: &[String], out: Option<PathBuf>) -> Result<()
     std::fs::create_dir_all(&run_dir).map_err(io_error(&run_dir))?;
     write_json(&run_dir.join("config.json"), &experiment)?;
 
-    let data = mnist_data::load(&experiment.data)?;
-    let size = data.train.images.size();
+    let data = data::load(&experiment.data)?;
+    tracing::info!(
+        train = data.train.1.size()[0],
+        validation = data.validation.as_ref().map_or(0, |v| v.1.size()[0]),
+        test = data.test.1.size()[0],
+        classes = ?data.class_names,
+        "data ready"
+    );
+    let size = data.train.0.size();
     let spec = ModelSpec::new(experiment.model.clone(), size[1], size[2], data.class_names.clone());
     let model = LstmClassifier::new(spec, device)?;
 
     let mut stdout = std::io::stdout().lock();
-    let summary = trainer::train(&model, &data.train.images, &data.train.labels, &experiment.train, &mut stdout)?;
+    let summary = trainer::train(&model, &data.train.0, &data.train.1, &experiment.train, &mut stdout)?;
     writeln!(stdout, "Optimization Finished!").map_err(io_error(Path::new("stdout")))?;
-    let report = eval::evaluate(&model, &data.test.images, &data.test.labels, &experiment.eval)?;
+    let report = eval::evaluate(&model, &data.test.0, &data.test.1, &experiment.eval)?;
     writeln!(stdout, "Testing Accuracy: {}", report.accuracy).map_err(io_error(Path::new("stdout")))?;
 
     model.save(run_dir.join("model"))?;

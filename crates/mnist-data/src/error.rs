@@ -8,7 +8,8 @@ pub enum DataError {
     /// None of the accepted file names exists in the dataset folder.
     #[error(
         "{what}: no file found in {dir}; looked for {tried}. Point `data.dir` at a folder \
-         holding the four standard MNIST IDX files (gzipped or raw)",
+         holding the four standard MNIST IDX files (gzipped or raw), or set `data.dataset` to \
+         \"mnist\" or \"fashion-mnist\" with `data.download: true` to fetch them",
         dir = dir.display(),
         tried = tried.join(", ")
     )]
@@ -60,9 +61,31 @@ pub enum DataError {
     )]
     ShapeMismatch { train: PathBuf, train_shape: (usize, usize), test: PathBuf, test_shape: (usize, usize) },
 
+    /// A value of the `data` config section cannot be used.
+    #[error("config `data.{key}`: {message}")]
+    InvalidConfig { key: &'static str, message: String },
+
+    /// A file could not be downloaded from any mirror.
+    #[error(
+        "{}: could not download it from any mirror ({}); check the network, set `data.mirrors`, \
+         or put the file there yourself",
+        path.display(),
+        attempts.iter().map(|a| format!("{}: {}", a.url, a.reason)).collect::<Vec<_>>().join("; ")
+    )]
+    Download { path: PathBuf, attempts: Vec<DownloadAttempt> },
+
     /// libtorch refused an operation.
     #[error("libtorch error: {0}")]
     Torch(#[from] tch::TchError),
+}
+
+/// One failed try at downloading a file: the URL and why it failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownloadAttempt {
+    /// The URL tried.
+    pub url: String,
+    /// What went wrong (HTTP status, checksum mismatch, truncated body, ...).
+    pub reason: String,
 }
 
 /// Result type of this crate.

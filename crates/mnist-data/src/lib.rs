@@ -3,53 +3,273 @@
 //! A dataset folder holds the four standard IDX files, gzipped or raw:
 //! `train-images-idx3-ubyte`, `train-labels-idx1-ubyte`, `t10k-images-idx3-ubyte`
 //! and `t10k-labels-idx1-ubyte` (each optionally ending in `.gz`, and also under
-//! the `train-images.idx3-ubyte` spelling found in the wild). Every file is
-//! validated — magic number, element type, dimensions, sizes, image and label
-//! counts, label range — and any problem is a [`DataError`] naming the file.
+//! the `train-images.idx3-ubyte` spelling found in the wild); gzip is detected
+//! by content, not by name. Every file is validated — magic number, element
+//! type, dimensions, sizes, image and label counts, label range — and any
+//! problem is a [`DataError`] naming the file.
+//!
+//! Named datasets ([`datasets::MNIST`], [`datasets::FASHION_MNIST`]) know
+//! their usual folder, their class names, their mirrors and the SHA-256 of
+//! each file, so they can be downloaded and verified ([`download::fetch`]).
+//! A validation set can be held out of the training images, stratified and
+//! seeded ([`split::stratified_holdout`]).
 //!
 //! The result is plain tensors, so the trainer and the evaluator never depend
-//! on this crate: images are `[N, rows, cols]` `f32` in `[0, 1]`, labels `[N]`
-//! `i64`.
+//! on this crate: images are `[N, rows, cols]` `f32` (in `[0, 1]`, or
+//! standardised), labels `[N]` `i64`. Images may have any height and width.
 //!
 //! ```no_run
-//! let data = mnist_data::load(&mnist_data::DataConfig::default())?;
-//! assert_eq!(data.train.images.size()[1..], [28, 28]);
+//! let config = mnist_data::DataConfig {
+//!     dataset: Some(mnist_data::DatasetRef::FashionMnist),
+//!     validation: Some(mnist_data::ValidationSize::Count(5000)),
+//!     ..Default::default()
+//! };
+//! let data = mnist_data::load(&config)?;
+//! assert_eq!(data.train.len(), 55_000);
+//! assert_eq!(data.class_names[0], "T-shirt/top");
 //! # Ok::<(), mnist_data::DataError>(())
 //! ```
 
+pub mod datasets;
+pub mod download;
 mod error;
 pub mod idx;
+pub mod split;
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use tch::{Kind, Tensor};
 
-pub use error::{DataError, Result};
+pub use datasets::NamedDataset;
+pub use error::{DataError, DownloadAttempt, Result};
 use idx::{IdxImages, IdxLabels};
 
 /// Number of classes of the MNIST family.
 pub const NUM_CLASSES: usize = 10;
 
-/// Where the data comes from (the `data` section of an experiment config).
+/// The folder used when neither `data.dataset` nor `data.dir` is given: the
+/// 10,000 real digits shipped with the project.
+pub const SAMPLE_DIR: &str = "data/mnist-sample";
+
+/// Which dataset: a named one, or a folder of IDX files.
+///
+/// In a config it is a string: `"mnist"`, `"fashion-mnist"`, or any other
+/// string, taken as the path of a folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatasetRef {
+    /// MNIST digits ([`datasets::MNIST`]).
+    Mnist,
+    /// Fashion-MNIST ([`datasets::FASHION_MNIST`]).
+    FashionMnist,
+    /// A folder holding the four IDX files; classes are named `0`..`9`.
+    Dir(PathBuf),
+}
+
+impl DatasetRef {
+    /// The named dataset, if this is one.
+    pub fn named(&self) -> Option<NamedDataset> {
+        match self {
+            DatasetRef::Mnist => Some(datasets::MNIST),
+            DatasetRef::FashionMnist => Some(datasets::FASHION_MNIST),
+            DatasetRef::Dir(_) => None,
+        }
+    }
+}
+
+impl From<&str> for DatasetRef {
+    fn from(s: &str) -> Self {
+        match s {
+            "mnist" => DatasetRef::Mnist,
+            "fashion-mnist" => DatasetRef::FashionMnist,
+            dir => DatasetRef::Dir(PathBuf::from(dir)),
+        }
+    }
+}
+
+impl fmt::Display for DatasetRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DatasetRef::Dir(dir) => write!(f, "{}", dir.display()),
+            named => f.write_str(named.named().map_or("", |n| n.name)),
+        }
+    }
+}
+
+impl Serialize for DatasetRef {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for DatasetRef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(DatasetRef::from(s.as_str()))
+    }
+}
+
+/// How many training images to hold out for validation: a count (`5000`)
+/// or a fraction of the training images (`0.1`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ValidationSize {
+    /// This many images.
+    Count(usize),
+    /// This fraction (strictly between 0 and 1) of the training images, rounded.
+    Fraction(f64),
+}
+
+impl ValidationSize {
+    /// The number of images to hold out of `train` training images.
+    pub fn count(&self, train: usize) -> Result<usize> {
+        let invalid = |message: String| Err(DataError::InvalidConfig { key: "validation", message });
+        match *self {
+            ValidationSize::Count(n) if n < train => Ok(n),
+            ValidationSize::Count(n) => invalid(format!(
+                "{n} validation images would leave no training images out of {train}; use a smaller count or a fraction"
+            )),
+            ValidationSize::Fraction(f) if f > 0.0 && f < 1.0 => {
+                let n = (f * train as f64).round() as usize;
+                if n == 0 || n >= train {
+                    invalid(format!("fraction {f} of {train} training images leaves an empty split"))
+                } else {
+                    Ok(n)
+                }
+            }
+            ValidationSize::Fraction(f) => {
+                invalid(format!("{f} is neither a count (a whole number) nor a fraction between 0 and 1"))
+            }
+        }
+    }
+}
+
+impl Serialize for ValidationSize {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match *self {
+            ValidationSize::Count(n) => s.serialize_u64(n as u64),
+            ValidationSize::Fraction(f) => s.serialize_f64(f),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ValidationSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = ValidationSize;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a count of images (5000) or a fraction between 0 and 1 (0.1)")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<Self::Value, E> {
+                Ok(ValidationSize::Count(v as usize))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<Self::Value, E> {
+                u64::try_from(v).map(|v| ValidationSize::Count(v as usize)).map_err(|_| E::custom(format!("{v} is negative: expected {}", "a count or a fraction between 0 and 1")))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> std::result::Result<Self::Value, E> {
+                if v >= 1.0 && v.fract() == 0.0 {
+                    Ok(ValidationSize::Count(v as usize))
+                } else if v > 0.0 && v < 1.0 {
+                    Ok(ValidationSize::Fraction(v))
+                } else {
+                    Err(E::custom(format!("{v}: expected a count (a whole number) or a fraction between 0 and 1")))
+                }
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+/// How pixel values are preprocessed, once, when loading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Normalize {
+    /// Divide by 255: values in `[0, 1]` (the notebook's choice).
+    #[default]
+    Scale,
+    /// Scale to `[0, 1]`, then subtract the training split's mean and divide
+    /// by its standard deviation (the same two numbers for every split).
+    Standardize,
+}
+
+/// Where the data comes from and how it is prepared (the `data` section of
+/// an experiment config).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DataConfig {
-    /// Folder with the four standard IDX files.
-    /// Default: `data/mnist-sample`, the 10,000 real digits shipped with the project.
-    pub dir: PathBuf,
+    /// `"mnist"`, `"fashion-mnist"`, or the path of a folder with the four
+    /// IDX files. Named datasets bring their class names, usual folder and
+    /// download mirrors. Default: none (the folder `dir`, digit classes).
+    pub dataset: Option<DatasetRef>,
+    /// Folder holding the four IDX files. Default: for `"fashion-mnist"`,
+    /// `/usr/share/datasets/fashion-mnist` when it exists; for a named dataset
+    /// otherwise, the cache folder `~/.cache/lstm-mnist/data/<name>` (or
+    /// `$LSTM_MNIST_CACHE/data/<name>`); with no dataset, `data/mnist-sample`.
+    pub dir: Option<PathBuf>,
+    /// Download missing files of a named dataset into `dir`, verified by
+    /// SHA-256. Default: `false`.
+    pub download: bool,
+    /// Base URLs to download from, tried in order. Default: the dataset's
+    /// public mirrors (those torchvision uses).
+    pub mirrors: Option<Vec<String>>,
+    /// Training images held out for validation, stratified by class: a count
+    /// (`5000`) or a fraction (`0.1`). Default: none.
+    pub validation: Option<ValidationSize>,
+    /// Seed of the validation hold-out. Default: `0`.
+    pub seed: u64,
+    /// `"scale"` (to `[0, 1]`) or `"standardize"` (with the training split's
+    /// mean and standard deviation). Default: `"scale"`.
+    pub normalize: Normalize,
 }
 
 impl Default for DataConfig {
     fn default() -> Self {
-        Self { dir: PathBuf::from("data/mnist-sample") }
+        Self { dataset: None, dir: None, download: false, mirrors: None, validation: None, seed: 0, normalize: Normalize::Scale }
     }
 }
 
-/// One split as tensors: images `[N, rows, cols]` `f32` in `[0, 1]`, labels `[N]` `i64`.
+impl DataConfig {
+    /// A config reading the folder `dir` with every other setting at its default.
+    pub fn from_dir(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: Some(dir.into()), ..Self::default() }
+    }
+
+    /// The folder to read and the named dataset, if any.
+    pub fn resolve(&self) -> Result<(PathBuf, Option<NamedDataset>)> {
+        match (&self.dataset, &self.dir) {
+            (Some(DatasetRef::Dir(a)), Some(b)) if a != b => Err(DataError::InvalidConfig {
+                key: "dir",
+                message: format!(
+                    "`data.dataset` names the folder {} and `data.dir` the folder {}; keep only one",
+                    a.display(),
+                    b.display()
+                ),
+            }),
+            (Some(DatasetRef::Dir(dir)), _) => Ok((dir.clone(), None)),
+            (Some(named), dir) => {
+                let named = named.named().expect("not a folder, so a named dataset");
+                Ok((dir.clone().unwrap_or_else(|| named.default_dir()), Some(named)))
+            }
+            (None, Some(dir)) => Ok((dir.clone(), None)),
+            (None, None) => Ok((PathBuf::from(SAMPLE_DIR), None)),
+        }
+    }
+}
+
+/// The mean and standard deviation used by [`Normalize::Standardize`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Standardization {
+    /// Mean pixel value (after scaling to `[0, 1]`) of the training split.
+    pub mean: f64,
+    /// Standard deviation of the same.
+    pub std: f64,
+}
+
+/// One split as tensors: images `[N, rows, cols]` `f32`, labels `[N]` `i64`.
 #[derive(Debug)]
 pub struct Split {
-    /// Pixel values scaled to `[0, 1]`.
+    /// Pixel values, scaled to `[0, 1]` or standardised (see [`Normalize`]).
     pub images: Tensor,
     /// Class indices.
     pub labels: Tensor,
@@ -67,15 +287,21 @@ impl Split {
     }
 }
 
-/// A dataset: a training and a test split and the names of its classes.
+/// A dataset: training, validation and test splits and the names of its classes.
 #[derive(Debug)]
 pub struct Dataset {
-    /// Training split.
+    /// Training split (without the validation images).
     pub train: Split,
+    /// Validation split held out of the training images, when asked for.
+    pub validation: Option<Split>,
     /// Test split.
     pub test: Split,
     /// One name per class index.
     pub class_names: Vec<String>,
+    /// The folder the files were read from.
+    pub dir: PathBuf,
+    /// Mean and standard deviation applied, with [`Normalize::Standardize`].
+    pub standardization: Option<Standardization>,
 }
 
 /// The file names accepted for one of the four files, most common first:
@@ -96,8 +322,8 @@ fn find(dir: &Path, stem: &str, what: &'static str, idx: &str) -> Result<PathBuf
         .ok_or_else(|| DataError::MissingFile { dir: dir.to_owned(), what, tried })
 }
 
-/// Turns validated IDX images and labels into a [`Split`].
-pub fn to_split(images: &IdxImages, labels: &IdxLabels, classes: usize) -> Result<Split> {
+/// Checks that images and labels agree and that every label is below `classes`.
+pub fn check_pair(images: &IdxImages, labels: &IdxLabels, classes: usize) -> Result<()> {
     if images.count != labels.labels.len() {
         return Err(DataError::CountMismatch {
             images_path: images.path.clone(),
@@ -109,10 +335,27 @@ pub fn to_split(images: &IdxImages, labels: &IdxLabels, classes: usize) -> Resul
     if let Some((index, &label)) = labels.labels.iter().enumerate().find(|(_, &l)| usize::from(l) >= classes) {
         return Err(DataError::LabelOutOfRange { path: labels.path.clone(), index, label, classes });
     }
+    Ok(())
+}
+
+/// Turns validated IDX images and labels into a [`Split`], pixels scaled to `[0, 1]`.
+pub fn to_split(images: &IdxImages, labels: &IdxLabels, classes: usize) -> Result<Split> {
+    check_pair(images, labels, classes)?;
+    let (images, labels) = raw_tensors(images, labels)?;
+    Ok(Split { images: scale(&images)?, labels })
+}
+
+/// Pixels as a `[N, rows, cols]` `u8` tensor and labels as `[N]` `i64`.
+fn raw_tensors(images: &IdxImages, labels: &IdxLabels) -> Result<(Tensor, Tensor)> {
     let shape = [images.count as i64, images.rows as i64, images.cols as i64];
-    let images_t = Tensor::f_from_slice(&images.pixels)?.f_reshape(shape)?.f_to_kind(Kind::Float)? / 255.0;
-    let labels_t = Tensor::f_from_slice(&labels.labels)?.f_to_kind(Kind::Int64)?;
-    Ok(Split { images: images_t, labels: labels_t })
+    let pixels = Tensor::f_from_slice(&images.pixels)?.f_reshape(shape)?;
+    let labels = Tensor::f_from_slice(&labels.labels)?.f_to_kind(Kind::Int64)?;
+    Ok((pixels, labels))
+}
+
+/// `u8` pixels to `f32` in `[0, 1]`.
+fn scale(pixels: &Tensor) -> Result<Tensor> {
+    Ok(pixels.f_to_kind(Kind::Float)?.f_div_scalar_(255.0)?)
 }
 
 /// Reads one split (`stem` is `train` or `t10k`) from a dataset folder.
@@ -127,14 +370,49 @@ pub fn digit_names() -> Vec<String> {
     (0..NUM_CLASSES).map(|d| d.to_string()).collect()
 }
 
-/// Loads the training and test splits described by `config`.
-pub fn load(config: &DataConfig) -> Result<Dataset> {
-    let dir = &config.dir;
-    if !dir.is_dir() {
-        return Err(DataError::MissingDir(dir.clone()));
+/// The four files of a dataset, in [`NamedDataset::files`] order: stem, kind, IDX suffix.
+const FILES: [(&str, &str, &str); 4] =
+    [("train", "images", "idx3"), ("train", "labels", "idx1"), ("t10k", "images", "idx3"), ("t10k", "labels", "idx1")];
+
+/// Downloads the files of `named` that are missing from `dir`.
+fn download_missing(dir: &Path, named: &NamedDataset, mirrors: &[String]) -> Result<()> {
+    for ((stem, what, idx), remote) in FILES.into_iter().zip(named.files) {
+        let present = candidates(stem, what, idx).iter().any(|name| dir.join(name).is_file());
+        if !present {
+            download::fetch(dir, remote.name, remote.sha256, mirrors)?;
+        }
     }
-    let (train_images, train_labels) = load_split(dir, "train")?;
-    let (test_images, test_labels) = load_split(dir, "t10k")?;
+    Ok(())
+}
+
+/// Loads the training, validation and test splits described by `config`,
+/// downloading missing files first when `config.download` is set.
+pub fn load(config: &DataConfig) -> Result<Dataset> {
+    let (dir, named) = config.resolve()?;
+    if config.download {
+        let Some(named) = named else {
+            return Err(DataError::InvalidConfig {
+                key: "download",
+                message: "downloading needs a named dataset: set `data.dataset` to \"mnist\" or \"fashion-mnist\"".into(),
+            });
+        };
+        let mirrors: Vec<String> = match &config.mirrors {
+            Some(m) => m.clone(),
+            None => named.mirrors.iter().map(|m| (*m).to_owned()).collect(),
+        };
+        download_missing(&dir, &named, &mirrors)?;
+    }
+    if !dir.is_dir() {
+        return Err(DataError::MissingDir(dir));
+    }
+    // The two splits decompress in parallel.
+    let (train_files, test_files) = std::thread::scope(|s| {
+        let test = s.spawn(|| load_split(&dir, "t10k"));
+        let train = load_split(&dir, "train");
+        (train, test.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+    });
+    let (train_images, train_labels) = train_files?;
+    let (test_images, test_labels) = test_files?;
     if (train_images.rows, train_images.cols) != (test_images.rows, test_images.cols) {
         return Err(DataError::ShapeMismatch {
             train: train_images.path.clone(),
@@ -143,17 +421,55 @@ pub fn load(config: &DataConfig) -> Result<Dataset> {
             test_shape: (test_images.rows, test_images.cols),
         });
     }
-    let train = to_split(&train_images, &train_labels, NUM_CLASSES)?;
-    let test = to_split(&test_images, &test_labels, NUM_CLASSES)?;
+    check_pair(&train_images, &train_labels, NUM_CLASSES)?;
+    check_pair(&test_images, &test_labels, NUM_CLASSES)?;
+
+    let (train_pixels, train_y) = raw_tensors(&train_images, &train_labels)?;
+    let (train, validation) = match config.validation {
+        None => (Split { images: scale(&train_pixels)?, labels: train_y }, None),
+        Some(size) => {
+            let count = size.count(train_images.count)?;
+            let holdout = split::stratified_holdout(&train_labels.labels, count, config.seed);
+            let pick = |idx: &[i64]| -> Result<Split> {
+                let idx = Tensor::f_from_slice(idx)?;
+                Ok(Split { images: scale(&train_pixels.f_index_select(0, &idx)?)?, labels: train_y.f_index_select(0, &idx)? })
+            };
+            (pick(&holdout.train)?, Some(pick(&holdout.validation)?))
+        }
+    };
+    let (test_pixels, test_y) = raw_tensors(&test_images, &test_labels)?;
+    let mut data = Dataset {
+        train,
+        validation,
+        test: Split { images: scale(&test_pixels)?, labels: test_y },
+        class_names: named.map_or_else(digit_names, |n| n.class_names()),
+        dir,
+        standardization: None,
+    };
+    if config.normalize == Normalize::Standardize {
+        let mean = data.train.images.f_mean(Kind::Double)?.f_double_value(&[])?;
+        let std = data.train.images.f_std(true)?.f_double_value(&[])?;
+        if std.is_nan() || std <= 0.0 {
+            return Err(DataError::BadSize {
+                path: train_images.path.clone(),
+                detail: "every training pixel has the same value, so it cannot be standardised".into(),
+            });
+        }
+        for split in std::iter::once(&mut data.train).chain(data.validation.as_mut()).chain(std::iter::once(&mut data.test)) {
+            split.images = split.images.f_sub_scalar(mean)?.f_div_scalar_(std)?;
+        }
+        data.standardization = Some(Standardization { mean, std });
+    }
     tracing::info!(
-        dir = %dir.display(),
-        train = train.len(),
-        test = test.len(),
+        dir = %data.dir.display(),
+        train = data.train.len(),
+        validation = data.validation.as_ref().map_or(0, Split::len),
+        test = data.test.len(),
         rows = train_images.rows,
         cols = train_images.cols,
         "loaded dataset"
     );
-    Ok(Dataset { train, test, class_names: digit_names() })
+    Ok(data)
 }
 
 #[cfg(test)]
@@ -175,7 +491,7 @@ mod tests {
     fn loads_tensors_of_the_right_shape_and_scale() {
         let dir = tempfile::tempdir().unwrap();
         write_dataset(dir.path(), &[0, 1, 2, 9], &[3, 4]);
-        let data = load(&DataConfig { dir: dir.path().to_owned() }).unwrap();
+        let data = load(&DataConfig::from_dir(dir.path())).unwrap();
         assert_eq!(data.train.images.size(), [4, 3, 2]);
         assert_eq!(data.test.labels.size(), [2]);
         assert_eq!(Vec::<i64>::try_from(&data.train.labels).unwrap(), vec![0, 1, 2, 9]);
@@ -188,9 +504,9 @@ mod tests {
     #[test]
     fn names_missing_files_and_folders() {
         let dir = tempfile::tempdir().unwrap();
-        let err = load(&DataConfig { dir: dir.path().join("nope") }).unwrap_err();
+        let err = load(&DataConfig::from_dir(dir.path().join("nope"))).unwrap_err();
         assert!(matches!(err, DataError::MissingDir(_)), "{err}");
-        let err = load(&DataConfig { dir: dir.path().to_owned() }).unwrap_err();
+        let err = load(&DataConfig::from_dir(dir.path())).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("train-images-idx3-ubyte.gz") && msg.contains("train-images.idx3-ubyte"), "{msg}");
     }
@@ -199,10 +515,153 @@ mod tests {
     fn rejects_label_out_of_range_and_count_mismatch() {
         let dir = tempfile::tempdir().unwrap();
         write_dataset(dir.path(), &[0, 10], &[1]);
-        let err = load(&DataConfig { dir: dir.path().to_owned() }).unwrap_err();
+        let err = load(&DataConfig::from_dir(dir.path())).unwrap_err();
         assert!(matches!(err, DataError::LabelOutOfRange { index: 1, label: 10, .. }), "{err}");
         std::fs::write(dir.path().join("train-labels.idx1-ubyte"), encode_labels(&[0])).unwrap();
-        let err = load(&DataConfig { dir: dir.path().to_owned() }).unwrap_err();
+        let err = load(&DataConfig::from_dir(dir.path())).unwrap_err();
         assert!(matches!(err, DataError::CountMismatch { images: 2, labels: 1, .. }), "{err}");
+    }
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        use flate2::{write::GzEncoder, Compression};
+        use std::io::Write;
+        let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
+        enc.write_all(bytes).unwrap();
+        enc.finish().unwrap()
+    }
+
+    /// `per_class` examples of each class, `r x c` images whose pixels encode the label.
+    fn labels_of(per_class: usize) -> Vec<u8> {
+        (0..per_class * NUM_CLASSES).map(|i| (i % NUM_CLASSES) as u8).collect()
+    }
+
+    #[test]
+    fn both_naming_styles_and_gzip_by_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let (r, c) = (5, 7); // not square: rows are time steps, columns features
+        let train = [3u8, 1, 4, 1, 5];
+        let test = [9u8, 2];
+        let px = |n: usize| (0..n * r * c).map(|i| (i % 256) as u8).collect::<Vec<u8>>();
+        // Dotted name, gzipped content under a name without `.gz`.
+        std::fs::write(dir.path().join("train-images.idx3-ubyte"), gzip(&encode_images(5, r, c, &px(5)))).unwrap();
+        // Dashed name ending in `.gz` but raw content.
+        std::fs::write(dir.path().join("train-labels-idx1-ubyte.gz"), encode_labels(&train)).unwrap();
+        std::fs::write(dir.path().join("t10k-images-idx3-ubyte.gz"), gzip(&encode_images(2, r, c, &px(2)))).unwrap();
+        std::fs::write(dir.path().join("t10k-labels.idx1-ubyte"), encode_labels(&test)).unwrap();
+        let data = load(&DataConfig::from_dir(dir.path())).unwrap();
+        assert_eq!(data.train.images.size(), [5, 5, 7]);
+        assert_eq!(Vec::<i64>::try_from(&data.train.labels).unwrap(), vec![3, 1, 4, 1, 5]);
+        assert_eq!(Vec::<i64>::try_from(&data.test.labels).unwrap(), vec![9, 2]);
+        assert!((data.test.images.double_value(&[1, 0, 0]) - 35.0 / 255.0).abs() < 1e-7);
+        assert!(data.validation.is_none());
+    }
+
+    #[test]
+    fn train_and_test_shapes_must_agree() {
+        let dir = tempfile::tempdir().unwrap();
+        write_dataset(dir.path(), &[0, 1], &[2]);
+        std::fs::write(dir.path().join("t10k-images-idx3-ubyte"), encode_images(1, 2, 3, &[0; 6])).unwrap();
+        let err = load(&DataConfig::from_dir(dir.path())).unwrap_err();
+        assert!(matches!(err, DataError::ShapeMismatch { train_shape: (3, 2), test_shape: (2, 3), .. }), "{err}");
+        assert!(err.to_string().contains("t10k-images-idx3-ubyte"), "{err}");
+    }
+
+    #[test]
+    fn validation_split_is_stratified_seeded_and_sized() {
+        let dir = tempfile::tempdir().unwrap();
+        write_dataset(dir.path(), &labels_of(10), &[0, 1]);
+        let config = |v| DataConfig { validation: Some(v), seed: 3, ..DataConfig::from_dir(dir.path()) };
+        let data = load(&config(ValidationSize::Count(20))).unwrap();
+        let val = data.validation.as_ref().unwrap();
+        assert_eq!((data.train.len(), val.len()), (80, 20));
+        let counts = val.labels.bincount(None::<Tensor>, NUM_CLASSES as i64);
+        assert_eq!(Vec::<i64>::try_from(&counts).unwrap(), vec![2; NUM_CLASSES], "2 of each class");
+        // Same seed, same split; images follow their labels.
+        let again = load(&config(ValidationSize::Count(20))).unwrap();
+        assert!(again.validation.unwrap().images.equal(&val.images));
+        let frac = load(&config(ValidationSize::Fraction(0.3))).unwrap();
+        assert_eq!((frac.train.len(), frac.validation.unwrap().len()), (70, 30));
+        for bad in [ValidationSize::Count(100), ValidationSize::Fraction(1.0), ValidationSize::Fraction(0.001)] {
+            let err = load(&config(bad)).unwrap_err();
+            assert!(matches!(err, DataError::InvalidConfig { key: "validation", .. }), "{err}");
+        }
+    }
+
+    #[test]
+    fn standardize_uses_the_training_mean_and_std() {
+        let dir = tempfile::tempdir().unwrap();
+        write_dataset(dir.path(), &labels_of(3), &[0, 1, 2]);
+        let scaled = load(&DataConfig::from_dir(dir.path())).unwrap();
+        let config = DataConfig { normalize: Normalize::Standardize, ..DataConfig::from_dir(dir.path()) };
+        let data = load(&config).unwrap();
+        let st = data.standardization.unwrap();
+        assert!((st.mean - scaled.train.images.mean(Kind::Double).double_value(&[])).abs() < 1e-9);
+        assert!(data.train.images.mean(Kind::Double).double_value(&[]).abs() < 1e-5);
+        assert!((data.train.images.std(true).double_value(&[]) - 1.0).abs() < 1e-5);
+        let expected = (scaled.test.images.double_value(&[0, 0, 1]) - st.mean) / st.std;
+        assert!((data.test.images.double_value(&[0, 0, 1]) - expected).abs() < 1e-5, "test split uses train stats");
+    }
+
+    #[test]
+    fn config_parses_named_datasets_counts_and_fractions() {
+        let parse = |v: serde_json::Value| serde_json::from_value::<DataConfig>(v);
+        let c = parse(serde_json::json!({"dataset": "fashion-mnist", "validation": 5000})).unwrap();
+        assert_eq!(c.dataset, Some(DatasetRef::FashionMnist));
+        assert_eq!(c.validation, Some(ValidationSize::Count(5000)));
+        assert_eq!(parse(serde_json::json!({"validation": 0.1})).unwrap().validation, Some(ValidationSize::Fraction(0.1)));
+        assert_eq!(parse(serde_json::json!({"validation": 50.0})).unwrap().validation, Some(ValidationSize::Count(50)));
+        for bad in [serde_json::json!({"validation": -1}), serde_json::json!({"validation": 1.5}), serde_json::json!({"dri": "x"})] {
+            assert!(parse(bad.clone()).is_err(), "{bad}");
+        }
+        let c = parse(serde_json::json!({"dataset": "mnist", "normalize": "standardize", "download": true})).unwrap();
+        assert_eq!(parse(serde_json::to_value(&c).unwrap()).unwrap(), c, "round trip");
+        let (dir, named) = c.resolve().unwrap();
+        assert_eq!((dir, named), (datasets::MNIST.cache_dir(), Some(datasets::MNIST)));
+        assert_eq!(DataConfig::default().resolve().unwrap(), (PathBuf::from(SAMPLE_DIR), None));
+        let both = DataConfig { dataset: Some(DatasetRef::from("a")), dir: Some("b".into()), ..Default::default() };
+        assert!(matches!(both.resolve(), Err(DataError::InvalidConfig { key: "dir", .. })));
+        let fashion = DataConfig { dataset: Some(DatasetRef::FashionMnist), dir: Some("f".into()), ..Default::default() };
+        assert_eq!(fashion.resolve().unwrap(), (PathBuf::from("f"), Some(datasets::FASHION_MNIST)));
+    }
+
+    #[test]
+    fn download_needs_a_named_dataset() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = DataConfig { download: true, ..DataConfig::from_dir(dir.path()) };
+        assert!(matches!(load(&config), Err(DataError::InvalidConfig { key: "download", .. })));
+    }
+
+    #[test]
+    fn missing_files_of_a_named_dataset_are_downloaded_then_loaded() {
+        use crate::download::tests::{serve, sha, Reply};
+        // A 2-example dataset published on a loopback mirror, under the official names.
+        let files: Vec<Vec<u8>> = vec![
+            gzip(&encode_images(2, 2, 2, &[0, 255, 0, 255, 1, 2, 3, 4])),
+            gzip(&encode_labels(&[8, 9])),
+            gzip(&encode_images(1, 2, 2, &[9; 4])),
+            gzip(&encode_labels(&[7])),
+        ];
+        let names = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"];
+        let sums: Vec<&'static str> = files.iter().map(|f| &*Box::leak(sha(f).into_boxed_str())).collect();
+        let mut named = datasets::FASHION_MNIST;
+        for (i, f) in named.files.iter_mut().enumerate() {
+            f.sha256 = sums[i];
+        }
+        let table = names.iter().zip(&files).map(|(n, f)| (format!("/fm/{n}"), Reply::Ok(f.clone()))).collect();
+        let (base, log) = serve(table);
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("fashion");
+        // One file is already there: only the three others are fetched.
+        std::fs::create_dir(&target).unwrap();
+        std::fs::write(target.join("t10k-labels-idx1-ubyte"), encode_labels(&[7])).unwrap();
+        download_missing(&target, &named, &[format!("{base}/fm/")]).unwrap();
+        assert_eq!(log.lock().unwrap().len(), 3);
+        let data = load(&DataConfig::from_dir(&target)).unwrap();
+        assert_eq!(Vec::<i64>::try_from(&data.train.labels).unwrap(), vec![8, 9]);
+        // With the real checksums, the loopback files are refused and nothing is written.
+        let other = dir.path().join("other");
+        let err = download_missing(&other, &datasets::FASHION_MNIST, &[format!("{base}/fm/")]).unwrap_err();
+        assert!(err.to_string().contains("SHA-256 mismatch"), "{err}");
+        assert_eq!(std::fs::read_dir(&other).unwrap().count(), 0);
     }
 }

@@ -1,0 +1,219 @@
+//! A second data source for lstm-mnist: a generated, labelled
+//! sequence-classification dataset, as libtorch tensors.
+//!
+//! Each example is a sequence of `steps` time steps of `features` values in
+//! `[0, 1]`: a noisy travelling wave whose number of cycles over the sequence
+//! is its class (class `k` makes `k + 1` cycles), with a random phase and
+//! amplitude. Telling the classes apart needs the whole sequence, which is
+//! what an LSTM reads. The output has exactly the shape and types that the
+//! trainer and the evaluator take — images `[N, steps, features]` `f32` and
+//! labels `[N]` `i64` — so the bin can swap this crate in for `mnist-data`
+//! with no change to `trainer`, `eval` or `lstm-model`.
+//!
+//! ```no_run
+//! let data = synth_data::generate(&synth_data::SynthConfig::default())?;
+//! assert_eq!(data.train.0.size(), [2000, 28, 28]);
+//! assert_eq!(data.class_names[0], "1 cycle");
+//! # Ok::<(), synth_data::SynthError>(())
+//! ```
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
+use serde::{Deserialize, Serialize};
+use tch::Tensor;
+
+/// What can go wrong while generating.
+#[derive(Debug, thiserror::Error)]
+pub enum SynthError {
+    /// A config value that cannot be used; names the key.
+    #[error("config `data.{key}`: {message}")]
+    InvalidConfig {
+        /// The key under `data`.
+        key: &'static str,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// libtorch refused an operation.
+    #[error("libtorch error: {0}")]
+    Torch(#[from] tch::TchError),
+}
+
+/// The generated dataset's settings (the `data` section with `"source": "synth"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SynthConfig {
+    /// Number of classes, 2 to `steps / 2`. Default: `4`.
+    pub classes: usize,
+    /// Time steps per sequence (the model's steps). Default: `28`.
+    pub steps: usize,
+    /// Values per step (the model's features). Default: `28`.
+    pub features: usize,
+    /// Training examples. Default: `2000`.
+    pub train: usize,
+    /// Validation examples (generated apart from the training ones). Default: `0`.
+    pub validation: usize,
+    /// Test examples. Default: `500`.
+    pub test: usize,
+    /// Standard deviation of the Gaussian noise added to each value. Default: `0.1`.
+    pub noise: f64,
+    /// Seed; each split has its own stream. Default: `0`.
+    pub seed: u64,
+}
+
+impl Default for SynthConfig {
+    fn default() -> Self {
+        Self { classes: 4, steps: 28, features: 28, train: 2000, validation: 0, test: 500, noise: 0.1, seed: 0 }
+    }
+}
+
+/// The generated dataset: `(images [N, steps, features] f32 in [0, 1], labels [N] i64)` per split.
+#[derive(Debug)]
+pub struct SynthData {
+    /// Training split.
+    pub train: (Tensor, Tensor),
+    /// Validation split, when `validation > 0`.
+    pub validation: Option<(Tensor, Tensor)>,
+    /// Test split.
+    pub test: (Tensor, Tensor),
+    /// One name per class: `"1 cycle"`, `"2 cycles"`, ...
+    pub class_names: Vec<String>,
+}
+
+impl SynthConfig {
+    /// Checks every value; the error names the key.
+    pub fn validate(&self) -> Result<(), SynthError> {
+        let bad = |key, message: String| Err(SynthError::InvalidConfig { key, message });
+        if self.steps == 0 || self.features == 0 {
+            return bad("steps", "`steps` and `features` must be at least 1".into());
+        }
+        if self.classes < 2 || self.classes > self.steps / 2 {
+            return bad(
+                "classes",
+                format!("{} classes: use 2 to steps / 2 = {} (a class is a number of cycles over the sequence)", self.classes, self.steps / 2),
+            );
+        }
+        if self.train == 0 || self.test == 0 {
+            return bad("train", "`train` and `test` must be at least 1 example".into());
+        }
+        if !(self.noise.is_finite() && self.noise >= 0.0) {
+            return bad("noise", format!("{} is not a standard deviation: use a number >= 0", self.noise));
+        }
+        Ok(())
+    }
+
+    /// One split of `n` examples from the random stream `stream`. Labels cycle
+    /// through the classes, so every split is balanced.
+    fn split(&self, n: usize, stream: u64) -> Result<(Tensor, Tensor), SynthError> {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        rng.set_stream(stream);
+        let noise = Normal::new(0.0, self.noise).map_err(|e| SynthError::InvalidConfig { key: "noise", message: e.to_string() })?;
+        let (steps, features) = (self.steps, self.features);
+        let mut values = Vec::with_capacity(n * steps * features);
+        let mut labels = Vec::with_capacity(n);
+        let tau = std::f64::consts::TAU;
+        for i in 0..n {
+            let class = i % self.classes;
+            let cycles = (class + 1) as f64;
+            let phase = rng.random_range(0.0..tau);
+            let amplitude = rng.random_range(0.25..0.45);
+            for t in 0..steps {
+                for j in 0..features {
+                    let angle = tau * cycles * t as f64 / steps as f64 + phase + tau * j as f64 / features as f64;
+                    let v = 0.5 + amplitude * angle.sin() + noise.sample(&mut rng);
+                    values.push(v.clamp(0.0, 1.0) as f32);
+                }
+            }
+            labels.push(class as i64);
+        }
+        let images = Tensor::f_from_slice(&values)?.f_reshape([n as i64, steps as i64, features as i64])?;
+        Ok((images, Tensor::f_from_slice(&labels)?))
+    }
+}
+
+/// Generates the dataset described by `config`; the same config always gives
+/// the same tensors.
+pub fn generate(config: &SynthConfig) -> Result<SynthData, SynthError> {
+    config.validate()?;
+    let train = config.split(config.train, 0)?;
+    let validation = if config.validation > 0 { Some(config.split(config.validation, 1)?) } else { None };
+    let test = config.split(config.test, 2)?;
+    let class_names =
+        (1..=config.classes).map(|k| if k == 1 { "1 cycle".to_owned() } else { format!("{k} cycles") }).collect();
+    tracing::info!(
+        train = config.train,
+        validation = config.validation,
+        test = config.test,
+        steps = config.steps,
+        features = config.features,
+        classes = config.classes,
+        "generated synthetic dataset"
+    );
+    Ok(SynthData { train, validation, test, class_names })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::Kind;
+
+    fn small() -> SynthConfig {
+        SynthConfig { classes: 3, steps: 12, features: 5, train: 30, validation: 6, test: 9, ..Default::default() }
+    }
+
+    #[test]
+    fn shapes_kinds_range_and_balance() {
+        let data = generate(&small()).unwrap();
+        assert_eq!(data.train.0.size(), [30, 12, 5]);
+        assert_eq!(data.train.0.kind(), Kind::Float);
+        assert_eq!(data.train.1.kind(), Kind::Int64);
+        assert_eq!(data.validation.as_ref().unwrap().0.size(), [6, 12, 5]);
+        assert_eq!(data.test.1.size(), [9]);
+        assert!(data.train.0.min().double_value(&[]) >= 0.0 && data.train.0.max().double_value(&[]) <= 1.0);
+        let counts = data.train.1.bincount(None::<Tensor>, 3);
+        assert_eq!(Vec::<i64>::try_from(&counts).unwrap(), vec![10, 10, 10]);
+        assert_eq!(data.class_names, vec!["1 cycle", "2 cycles", "3 cycles"]);
+    }
+
+    #[test]
+    fn seeded_and_splits_differ() {
+        let a = generate(&small()).unwrap();
+        let b = generate(&small()).unwrap();
+        assert!(a.train.0.equal(&b.train.0) && a.test.0.equal(&b.test.0));
+        assert!(!a.train.0.narrow(0, 0, 9).equal(&a.test.0), "test is not a copy of train");
+        let c = generate(&SynthConfig { seed: 1, ..small() }).unwrap();
+        assert!(!a.train.0.equal(&c.train.0));
+        assert!(generate(&SynthConfig { validation: 0, ..small() }).unwrap().validation.is_none());
+    }
+
+    #[test]
+    fn classes_are_told_apart_by_their_frequency() {
+        // Without noise, the number of crossings of 0.5 along time in feature 0
+        // is twice the number of cycles: the label is in the sequence.
+        let config = SynthConfig { noise: 0.0, steps: 40, classes: 4, train: 8, ..small() };
+        let (x, y) = generate(&config).unwrap().train;
+        for i in 0..8 {
+            let seq: Vec<f32> = Vec::try_from(x.get(i).select(1, 0)).unwrap();
+            let crossings = seq.windows(2).filter(|w| (w[0] - 0.5).signum() != (w[1] - 0.5).signum()).count() as i64;
+            let label = y.int64_value(&[i]);
+            assert!((crossings - 2 * (label + 1)).abs() <= 1, "example {i}: label {label}, {crossings} crossings");
+        }
+    }
+
+    #[test]
+    fn invalid_values_name_their_key() {
+        for (config, key) in [
+            (SynthConfig { classes: 1, ..small() }, "classes"),
+            (SynthConfig { classes: 7, ..small() }, "classes"),
+            (SynthConfig { steps: 0, ..small() }, "steps"),
+            (SynthConfig { train: 0, ..small() }, "train"),
+            (SynthConfig { noise: -1.0, ..small() }, "noise"),
+        ] {
+            let err = generate(&config).unwrap_err();
+            assert!(matches!(err, SynthError::InvalidConfig { key: k, .. } if k == key), "{err}");
+            assert!(err.to_string().contains(&format!("data.{key}")));
+        }
+        let parsed: Result<SynthConfig, _> = serde_json::from_str(r#"{"clases": 3}"#);
+        assert!(parsed.unwrap_err().to_string().contains("unknown field"));
+    }
+}
