@@ -49,7 +49,11 @@ pub fn read_maybe_gzipped(path: &Path) -> Result<Vec<u8>> {
     let io = |source| DataError::Io { path: path.to_owned(), source };
     let raw = std::fs::read(path).map_err(io)?;
     if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::with_capacity(raw.len() * 4);
+        // The gzip trailer holds the uncompressed size modulo 2^32: a good
+        // first guess for the buffer (capped, as the trailer is untrusted).
+        let n = raw.len();
+        let hint = if n >= 18 { u32::from_le_bytes([raw[n - 4], raw[n - 3], raw[n - 2], raw[n - 1]]) as usize } else { 0 };
+        let mut out = Vec::with_capacity(hint.clamp(n, n.saturating_mul(16)) + 1);
         MultiGzDecoder::new(raw.as_slice()).read_to_end(&mut out).map_err(io)?;
         Ok(out)
     } else {
@@ -118,14 +122,8 @@ fn parse<'a>(path: &Path, bytes: &'a [u8], ndim: u8, what: &'static str) -> Resu
 
 /// Parses IDX image data (already decompressed) read from `path`.
 pub fn parse_images(path: &Path, bytes: &[u8]) -> Result<IdxImages> {
-    let (dims, data) = parse(path, bytes, 3, "images")?;
-    if dims[1] == 0 || dims[2] == 0 {
-        return Err(DataError::BadSize {
-            path: path.to_owned(),
-            detail: format!("images of {}x{} pixels are empty", dims[1], dims[2]),
-        });
-    }
-    Ok(IdxImages { path: path.to_owned(), count: dims[0], rows: dims[1], cols: dims[2], pixels: data.to_vec() })
+    let (count, rows, cols) = parse_images_header(path, bytes)?;
+    Ok(IdxImages { path: path.to_owned(), count, rows, cols, pixels: bytes[16..].to_vec() })
 }
 
 /// Parses IDX label data (already decompressed) read from `path`.
@@ -136,7 +134,26 @@ pub fn parse_labels(path: &Path, bytes: &[u8]) -> Result<IdxLabels> {
 
 /// Reads an IDX image file, gzipped or raw.
 pub fn read_images(path: &Path) -> Result<IdxImages> {
-    parse_images(path, &read_maybe_gzipped(path)?)
+    let mut bytes = read_maybe_gzipped(path)?;
+    let (count, rows, cols) = {
+        let img = parse_images_header(path, &bytes)?;
+        (img.0, img.1, img.2)
+    };
+    // Keep the buffer: drop the header in place rather than copying the pixels.
+    bytes.drain(..16);
+    Ok(IdxImages { path: path.to_owned(), count, rows, cols, pixels: bytes })
+}
+
+/// Validates IDX image data and returns `(count, rows, cols)`.
+fn parse_images_header(path: &Path, bytes: &[u8]) -> Result<(usize, usize, usize)> {
+    let (dims, _) = parse(path, bytes, 3, "images")?;
+    if dims[1] == 0 || dims[2] == 0 {
+        return Err(DataError::BadSize {
+            path: path.to_owned(),
+            detail: format!("images of {}x{} pixels are empty", dims[1], dims[2]),
+        });
+    }
+    Ok((dims[0], dims[1], dims[2]))
 }
 
 /// Reads an IDX label file, gzipped or raw.
