@@ -5,6 +5,7 @@
 
 mod config;
 mod data;
+mod predict;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -38,6 +39,22 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Classify PNG images (any size; white digit on black, as MNIST) and IDX
+    /// image files with a saved model.
+    Predict {
+        /// The run folder (holding model/) or the model folder itself.
+        #[arg(long, short)]
+        model: PathBuf,
+        /// PNG images and IDX image files (gzipped or raw).
+        #[arg(value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Invert PNG and IDX pixels first, for dark drawings on a light background.
+        #[arg(long)]
+        invert: bool,
+        /// Print one JSON array with every class probability instead of one line per image.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Why the program stopped; the exit status says which kind.
@@ -55,6 +72,8 @@ enum Failure {
     Train(#[from] trainer::TrainError),
     #[error(transparent)]
     Eval(#[from] eval::EvalError),
+    #[error(transparent)]
+    Predict(#[from] predict::PredictError),
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
 }
@@ -68,6 +87,7 @@ impl Failure {
             Failure::Train(trainer::TrainError::InvalidConfig { .. })
             | Failure::Eval(eval::EvalError::InvalidBatchSize(_))
             | Failure::Model(lstm_model::ModelError::InvalidConfig { .. }) => 2,
+            Failure::Predict(e) if e.is_usage() => 2,
             _ => 1,
         }
     }
@@ -159,6 +179,9 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Train { config, sets, out } => train(&config, &sets, out),
+        Command::Predict { model, files, invert, json } => {
+            predict::run(&model, &files, invert, json, &mut std::io::stdout().lock()).map_err(Failure::from)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

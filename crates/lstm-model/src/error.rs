@@ -8,8 +8,12 @@ pub enum ModelError {
     InvalidConfig { key: &'static str, value: String, hint: &'static str },
 
     /// The input batch does not have the shape the model was built for.
-    #[error("input of shape {got:?} does not fit this model: expected [batch, {steps}, {features}] images")]
-    BadInput { got: Vec<i64>, steps: i64, features: i64 },
+    #[error("input of shape {got:?} does not fit this model: expected [batch, {height}, {width}] images")]
+    BadInput { got: Vec<i64>, height: i64, width: i64 },
+
+    /// A pixel buffer is not a whole number of images of the given shape.
+    #[error("{len} pixel bytes are not a whole number of {height}x{width} images")]
+    BadPixels { len: usize, height: i64, width: i64 },
 
     /// Reading or writing a model file failed.
     #[error("{}: {source}", path.display())]

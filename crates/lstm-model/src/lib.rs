@@ -1,10 +1,12 @@
-//! The notebook's LSTM sequence classifier, on libtorch through `tch`.
+//! LSTM (and GRU) sequence classifiers of images, on libtorch through `tch`.
 //!
-//! An image of `rows × cols` pixels is read as `rows` time steps of `cols`
-//! features; an LSTM runs over the steps and the output of the last step goes
-//! through a linear readout to one logit per class — the classic TensorFlow
-//! MNIST LSTM notebook, as a library type that any binary can build, run, save
-//! and load.
+//! An image of `height × width` pixels becomes a sequence — one step per row
+//! (the classic TensorFlow MNIST notebook: 28 steps of 28 pixels), one step per
+//! pixel, or one step per pixel in a fixed permuted order — a stack of
+//! recurrent layers runs over it, and a linear readout of the last step's (or
+//! the mean) output gives one logit per class. A saved model is a folder that
+//! describes itself: [`LstmClassifier::load`] rebuilds it without knowing any
+//! hyperparameter.
 //!
 //! ```no_run
 //! use lstm_model::{LstmClassifier, ModelConfig, ModelSpec};
@@ -17,6 +19,9 @@
 //! assert_eq!(logits.size(), [4, 10]);
 //! model.save("runs/example/model")?;
 //! let again = LstmClassifier::load("runs/example/model", Device::Cpu)?;
+//! for p in again.predict(&images)? {
+//!     println!("class {} ({}) with probability {:.3}", p.class, p.name, p.probability);
+//! }
 //! # Ok::<(), lstm_model::ModelError>(())
 //! ```
 
@@ -26,32 +31,79 @@ mod spec;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use rand::SeedableRng;
+use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal, Uniform};
+use serde::Serialize;
 use tch::{nn, Device, Kind, Tensor};
 
 pub use error::{ModelError, Result};
-pub use spec::{Init, ModelConfig, ModelSpec, FORMAT_VERSION};
+pub use spec::{Cell, Init, ModelConfig, ModelSpec, Readout, Sequence, FORMAT_VERSION};
 
 /// File name of the weights inside a saved-model folder.
 pub const WEIGHTS_FILE: &str = "model.safetensors";
 /// File name of the model description inside a saved-model folder.
 pub const SPEC_FILE: &str = "model.json";
 
-/// An LSTM over image rows followed by a linear readout of the last step.
+/// A recurrent network over image sequences followed by a linear readout.
 ///
-/// Parameters are named as PyTorch names those of `nn.LSTM` and `nn.Linear`
-/// held in attributes `lstm` and `out`: `lstm.weight_ih_l0`, `lstm.weight_hh_l0`,
-/// `lstm.bias_ih_l0`, `lstm.bias_hh_l0`, `out.weight`, `out.bias`.
+/// Parameters are named as PyTorch names those of an `nn.LSTM` (or `nn.GRU`)
+/// held in attribute `lstm` (or `gru`) and an `nn.Linear` in attribute `out`:
+/// `lstm.weight_ih_l0`, `lstm.weight_hh_l0`, `lstm.bias_ih_l0`,
+/// `lstm.bias_hh_l0`, then `_l1`, ... for stacked layers and the `_reverse`
+/// twins for the backward direction, then `out.weight`, `out.bias`. The
+/// weights therefore load into such a PyTorch module with `load_state_dict`
+/// and back, giving the same logits (see `scripts/golden_model.py`).
 #[derive(Debug)]
 pub struct LstmClassifier {
     vs: nn::VarStore,
     spec: ModelSpec,
-    /// `[w_ih, w_hh, b_ih, b_hh]`, the layout `at::lstm` takes.
-    lstm: Vec<Tensor>,
+    /// Per layer and direction `[w_ih, w_hh, b_ih, b_hh]`, the flat layout
+    /// `at::lstm` and `at::gru` take.
+    rnn: Vec<Tensor>,
     out_w: Tensor,
     out_b: Tensor,
+    /// Step order of `"permuted-pixels"`, on the model's device.
+    permutation: Option<Tensor>,
+}
+
+/// The class a model gives one image.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Prediction {
+    /// Index of the most probable class.
+    pub class: usize,
+    /// Its name, from the model's class names.
+    pub name: String,
+    /// Its probability.
+    pub probability: f32,
+    /// The softmax probability of every class, in class order.
+    pub probabilities: Vec<f32>,
+}
+
+/// The fixed step order of `"permuted-pixels"` for `n` pixels: a Fisher–Yates
+/// shuffle of `0..n` driven by a ChaCha8 stream seeded with `seed` (each swap
+/// index is `(next_u64 × (i + 1)) >> 64`), so that it is the same on every
+/// machine and can be reproduced outside this crate. Step `t` of the sequence
+/// reads pixel `permutation[t]` of the row-major image.
+pub fn pixel_permutation(seed: u64, n: usize) -> Vec<i64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut order: Vec<i64> = (0..n as i64).collect();
+    for i in (1..n).rev() {
+        let j = ((u128::from(rng.next_u64()) * (i as u128 + 1)) >> 64) as usize;
+        order.swap(i, j);
+    }
+    order
+}
+
+/// Turns `count × height × width` pixel bytes (row-major, 0 = black) into the
+/// model's input: `f32` images `[count, height, width]` scaled to `[0, 1]`.
+pub fn images_from_bytes(pixels: &[u8], height: i64, width: i64) -> Result<Tensor> {
+    let per_image = (height.max(0) * width.max(0)) as usize;
+    if per_image == 0 || pixels.len() % per_image != 0 {
+        return Err(ModelError::BadPixels { len: pixels.len(), height, width });
+    }
+    let count = (pixels.len() / per_image) as i64;
+    Ok(Tensor::f_from_slice(pixels)?.f_reshape([count, height, width])?.f_to_kind(Kind::Float)? / 255.0)
 }
 
 impl LstmClassifier {
@@ -65,42 +117,57 @@ impl LstmClassifier {
         let mut rng = ChaCha8Rng::seed_from_u64(spec.config.seed);
         let vs = nn::VarStore::new(device);
         let root = vs.root();
-        let (h, input, classes) = (spec.config.hidden, spec.features, spec.classes());
-        let (lstm_init, bias_init, out_w_init, out_b_init) = match spec.config.init {
-            Init::Tensorflow => {
-                // BasicLSTMCell: one Glorot-uniform kernel over [input + hidden, 4 * hidden],
-                // zero biases; the notebook's readout is drawn from N(0, 1).
-                let limit = (6.0 / ((input + h) + 4 * h) as f64).sqrt();
-                let uniform = Draw::Uniform(limit);
-                (uniform, Draw::Zeros, Draw::Normal(1.0), Draw::Normal(1.0))
-            }
-            // nn.LSTM: U(-1/sqrt(hidden), 1/sqrt(hidden)) everywhere; nn.Linear with
-            // fan-in `hidden`: Kaiming-uniform weight and bias, the same bound.
-            Init::Pytorch => {
-                let uniform = Draw::Uniform(1.0 / (h as f64).sqrt());
-                (uniform, uniform, uniform, uniform)
-            }
-        };
+        let c = &spec.config;
+        let (h, classes, gates, dirs) = (c.hidden, spec.classes(), c.cell.gates(), c.directions());
         let mut var = |path: &nn::Path, name: &str, shape: &[i64], draw: Draw| -> Result<Tensor> {
             let value = draw.sample(shape, &mut rng)?;
             Ok(path.f_var_copy(name, &value.f_to_device(device)?)?)
         };
-        let l = root.sub("lstm");
-        let lstm = vec![
-            var(&l, "weight_ih_l0", &[4 * h, input], lstm_init)?,
-            var(&l, "weight_hh_l0", &[4 * h, h], lstm_init)?,
-            var(&l, "bias_ih_l0", &[4 * h], bias_init)?,
-            var(&l, "bias_hh_l0", &[4 * h], bias_init)?,
-        ];
-        // PyTorch's gate order is input, forget, cell, output: the forget gate's
-        // bias is the second quarter.
-        if spec.config.forget_bias != 0.0 {
-            tch::no_grad(|| lstm[2].f_narrow(0, h, h)?.f_add_scalar_(spec.config.forget_bias).map(|_| ()))?;
+        let r = root.sub(c.cell.name());
+        let mut rnn = Vec::with_capacity((4 * c.layers * dirs) as usize);
+        for layer in 0..c.layers {
+            let input = if layer == 0 { spec.features } else { h * dirs };
+            let (kernel, bias) = match c.init {
+                // BasicLSTMCell: one Glorot-uniform kernel over
+                // [input + hidden, gates * hidden], zero biases.
+                Init::Tensorflow => (Draw::Uniform((6.0 / ((input + h) + gates * h) as f64).sqrt()), Draw::Zeros),
+                // nn.LSTM / nn.GRU: U(-1/sqrt(hidden), 1/sqrt(hidden)) everywhere.
+                Init::Pytorch => {
+                    let u = Draw::Uniform(1.0 / (h as f64).sqrt());
+                    (u, u)
+                }
+            };
+            for suffix in ["", "_reverse"].into_iter().take(dirs as usize) {
+                rnn.push(var(&r, &format!("weight_ih_l{layer}{suffix}"), &[gates * h, input], kernel)?);
+                rnn.push(var(&r, &format!("weight_hh_l{layer}{suffix}"), &[gates * h, h], kernel)?);
+                rnn.push(var(&r, &format!("bias_ih_l{layer}{suffix}"), &[gates * h], bias)?);
+                rnn.push(var(&r, &format!("bias_hh_l{layer}{suffix}"), &[gates * h], bias)?);
+            }
         }
+        // PyTorch's LSTM gate order is input, forget, cell, output: the forget
+        // gate's bias is the second quarter of each b_ih.
+        if c.cell == Cell::Lstm && c.forget_bias != 0.0 {
+            for b_ih in rnn.iter().skip(2).step_by(4) {
+                tch::no_grad(|| b_ih.f_narrow(0, h, h)?.f_add_scalar_(c.forget_bias).map(|_| ()))?;
+            }
+        }
+        // The readout: the notebook's N(0, 1), or nn.Linear's Kaiming-uniform
+        // weight and bias with fan-in `hidden * directions`.
+        let readout = match c.init {
+            Init::Tensorflow => Draw::Normal(1.0),
+            Init::Pytorch => Draw::Uniform(1.0 / ((h * dirs) as f64).sqrt()),
+        };
         let o = root.sub("out");
-        let out_w = var(&o, "weight", &[classes, h], out_w_init)?;
-        let out_b = var(&o, "bias", &[classes], out_b_init)?;
-        Ok(Self { vs, spec, lstm, out_w, out_b })
+        let out_w = var(&o, "weight", &[classes, h * dirs], readout)?;
+        let out_b = var(&o, "bias", &[classes], readout)?;
+        let permutation = match c.sequence {
+            Sequence::PermutedPixels => {
+                let order = pixel_permutation(c.permutation_seed, spec.steps as usize);
+                Some(Tensor::f_from_slice(&order)?.f_to_device(device)?)
+            }
+            Sequence::Rows | Sequence::Pixels => None,
+        };
+        Ok(Self { vs, spec, rnn, out_w, out_b, permutation })
     }
 
     /// What the model is: configuration, input layout and classes.
@@ -118,23 +185,76 @@ impl LstmClassifier {
         self.vs.device()
     }
 
-    /// Logits `[N, classes]` for images `[N, rows, cols]` (`f32`, on the model's device).
-    ///
-    /// `train` switches on the training-only behaviour of layers (dropout).
-    pub fn forward_t(&self, images: &Tensor, train: bool) -> Result<Tensor> {
+    /// The sequences `[N, steps, features]` the recurrent layers read for
+    /// images `[N, image_height, image_width]`.
+    pub fn sequences(&self, images: &Tensor) -> Result<Tensor> {
+        let s = &self.spec;
         let size = images.size();
-        if size.len() != 3 || size[1] != self.spec.steps || size[2] != self.spec.features {
-            return Err(ModelError::BadInput { got: size, steps: self.spec.steps, features: self.spec.features });
+        if size.len() != 3 || size[1] != s.image_height || size[2] != s.image_width {
+            return Err(ModelError::BadInput { got: size, height: s.image_height, width: s.image_width });
         }
-        let state = Tensor::f_zeros([1, size[0], self.spec.config.hidden], (Kind::Float, images.device()))?;
-        let (output, _, _) = images.f_lstm(&[&state, &state], &self.lstm.iter().collect::<Vec<_>>(), true, 1, 0.0, train, false, true)?;
-        let last = output.f_select(1, -1)?;
-        Ok(last.f_linear(&self.out_w, Some(&self.out_b))?)
+        let flat = || images.f_reshape([size[0], s.steps, s.features]);
+        Ok(match (&self.permutation, s.config.sequence) {
+            (Some(order), _) => flat()?.f_index_select(1, order)?,
+            (None, Sequence::Rows) => images.shallow_clone(),
+            (None, _) => flat()?,
+        })
+    }
+
+    /// Logits `[N, classes]` for images `[N, image_height, image_width]`
+    /// (`f32` in `[0, 1]`, on the model's device).
+    ///
+    /// `train` switches on the training-only behaviour (dropout between
+    /// stacked layers and before the readout); with `train = false` the
+    /// result is deterministic.
+    pub fn forward_t(&self, images: &Tensor, train: bool) -> Result<Tensor> {
+        let x = self.sequences(images)?;
+        let c = &self.spec.config;
+        let state = Tensor::f_zeros([c.layers * c.directions(), x.size()[0], c.hidden], (Kind::Float, x.device()))?;
+        let params: Vec<&Tensor> = self.rnn.iter().collect();
+        let output = match c.cell {
+            Cell::Lstm => {
+                x.f_lstm(&[&state, &state], &params, true, c.layers, c.dropout, train, c.bidirectional, true)?.0
+            }
+            Cell::Gru => x.f_gru(&state, &params, true, c.layers, c.dropout, train, c.bidirectional, true)?.0,
+        };
+        let features = match c.readout {
+            Readout::Last => output.f_select(1, -1)?,
+            Readout::Mean => output.f_mean_dim(1, false, Kind::Float)?,
+        };
+        let features = if train && c.dropout > 0.0 { features.f_dropout(c.dropout, true)? } else { features };
+        Ok(features.f_linear(&self.out_w, Some(&self.out_b))?)
     }
 
     /// Logits in evaluation mode, without recording gradients.
     pub fn forward(&self, images: &Tensor) -> Result<Tensor> {
         tch::no_grad(|| self.forward_t(images, false))
+    }
+
+    /// The most probable class of each image `[N, image_height, image_width]`,
+    /// with every class's probability (evaluation mode).
+    ///
+    /// ```no_run
+    /// # use lstm_model::LstmClassifier;
+    /// let model = LstmClassifier::load("runs/seed/model", tch::Device::Cpu)?;
+    /// let images = lstm_model::images_from_bytes(&[0u8; 2 * 28 * 28], 28, 28)?;
+    /// let predictions = model.predict(&images)?;
+    /// assert_eq!(predictions.len(), 2);
+    /// println!("{} with probability {}", predictions[0].name, predictions[0].probability);
+    /// # Ok::<(), lstm_model::ModelError>(())
+    /// ```
+    pub fn predict(&self, images: &Tensor) -> Result<Vec<Prediction>> {
+        let probs = self.forward(images)?.f_softmax(-1, Kind::Float)?.f_to_device(Device::Cpu)?;
+        let flat = Vec::<f32>::try_from(probs.f_flatten(0, -1)?)?;
+        let classes = self.spec.class_names.len();
+        Ok(flat
+            .chunks(classes)
+            .map(|p| {
+                let (class, &probability) =
+                    p.iter().enumerate().fold((0, &p[0]), |best, cur| if cur.1 > best.1 { cur } else { best });
+                Prediction { class, name: self.spec.class_names[class].clone(), probability, probabilities: p.to_vec() }
+            })
+            .collect())
     }
 
     /// Saves the model into folder `dir` (created if needed): the weights in

@@ -7,29 +7,111 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, Result};
 
-/// Version of the saved-model description this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the saved-model description this build writes. Version 1 (the
+/// single-layer LSTM over rows, without `image_height`/`image_width`) is
+/// still read.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// How parameters are initialised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Init {
-    /// As the notebook's TensorFlow graph: Glorot-uniform LSTM kernel, zero
-    /// LSTM biases, readout weights and bias drawn from N(0, 1).
+    /// As the notebook's TensorFlow graph: Glorot-uniform recurrent kernel
+    /// (per layer and direction), zero recurrent biases, readout weights and
+    /// bias drawn from N(0, 1).
     #[default]
     Tensorflow,
-    /// As PyTorch's `nn.LSTM` and `nn.Linear` defaults.
+    /// As PyTorch's `nn.LSTM`/`nn.GRU` and `nn.Linear` defaults.
     Pytorch,
+}
+
+/// The recurrent cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Cell {
+    /// Long short-term memory (`torch.nn.LSTM`), the notebook's.
+    #[default]
+    Lstm,
+    /// Gated recurrent unit (`torch.nn.GRU`).
+    Gru,
+}
+
+impl Cell {
+    /// Gates per cell: the row blocks of each weight matrix.
+    pub fn gates(self) -> i64 {
+        match self {
+            Cell::Lstm => 4,
+            Cell::Gru => 3,
+        }
+    }
+
+    /// The attribute name of the recurrent module, the prefix of its parameters
+    /// (`lstm.weight_ih_l0` or `gru.weight_ih_l0`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Cell::Lstm => "lstm",
+            Cell::Gru => "gru",
+        }
+    }
+}
+
+/// What the linear readout sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Readout {
+    /// The top layer's output at the last time step, `output[:, -1]` in
+    /// PyTorch terms (the notebook's). For a bidirectional model this is the
+    /// forward direction's final output next to the backward direction's
+    /// output at the last step (which has seen only the last input), exactly
+    /// what `output[:, -1]` of a bidirectional `nn.LSTM` holds.
+    #[default]
+    Last,
+    /// The top layer's output averaged over all time steps.
+    Mean,
+}
+
+/// How an image becomes a sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Sequence {
+    /// One step per image row, the row's pixels as features (the notebook's:
+    /// 28 steps of 28 pixels).
+    #[default]
+    Rows,
+    /// One step per pixel in row-major order, one feature (sequential MNIST:
+    /// 784 steps of 1 pixel).
+    Pixels,
+    /// One step per pixel, in the order of a fixed random permutation drawn
+    /// from `permutation_seed` (permuted sequential MNIST).
+    PermutedPixels,
 }
 
 /// The `model` section of an experiment config. Defaults are the notebook's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
-    /// LSTM hidden units. Default 128.
+    /// Hidden units per layer and direction. Default 128.
     pub hidden: i64,
-    /// Added to the forget gate's bias at initialisation, as TensorFlow's
-    /// `BasicLSTMCell` does (its `forget_bias`). Default 1.0.
+    /// Stacked recurrent layers. Default 1.
+    pub layers: i64,
+    /// Whether each layer also runs backwards over the sequence (the readout
+    /// then sees twice `hidden` features). Default false.
+    pub bidirectional: bool,
+    /// Dropout probability between stacked layers and before the readout,
+    /// active in training only. Default 0.0.
+    pub dropout: f64,
+    /// `"lstm"` or `"gru"`. Default `"lstm"`.
+    pub cell: Cell,
+    /// `"last"` (the last step's output) or `"mean"` (the mean over steps).
+    /// Default `"last"`.
+    pub readout: Readout,
+    /// `"rows"`, `"pixels"` or `"permuted-pixels"`. Default `"rows"`.
+    pub sequence: Sequence,
+    /// Seed of the pixel permutation of `"permuted-pixels"`. Default 0.
+    pub permutation_seed: u64,
+    /// Added to the LSTM forget gate's bias at initialisation, as
+    /// TensorFlow's `BasicLSTMCell` does (its `forget_bias`); not used by
+    /// GRU cells, which have no forget gate. Default 1.0.
     pub forget_bias: f64,
     /// Parameter initialisation. Default `"tensorflow"` (the notebook's).
     pub init: Init,
@@ -39,7 +121,30 @@ pub struct ModelConfig {
 
 impl Default for ModelConfig {
     fn default() -> Self {
-        Self { hidden: 128, forget_bias: 1.0, init: Init::Tensorflow, seed: 0 }
+        Self {
+            hidden: 128,
+            layers: 1,
+            bidirectional: false,
+            dropout: 0.0,
+            cell: Cell::Lstm,
+            readout: Readout::Last,
+            sequence: Sequence::Rows,
+            permutation_seed: 0,
+            forget_bias: 1.0,
+            init: Init::Tensorflow,
+            seed: 0,
+        }
+    }
+}
+
+impl ModelConfig {
+    /// 2 for a bidirectional model, else 1.
+    pub fn directions(&self) -> i64 {
+        if self.bidirectional {
+            2
+        } else {
+            1
+        }
     }
 }
 
@@ -52,18 +157,45 @@ pub struct ModelSpec {
     pub format_version: u32,
     /// The model's configuration.
     pub config: ModelConfig,
-    /// Time steps per input: the image height.
+    /// Height of the input images, in pixels.
+    pub image_height: i64,
+    /// Width of the input images, in pixels.
+    pub image_width: i64,
+    /// Time steps per input, derived from the image shape and
+    /// `config.sequence` (written out for readers of the file).
     pub steps: i64,
-    /// Features per step: the image width.
+    /// Features per step, derived like `steps`.
     pub features: i64,
     /// One name per class; the model has one logit per name.
     pub class_names: Vec<String>,
 }
 
+/// The version-1 layout: a single-layer LSTM over image rows.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpecV1 {
+    config: ModelConfig,
+    steps: i64,
+    features: i64,
+    class_names: Vec<String>,
+    #[allow(dead_code)]
+    format_version: u32,
+}
+
+/// Steps and features of the sequence an image of `height × width` becomes.
+fn sequence_shape(sequence: Sequence, height: i64, width: i64) -> (i64, i64) {
+    match sequence {
+        Sequence::Rows => (height, width),
+        Sequence::Pixels | Sequence::PermutedPixels => (height * width, 1),
+    }
+}
+
 impl ModelSpec {
-    /// The description of a model reading `steps × features` images into the given classes.
-    pub fn new(config: ModelConfig, steps: i64, features: i64, class_names: Vec<String>) -> Self {
-        Self { format_version: FORMAT_VERSION, config, steps, features, class_names }
+    /// The description of a model reading `height × width` images into the
+    /// given classes; the sequence shape follows from `config.sequence`.
+    pub fn new(config: ModelConfig, height: i64, width: i64, class_names: Vec<String>) -> Self {
+        let (steps, features) = sequence_shape(config.sequence, height, width);
+        Self { format_version: FORMAT_VERSION, config, image_height: height, image_width: width, steps, features, class_names }
     }
 
     /// Number of classes (logits).
@@ -74,14 +206,32 @@ impl ModelSpec {
     /// Checks that every value can build a model.
     pub fn validate(&self) -> Result<()> {
         let bad = |key, value: String, hint| Err(ModelError::InvalidConfig { key, value, hint });
-        if self.config.hidden < 1 {
-            return bad("model.hidden", self.config.hidden.to_string(), "use a positive number of hidden units");
+        let c = &self.config;
+        if c.hidden < 1 {
+            return bad("model.hidden", c.hidden.to_string(), "use a positive number of hidden units");
         }
-        if !self.config.forget_bias.is_finite() {
-            return bad("model.forget_bias", self.config.forget_bias.to_string(), "use a finite number (the notebook uses 1.0)");
+        if c.layers < 1 {
+            return bad("model.layers", c.layers.to_string(), "use at least one layer");
         }
-        if self.steps < 1 || self.features < 1 {
-            return bad("input", format!("{}x{}", self.steps, self.features), "images must have at least one row and one column");
+        if !(0.0..1.0).contains(&c.dropout) {
+            return bad("model.dropout", c.dropout.to_string(), "use a probability in [0, 1), 0 for none");
+        }
+        if !c.forget_bias.is_finite() {
+            return bad("model.forget_bias", c.forget_bias.to_string(), "use a finite number (the notebook uses 1.0)");
+        }
+        if self.image_height < 1 || self.image_width < 1 {
+            return bad(
+                "input",
+                format!("{}x{}", self.image_height, self.image_width),
+                "images must have at least one row and one column",
+            );
+        }
+        if (self.steps, self.features) != sequence_shape(c.sequence, self.image_height, self.image_width) {
+            return bad(
+                "steps/features",
+                format!("{}x{}", self.steps, self.features),
+                "they must follow from image_height, image_width and model.sequence; rebuild the spec with ModelSpec::new",
+            );
         }
         if self.class_names.len() < 2 {
             return bad("class_names", self.class_names.len().to_string(), "a classifier needs at least two classes");
@@ -89,9 +239,15 @@ impl ModelSpec {
         Ok(())
     }
 
-    /// Reads and checks a description written by [`ModelSpec::write`].
+    /// Reads and checks a description written by [`crate::LstmClassifier::save`]
+    /// (this format version or version 1).
     pub fn read(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|source| ModelError::Io { path: path.to_owned(), source })?;
+        Self::from_json(path, &bytes)
+    }
+
+    /// Parses and checks a description; `path` only names the source in errors.
+    pub fn from_json(path: &Path, bytes: &[u8]) -> Result<Self> {
         let bad = |source| ModelError::BadSpec { path: path.to_owned(), source };
         // Check the version first, so that a newer format is reported as such
         // rather than as an unknown field.
@@ -99,11 +255,16 @@ impl ModelSpec {
         struct Version {
             format_version: u32,
         }
-        let Version { format_version } = serde_json::from_slice(&bytes).map_err(bad)?;
-        if format_version > FORMAT_VERSION {
+        let Version { format_version } = serde_json::from_slice(bytes).map_err(bad)?;
+        if format_version > FORMAT_VERSION || format_version == 0 {
             return Err(ModelError::UnsupportedVersion { path: path.to_owned(), found: format_version, supported: FORMAT_VERSION });
         }
-        let spec: Self = serde_json::from_slice(&bytes).map_err(bad)?;
+        let spec = if format_version == 1 {
+            let v1: SpecV1 = serde_json::from_slice(bytes).map_err(bad)?;
+            Self::new(v1.config, v1.steps, v1.features, v1.class_names)
+        } else {
+            serde_json::from_slice(bytes).map_err(bad)?
+        };
         spec.validate()?;
         Ok(spec)
     }

@@ -1,4 +1,5 @@
 use super::*;
+use std::path::Path;
 
 fn spec(config: ModelConfig) -> ModelSpec {
     ModelSpec::new(config, 5, 3, vec!["a".into(), "b".into(), "c".into()])
@@ -69,6 +70,20 @@ fn invalid_configs_are_rejected() {
     assert!(err.to_string().contains("model.hidden"), "{err}");
     let one_class = ModelSpec::new(ModelConfig::default(), 5, 3, vec!["a".into()]);
     assert!(LstmClassifier::new(one_class, Device::Cpu).is_err());
+    for (config, key) in [
+        (ModelConfig { layers: 0, ..Default::default() }, "model.layers"),
+        (ModelConfig { dropout: 1.0, ..Default::default() }, "model.dropout"),
+        (ModelConfig { dropout: -0.1, ..Default::default() }, "model.dropout"),
+        (ModelConfig { forget_bias: f64::NAN, ..Default::default() }, "model.forget_bias"),
+    ] {
+        let err = LstmClassifier::new(spec(config), Device::Cpu).unwrap_err();
+        assert!(matches!(err, ModelError::InvalidConfig { .. }) && err.to_string().contains(key), "{err}");
+    }
+    // A spec whose sequence shape contradicts its layout.
+    let mut inconsistent = spec(ModelConfig::default());
+    inconsistent.config.sequence = Sequence::Pixels;
+    let err = LstmClassifier::new(inconsistent, Device::Cpu).unwrap_err();
+    assert!(err.to_string().contains("steps/features"), "{err}");
 }
 
 #[test]
@@ -92,7 +107,7 @@ fn bad_saved_models_are_clear_errors() {
     let err = LstmClassifier::load(dir.path(), Device::Cpu).unwrap_err();
     assert!(matches!(err, ModelError::WeightsMismatch { .. }), "{err}");
 
-    std::fs::write(&spec_path, text.replace("\"format_version\": 1", "\"format_version\": 99")).unwrap();
+    std::fs::write(&spec_path, text.replace("\"format_version\": 2", "\"format_version\": 99")).unwrap();
     let err = LstmClassifier::load(dir.path(), Device::Cpu).unwrap_err();
     assert!(matches!(err, ModelError::UnsupportedVersion { found: 99, .. }), "{err}");
 
@@ -100,4 +115,170 @@ fn bad_saved_models_are_clear_errors() {
     assert!(matches!(LstmClassifier::load(dir.path(), Device::Cpu), Err(ModelError::BadSpec { .. })));
     std::fs::remove_file(&spec_path).unwrap();
     assert!(matches!(LstmClassifier::load(dir.path(), Device::Cpu), Err(ModelError::Io { .. })));
+}
+
+fn small(config: ModelConfig) -> ModelConfig {
+    ModelConfig { hidden: 4, init: Init::Pytorch, ..config }
+}
+
+/// Every option combination: the parameters PyTorch would have, and logits of the right shape.
+#[test]
+fn every_option_builds_pytorch_parameters_and_logits() {
+    for cell in [Cell::Lstm, Cell::Gru] {
+        for layers in [1, 2] {
+            for bidirectional in [false, true] {
+                for readout in [Readout::Last, Readout::Mean] {
+                    for sequence in [Sequence::Rows, Sequence::Pixels, Sequence::PermutedPixels] {
+                        let config = small(ModelConfig { cell, layers, bidirectional, readout, sequence, dropout: 0.2, ..Default::default() });
+                        let model = LstmClassifier::new(spec(config.clone()), Device::Cpu).unwrap();
+                        let what = format!("{config:?}");
+                        assert_eq!(model.forward(&images(2)).unwrap().size(), [2, 3], "{what}");
+                        assert_eq!(model.forward_t(&images(2), true).unwrap().size(), [2, 3], "{what}");
+                        let vars = model.var_store().variables();
+                        let dirs = if bidirectional { 2 } else { 1 };
+                        let g = cell.gates() * 4;
+                        assert_eq!(vars.len(), (4 * layers * dirs + 2) as usize, "{what}");
+                        let features = if sequence == Sequence::Rows { 3 } else { 1 };
+                        let p = cell.name();
+                        assert_eq!(vars[&format!("{p}.weight_ih_l0")].size(), [g, features], "{what}");
+                        assert_eq!(vars[&format!("{p}.weight_hh_l0")].size(), [g, 4], "{what}");
+                        if layers == 2 {
+                            assert_eq!(vars[&format!("{p}.weight_ih_l1")].size(), [g, 4 * dirs], "{what}");
+                        }
+                        if bidirectional {
+                            assert_eq!(vars[&format!("{p}.bias_hh_l{}_reverse", layers - 1)].size(), [g], "{what}");
+                        }
+                        assert_eq!(vars["out.weight"].size(), [3, 4 * dirs], "{what}");
+                        assert_eq!((model.spec().steps, model.spec().features), if features == 3 { (5, 3) } else { (15, 1) });
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn dropout_is_random_in_training_and_off_in_evaluation() {
+    let config = small(ModelConfig { layers: 2, dropout: 0.5, hidden: 16, ..Default::default() });
+    let model = LstmClassifier::new(spec(config.clone()), Device::Cpu).unwrap();
+    let x = images(4);
+    let eval_a = model.forward(&x).unwrap();
+    assert!(eval_a.equal(&model.forward(&x).unwrap()), "evaluation is deterministic");
+    let eval_t = model.forward_t(&x, false).unwrap();
+    assert!(eval_t.equal(&model.forward_t(&x, false).unwrap()), "with gradients too");
+    assert!(eval_a.allclose(&eval_t, 1e-6, 1e-6, false));
+    let train_a = model.forward_t(&x, true).unwrap();
+    let train_b = model.forward_t(&x, true).unwrap();
+    assert!(!train_a.equal(&train_b), "training draws new dropout masks");
+    assert!(!train_a.equal(&eval_a));
+    // Evaluation ignores the dropout probability entirely: same weights, no dropout, same logits.
+    let plain = LstmClassifier::new(spec(ModelConfig { dropout: 0.0, ..config }), Device::Cpu).unwrap();
+    assert!(eval_a.allclose(&plain.forward(&x).unwrap(), 0.0, 0.0, false));
+    // With one layer, the dropout before the readout still acts in training.
+    let one = LstmClassifier::new(spec(small(ModelConfig { dropout: 0.5, hidden: 16, ..Default::default() })), Device::Cpu).unwrap();
+    assert!(!one.forward_t(&x, true).unwrap().equal(&one.forward_t(&x, true).unwrap()));
+    assert!(one.forward(&x).unwrap().equal(&one.forward(&x).unwrap()));
+}
+
+#[test]
+fn forget_bias_applies_to_every_lstm_layer_and_direction_and_not_to_gru() {
+    let model = LstmClassifier::new(spec(ModelConfig { hidden: 2, layers: 2, bidirectional: true, ..Default::default() }), Device::Cpu).unwrap();
+    let vars = model.var_store().variables();
+    for name in ["bias_ih_l0", "bias_ih_l0_reverse", "bias_ih_l1", "bias_ih_l1_reverse"] {
+        assert_eq!(Vec::<f32>::try_from(&vars[&format!("lstm.{name}")]).unwrap(), [0., 0., 1., 1., 0., 0., 0., 0.], "{name}");
+        assert_eq!(Vec::<f32>::try_from(&vars[&format!("lstm.{}", name.replace("ih", "hh"))]).unwrap(), [0.; 8]);
+    }
+    let gru = LstmClassifier::new(spec(ModelConfig { hidden: 2, cell: Cell::Gru, ..Default::default() }), Device::Cpu).unwrap();
+    assert_eq!(Vec::<f32>::try_from(&gru.var_store().variables()["gru.bias_ih_l0"]).unwrap(), [0.; 6]);
+}
+
+#[test]
+fn permuted_pixels_reads_pixels_in_the_seeded_order() {
+    let order = pixel_permutation(7, 15);
+    let mut sorted = order.clone();
+    sorted.sort();
+    assert_eq!(sorted, (0..15).collect::<Vec<i64>>(), "a permutation");
+    assert_eq!(order, pixel_permutation(7, 15), "fixed by its seed");
+    assert_ne!(order, pixel_permutation(8, 15));
+    assert_ne!(pixel_permutation(0, 784), (0..784).collect::<Vec<i64>>());
+
+    let permuted = small(ModelConfig { sequence: Sequence::PermutedPixels, permutation_seed: 7, ..Default::default() });
+    let pixels = ModelConfig { sequence: Sequence::Pixels, ..permuted.clone() };
+    let a = LstmClassifier::new(spec(permuted), Device::Cpu).unwrap();
+    let b = LstmClassifier::new(spec(pixels), Device::Cpu).unwrap();
+    let x = images(2);
+    let seq = a.sequences(&x).unwrap();
+    assert_eq!(seq.size(), [2, 15, 1]);
+    let flat = Vec::<f32>::try_from(x.flatten(0, -1)).unwrap();
+    let got = Vec::<f32>::try_from(seq.flatten(0, -1)).unwrap();
+    for t in 0..15 {
+        assert_eq!(got[t], flat[order[t] as usize], "step {t} reads pixel order[{t}]");
+        assert_eq!(got[15 + t], flat[15 + order[t] as usize]);
+    }
+    // Same weights (same seed): the permuted model on x is the pixel model on pre-permuted x.
+    let pre = Tensor::from_slice(&got).reshape([2, 5, 3]);
+    assert!(a.forward(&x).unwrap().allclose(&b.forward(&pre).unwrap(), 0.0, 0.0, false));
+}
+
+#[test]
+fn every_option_survives_save_and_load() {
+    for config in [
+        small(ModelConfig { cell: Cell::Gru, layers: 2, bidirectional: true, readout: Readout::Mean, dropout: 0.3, ..Default::default() }),
+        small(ModelConfig { sequence: Sequence::PermutedPixels, permutation_seed: 11, ..Default::default() }),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let model = LstmClassifier::new(spec(config), Device::Cpu).unwrap();
+        model.save(dir.path()).unwrap();
+        let loaded = LstmClassifier::load(dir.path(), Device::Cpu).unwrap();
+        assert_eq!(loaded.spec(), model.spec());
+        assert!(model.forward(&images(3)).unwrap().equal(&loaded.forward(&images(3)).unwrap()));
+    }
+}
+
+#[test]
+fn version_1_descriptions_still_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = LstmClassifier::new(spec(ModelConfig { hidden: 4, ..Default::default() }), Device::Cpu).unwrap();
+    model.save(dir.path()).unwrap();
+    // model.json exactly as the version-1 (foundation) build wrote it.
+    let v1 = r#"{
+  "format_version": 1,
+  "config": { "hidden": 4, "forget_bias": 1.0, "init": "tensorflow", "seed": 0 },
+  "steps": 5,
+  "features": 3,
+  "class_names": ["a", "b", "c"]
+}"#;
+    std::fs::write(dir.path().join(SPEC_FILE), v1).unwrap();
+    let loaded = LstmClassifier::load(dir.path(), Device::Cpu).unwrap();
+    assert_eq!(loaded.spec(), model.spec(), "read as the equivalent version-2 spec");
+    assert!(model.forward(&images(2)).unwrap().equal(&loaded.forward(&images(2)).unwrap()));
+    let err = ModelSpec::from_json(Path::new("m.json"), br#"{"format_version": 0}"#).unwrap_err();
+    assert!(matches!(err, ModelError::UnsupportedVersion { found: 0, .. }), "{err}");
+}
+
+#[test]
+fn predict_gives_classes_names_and_probabilities() {
+    let model = LstmClassifier::new(spec(ModelConfig { hidden: 4, ..Default::default() }), Device::Cpu).unwrap();
+    let x = images(3);
+    let logits = model.forward(&x).unwrap();
+    let predictions = model.predict(&x).unwrap();
+    assert_eq!(predictions.len(), 3);
+    let argmax = Vec::<i64>::try_from(logits.argmax(-1, false)).unwrap();
+    let softmax = Vec::<f32>::try_from(logits.softmax(-1, Kind::Float).flatten(0, -1)).unwrap();
+    for (i, p) in predictions.iter().enumerate() {
+        assert_eq!(p.class as i64, argmax[i]);
+        assert_eq!(p.name, ["a", "b", "c"][p.class]);
+        assert_eq!(p.probabilities, softmax[i * 3..i * 3 + 3]);
+        assert_eq!(p.probability, p.probabilities[p.class]);
+        assert!((p.probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    }
+}
+
+#[test]
+fn images_from_bytes_scales_and_checks_the_size() {
+    let x = images_from_bytes(&[0, 255, 51, 0, 0, 0, 1, 2, 3, 4, 5, 6], 2, 3).unwrap();
+    assert_eq!(x.size(), [2, 2, 3]);
+    assert_eq!(Vec::<f32>::try_from(x.flatten(0, -1)).unwrap()[..3], [0.0, 1.0, 0.2]);
+    assert!(matches!(images_from_bytes(&[0; 7], 2, 3), Err(ModelError::BadPixels { len: 7, .. })));
+    assert!(images_from_bytes(&[0; 6], 0, 3).is_err());
 }

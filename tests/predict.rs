@@ -1,0 +1,156 @@
+//! Integration tests of `lstm-mnist predict`: a tiny model is trained through
+//! the binary on a learnable 6x5 dataset, then classifies PNG images (of
+//! another size, white-on-black and black-on-white) and IDX files.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_lstm-mnist");
+const ROWS: usize = 6;
+const COLS: usize = 5;
+
+/// The pattern of class `label`: row `label % 6` lit and, for 6 to 9, column `label - 6`.
+fn digit(label: u8, noise_seed: usize) -> Vec<u8> {
+    let mut pixels = Vec::with_capacity(ROWS * COLS);
+    for r in 0..ROWS {
+        for c in 0..COLS {
+            let on = r == label as usize % 6 || (label >= 6 && c == label as usize - 6);
+            let noise = ((noise_seed * 31 + r * 7 + c * 13) % 40) as u8;
+            pixels.push(if on { 215 + noise } else { noise });
+        }
+    }
+    pixels
+}
+
+fn idx(dims: &[usize], data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0, 0, 8, dims.len() as u8];
+    for d in dims {
+        out.extend_from_slice(&(*d as u32).to_be_bytes());
+    }
+    out.extend_from_slice(data);
+    out
+}
+
+fn write_split(dir: &Path, stem: &str, count: usize) {
+    let labels: Vec<u8> = (0..count).map(|i| (i * 7 % 10) as u8).collect();
+    let pixels: Vec<u8> = labels.iter().enumerate().flat_map(|(i, &l)| digit(l, i)).collect();
+    std::fs::write(dir.join(format!("{stem}-images-idx3-ubyte")), idx(&[count, ROWS, COLS], &pixels)).unwrap();
+    std::fs::write(dir.join(format!("{stem}-labels-idx1-ubyte")), idx(&[count], &labels)).unwrap();
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).env_remove("LD_LIBRARY_PATH").output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Trains a small model through the binary; returns the temp dir and the run folder.
+fn trained() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    write_split(&data, "train", 300);
+    write_split(&data, "t10k", 100);
+    let config = tmp.path().join("tiny.json");
+    let json = format!(
+        r#"{{"device": "cpu", "threads": 1, "data": {{"dir": {:?}}}, "model": {{"hidden": 32}},
+            "train": {{"learning_rate": 0.01, "batch_size": 20, "training_iters": 6020, "display_step": 100}}}}"#,
+        data.display().to_string()
+    );
+    std::fs::write(&config, json).unwrap();
+    let run_dir = tmp.path().join("run");
+    let out = run(&["train", "--config", config.to_str().unwrap(), "--out", run_dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    (tmp, run_dir)
+}
+
+/// Writes `pixels` (ROWS x COLS) as a PNG scaled up `scale` times, optionally inverted.
+fn write_png(path: &Path, pixels: &[u8], scale: u32, invert: bool) {
+    let small = image::GrayImage::from_fn(COLS as u32, ROWS as u32, |x, y| {
+        let p = pixels[y as usize * COLS + x as usize];
+        image::Luma([if invert { 255 - p } else { p }])
+    });
+    let big = image::imageops::resize(&small, COLS as u32 * scale, ROWS as u32 * scale, image::imageops::FilterType::Nearest);
+    image::DynamicImage::ImageLuma8(big).to_rgb8().save(path).unwrap();
+}
+
+#[test]
+fn predict_classifies_png_and_idx_files() {
+    let (tmp, run_dir) = trained();
+    let run_dir = run_dir.to_str().unwrap();
+    let three = tmp.path().join("three.png");
+    let eight_dark = tmp.path().join("eight-on-white.png");
+    write_png(&three, &digit(3, 1000), 4, false);
+    write_png(&eight_dark, &digit(8, 1001), 2, true);
+
+    // White on black, 24x20 RGB, resized to the model's 6x5 grey input.
+    let out = run(&["predict", "--model", run_dir, three.to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let line = stdout.trim();
+    assert!(line.starts_with(&format!("{}: 3 (", three.display())), "{stdout}");
+    let probability: f64 = line.rsplit_once('(').unwrap().1.trim_end_matches(')').parse().unwrap();
+    assert!(probability > 0.5 && probability <= 1.0, "{stdout}");
+
+    // Black on white needs --invert; the model folder itself works as --model too.
+    let model_dir = format!("{run_dir}/model");
+    let out = run(&["predict", "--model", &model_dir, "--invert", eight_dark.to_str().unwrap()]);
+    assert!(text(&out.stdout).starts_with(&format!("{}: 8 (", eight_dark.display())), "{}", text(&out.stdout));
+
+    // An IDX file: one line per image; --json gives every probability.
+    let test_images = tmp.path().join("data/t10k-images-idx3-ubyte");
+    let out = run(&["predict", "--model", run_dir, "--json", test_images.to_str().unwrap(), three.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 101);
+    let correct = (0..100).filter(|&i| rows[i]["class"].as_u64() == Some((i * 7 % 10) as u64)).count();
+    assert!(correct >= 90, "{correct} of 100 test images");
+    assert_eq!(rows[5]["index"], 5);
+    assert_eq!(rows[5]["file"], test_images.display().to_string());
+    assert_eq!(rows[100]["name"], "3");
+    assert!(rows[100].get("index").is_none(), "a PNG has no index");
+    let probabilities: Vec<f64> = rows[0]["probabilities"].as_array().unwrap().iter().map(|p| p.as_f64().unwrap()).collect();
+    assert_eq!(probabilities.len(), 10);
+    assert!((probabilities.iter().sum::<f64>() - 1.0).abs() < 1e-4);
+}
+
+#[test]
+fn predict_errors_are_clear() {
+    let tmp = tempfile::tempdir().unwrap();
+    let nowhere = tmp.path().join("nowhere");
+    let png = tmp.path().join("x.png");
+    write_png(&png, &digit(1, 0), 1, false);
+    let out = run(&["predict", "--model", nowhere.to_str().unwrap(), png.to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.starts_with("error: ") && stderr.contains("nowhere") && stderr.contains("model.json"), "{stderr}");
+
+    // A saved model (untrained: only the file handling is under test here).
+    let spec = lstm_model::ModelSpec::new(
+        lstm_model::ModelConfig { hidden: 4, ..Default::default() },
+        ROWS as i64,
+        COLS as i64,
+        (0..10).map(|d| d.to_string()).collect(),
+    );
+    let model_dir = tmp.path().join("model");
+    lstm_model::LstmClassifier::new(spec, tch::Device::Cpu).unwrap().save(&model_dir).unwrap();
+    let model = model_dir.to_str().unwrap();
+    let out = run(&["predict", "--model", model]);
+    assert_eq!(out.status.code(), Some(2), "no files is a usage error: {}", text(&out.stderr));
+
+    let bad_png = tmp.path().join("bad.png");
+    let mut bytes = std::fs::read(&png).unwrap();
+    bytes.truncate(bytes.len() / 2);
+    std::fs::write(&bad_png, bytes).unwrap();
+    let garbage = tmp.path().join("garbage.bin");
+    std::fs::write(&garbage, b"not an image").unwrap();
+    for path in [&bad_png, &garbage] {
+        let out = run(&["predict", "--model", model, png.to_str().unwrap(), path.to_str().unwrap()]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(path.file_name().unwrap().to_str().unwrap()) && !stderr.contains("panicked"), "{stderr}");
+    }
+}
