@@ -223,7 +223,7 @@ pub(crate) mod tests {
     fn wrong_checksum_is_refused_and_leaves_nothing() {
         let (base, _) = serve(HashMap::from([("/f.gz".to_owned(), Reply::Ok(b"evil".to_vec()))]));
         let dir = tempfile::tempdir().unwrap();
-        let err = fetch(dir.path(), "f.gz", &sha(b"good"), &[base.clone()]).unwrap_err();
+        let err = fetch(dir.path(), "f.gz", &sha(b"good"), &[base]).unwrap_err();
         let msg = err.to_string();
         assert!(matches!(err, DataError::Download { .. }), "{msg}");
         assert!(msg.contains("SHA-256 mismatch") && msg.contains(&sha(b"good")) && msg.contains("f.gz"), "{msg}");
