@@ -67,10 +67,16 @@ pub fn model_dir(dir: &Path) -> Result<PathBuf, PredictError> {
         .ok_or_else(|| PredictError::NoModel(dir.to_owned()))
 }
 
-/// Converts one grayscale image to the model's input size, as bytes.
+/// Converts one grayscale image to the model's input size (box-averaged when
+/// shrinking, bilinear when enlarging), as bytes, inverted if asked.
 fn fit(image: GrayImage, width: u32, height: u32, invert: bool) -> Vec<u8> {
-    let image = if image.dimensions() == (width, height) {
+    let (w, h) = image.dimensions();
+    let image = if (w, h) == (width, height) {
         image
+    } else if w >= width && h >= height {
+        // Box averaging: each source pixel counts towards one target pixel, so
+        // a digit drawn at a whole multiple of the model's size comes back exactly.
+        image::imageops::thumbnail(&image, width, height)
     } else {
         image::imageops::resize(&image, width, height, FilterType::Triangle)
     };

@@ -154,3 +154,45 @@ fn predict_errors_are_clear() {
         assert!(stderr.contains(path.file_name().unwrap().to_str().unwrap()) && !stderr.contains("panicked"), "{stderr}");
     }
 }
+
+/// The shipped sequential-MNIST configs train through the binary (shrunk with
+/// --set to this tiny dataset), and their pixel-per-step models predict PNGs.
+#[test]
+fn shipped_pixel_configs_train_and_predict() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    write_split(&data, "train", 40);
+    write_split(&data, "t10k", 20);
+    let png = tmp.path().join("seven.png");
+    write_png(&png, &digit(7, 3), 3, false);
+    let root = env!("CARGO_MANIFEST_DIR");
+    for name in ["pixel-mnist", "permuted-mnist"] {
+        let run_dir = tmp.path().join(name);
+        let out = run(&[
+            "train",
+            "--config",
+            &format!("{root}/configs/{name}.json"),
+            "--out",
+            run_dir.to_str().unwrap(),
+            "--set",
+            &format!("data.dir={}", data.display()),
+            "--set",
+            "model.hidden=4",
+            "--set",
+            "train.batch_size=10",
+            "--set",
+            "train.training_iters=31",
+            "--set",
+            "device=cpu",
+        ]);
+        assert!(out.status.success(), "{name}: {}", text(&out.stderr));
+        let spec: serde_json::Value = serde_json::from_slice(&std::fs::read(run_dir.join("model/model.json")).unwrap()).unwrap();
+        assert_eq!((spec["steps"].as_i64(), spec["features"].as_i64()), (Some(30), Some(1)), "{name}");
+        assert_eq!((spec["image_height"].as_i64(), spec["image_width"].as_i64()), (Some(6), Some(5)), "{name}");
+        let out = run(&["predict", "--model", run_dir.to_str().unwrap(), "--json", png.to_str().unwrap()]);
+        assert!(out.status.success(), "{name}: {}", text(&out.stderr));
+        let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(rows[0]["probabilities"].as_array().unwrap().len(), 10, "{name}");
+    }
+}

@@ -50,7 +50,12 @@ fn read_idx(path: &str) -> Result<(Vec<usize>, Vec<u8>), String> {
 fn read_images(path: &str, height: i64, width: i64) -> Result<Vec<u8>, String> {
     if path.to_ascii_lowercase().ends_with(".png") {
         let image = image::open(path).map_err(|e| format!("{path}: {e}"))?.to_luma8();
-        let image = image::imageops::resize(&image, width as u32, height as u32, image::imageops::FilterType::Triangle);
+        let (w, h) = (width as u32, height as u32);
+        let image = if image.width() >= w && image.height() >= h {
+            image::imageops::thumbnail(&image, w, h) // box averaging when shrinking
+        } else {
+            image::imageops::resize(&image, w, h, image::imageops::FilterType::Triangle)
+        };
         return Ok(image.into_raw());
     }
     let (dims, pixels) = read_idx(path)?;

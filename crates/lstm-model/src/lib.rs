@@ -99,7 +99,7 @@ pub fn pixel_permutation(seed: u64, n: usize) -> Vec<i64> {
 /// model's input: `f32` images `[count, height, width]` scaled to `[0, 1]`.
 pub fn images_from_bytes(pixels: &[u8], height: i64, width: i64) -> Result<Tensor> {
     let per_image = (height.max(0) * width.max(0)) as usize;
-    if per_image == 0 || pixels.len() % per_image != 0 {
+    if pixels.len().checked_rem(per_image) != Some(0) || per_image == 0 {
         return Err(ModelError::BadPixels { len: pixels.len(), height, width });
     }
     let count = (pixels.len() / per_image) as i64;
