@@ -3,6 +3,7 @@
 //! crates together: data from `mnist-data`, the model from `lstm-model`, the
 //! loop from `trainer` and the test from `eval`.
 
+mod bench;
 mod config;
 
 use std::io::Write;
@@ -36,6 +37,17 @@ enum Command {
         /// The run folder. Default: runs/<config name>/
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Time data loading, training steps and evaluation for a config (one JSON line; `make bench`).
+    Bench {
+        /// The experiment config (JSON), for example configs/seed.json.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Override a config value by its dotted key, as for `train`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        #[command(flatten)]
+        args: bench::BenchArgs,
     },
 }
 
@@ -150,6 +162,7 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Train { config, sets, out } => train(&config, &sets, out),
+        Command::Bench { config, sets, args } => bench::bench(&config, &sets, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
