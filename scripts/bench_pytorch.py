@@ -216,7 +216,14 @@ def main():
         return
 
     autocast = args.mode == "bf16"
-    seconds = timed_train(model, opt, tr, args, autocast)
+    try:
+        seconds = timed_train(model, opt, tr, args, autocast)
+    except RuntimeError as e:
+        # e.g. oneDNN has no bf16 LSTM primitive on CPUs without AVX-512.
+        result["error"] = str(e).splitlines()[0]
+        result["vm_hwm_kib"] = vm_hwm_kib()
+        print(json.dumps(result))
+        return
     result["train_samples_per_second"] = args.steps * args.batch / seconds
     eval_seconds = timed_eval(model, te, args, autocast)
     result["eval_samples_per_second"] = args.eval_repeats * len(te[1]) / eval_seconds
