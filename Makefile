@@ -8,7 +8,7 @@ CARGO ?= cargo
 CONFIG ?= configs/seed.json
 BIN := target/release/lstm-mnist
 
-.PHONY: setup build run test clean
+.PHONY: setup build run test bench clean
 
 setup:
 	@scripts/setup.sh
@@ -21,6 +21,11 @@ run: build
 
 test: setup
 	$(CARGO) test --release --workspace
+
+# lstm-mnist against scripts/bench_pytorch.py, side by side (see README "Performance").
+# BENCH_ARGS passes options to scripts/bench.py, e.g. BENCH_ARGS="--runs 5 --threads 1".
+bench: build
+	python scripts/bench.py $(BENCH_ARGS)
 
 clean:
 	$(CARGO) clean

@@ -3,6 +3,7 @@
 //! crates together: data from `mnist-data`, the model from `lstm-model`, the
 //! loop from `trainer` and the test from `eval`.
 
+mod bench;
 mod config;
 mod data;
 mod predict;
@@ -54,6 +55,17 @@ enum Command {
         /// Print one JSON array with every class probability instead of one line per image.
         #[arg(long)]
         json: bool,
+    },
+    /// Time data loading, training steps and evaluation for a config (one JSON line; `make bench`).
+    Bench {
+        /// The experiment config (JSON), for example configs/seed.json.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Override a config value by its dotted key, as for `train`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        #[command(flatten)]
+        args: bench::BenchArgs,
     },
 }
 
@@ -182,6 +194,7 @@ fn main() -> ExitCode {
         Command::Predict { model, files, invert, json } => {
             predict::run(&model, &files, invert, json, &mut std::io::stdout().lock()).map_err(Failure::from)
         }
+        Command::Bench { config, sets, args } => bench::bench(&config, &sets, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

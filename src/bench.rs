@@ -1,0 +1,94 @@
+//! `lstm-mnist bench`: the figures `make bench` compares with PyTorch.
+//!
+//! Loads the experiment's data (timed), builds its model, runs `warmup`
+//! training steps, then `steps` timed training steps through the same
+//! `trainer::train` that `lstm-mnist train` uses (progress lines discarded),
+//! then one warm-up and `eval_repeats` timed evaluations of the whole test
+//! split through `eval::evaluate`. Prints one JSON line on stdout.
+
+use std::path::Path;
+use std::time::Instant;
+
+use lstm_model::{LstmClassifier, ModelSpec};
+use serde_json::json;
+
+use crate::config::Experiment;
+use crate::{choose_device, Failure};
+
+/// How much work one `bench` call times.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct BenchArgs {
+    /// Timed training steps.
+    #[arg(long, default_value_t = 200)]
+    pub steps: i64,
+    /// Untimed training steps before them.
+    #[arg(long, default_value_t = 20)]
+    pub warmup: i64,
+    /// Timed evaluations of the whole test split (after one untimed one).
+    #[arg(long, default_value_t = 5)]
+    pub eval_repeats: u32,
+}
+
+/// Peak resident set size of this process (`VmHWM`), in KiB, where Linux tells it.
+fn vm_hwm_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Runs the benchmark for the config at `config_path` with its `--set` overrides.
+pub fn bench(config_path: &Path, sets: &[String], args: BenchArgs) -> Result<(), Failure> {
+    let experiment = Experiment::load(config_path, sets)?;
+    experiment.train.validate()?;
+    if args.steps < 1 || args.warmup < 0 {
+        return Err(Failure::Config(crate::config::ConfigError::Invalid {
+            path: config_path.to_owned(),
+            key: "--steps/--warmup".into(),
+            message: "use at least one timed step and a non-negative warm-up".into(),
+        }));
+    }
+    let threads = experiment.threads.unwrap_or_else(num_cpus::get_physical);
+    tch::set_num_threads(threads as i32);
+    let device = choose_device(experiment.device)?;
+
+    let start = Instant::now();
+    let data = mnist_data::load(&experiment.data)?;
+    let load_seconds = start.elapsed().as_secs_f64();
+    let size = data.train.images.size();
+    let spec = ModelSpec::new(experiment.model.clone(), size[1], size[2], data.class_names.clone());
+    let model = LstmClassifier::new(spec, device)?;
+
+    // `train` runs while step * batch < training_iters, so `k * batch + 1` gives k steps.
+    let with_steps = |k: i64| trainer::TrainConfig {
+        training_iters: k * experiment.train.batch_size + 1,
+        ..experiment.train.clone()
+    };
+    let mut sink = std::io::sink();
+    if args.warmup > 0 {
+        trainer::train(&model, &data.train.images, &data.train.labels, &with_steps(args.warmup), &mut sink)?;
+    }
+    let summary = trainer::train(&model, &data.train.images, &data.train.labels, &with_steps(args.steps), &mut sink)?;
+
+    eval::evaluate(&model, &data.test.images, &data.test.labels, &experiment.eval)?;
+    let start = Instant::now();
+    let mut samples = 0;
+    for _ in 0..args.eval_repeats {
+        samples += eval::evaluate(&model, &data.test.images, &data.test.labels, &experiment.eval)?.samples;
+    }
+    let eval_seconds = start.elapsed().as_secs_f64();
+
+    println!(
+        "{}",
+        json!({
+            "mkldnn": tch::utils::has_mkldnn(),
+            "device": format!("{device:?}"),
+            "threads": tch::get_num_threads(),
+            "interop_threads": tch::get_num_interop_threads(),
+            "load_seconds": load_seconds,
+            "train_samples_per_second": summary.samples_per_second,
+            "eval_samples_per_second": samples as f64 / eval_seconds.max(1e-9),
+            "vm_hwm_kib": vm_hwm_kib(),
+        })
+    );
+    Ok(())
+}
