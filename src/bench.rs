@@ -52,9 +52,11 @@ pub fn bench(config_path: &Path, sets: &[String], args: BenchArgs) -> Result<(),
     let device = choose_device(experiment.device)?;
 
     let start = Instant::now();
-    let data = mnist_data::load(&experiment.data)?;
+    let data = crate::data::load(&experiment.data)?;
     let load_seconds = start.elapsed().as_secs_f64();
-    let size = data.train.images.size();
+    let (train_images, train_labels) = &data.train;
+    let (test_images, test_labels) = &data.test;
+    let size = train_images.size();
     let spec = ModelSpec::new(experiment.model.clone(), size[1], size[2], data.class_names.clone());
     let model = LstmClassifier::new(spec, device)?;
 
@@ -65,15 +67,15 @@ pub fn bench(config_path: &Path, sets: &[String], args: BenchArgs) -> Result<(),
     };
     let mut sink = std::io::sink();
     if args.warmup > 0 {
-        trainer::train(&model, &data.train.images, &data.train.labels, &with_steps(args.warmup), &mut sink)?;
+        trainer::train(&model, train_images, train_labels, &with_steps(args.warmup), &mut sink)?;
     }
-    let summary = trainer::train(&model, &data.train.images, &data.train.labels, &with_steps(args.steps), &mut sink)?;
+    let summary = trainer::train(&model, train_images, train_labels, &with_steps(args.steps), &mut sink)?;
 
-    eval::evaluate(&model, &data.test.images, &data.test.labels, &experiment.eval)?;
+    eval::evaluate(&model, test_images, test_labels, &experiment.eval)?;
     let start = Instant::now();
     let mut samples = 0;
     for _ in 0..args.eval_repeats {
-        samples += eval::evaluate(&model, &data.test.images, &data.test.labels, &experiment.eval)?.samples;
+        samples += eval::evaluate(&model, test_images, test_labels, &experiment.eval)?.samples;
     }
     let eval_seconds = start.elapsed().as_secs_f64();
 
