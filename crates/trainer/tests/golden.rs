@@ -34,7 +34,7 @@ fn set_grads(vars: &[Tensor], grads: &Value) {
             (var * 0.0).sum(Kind::Float).backward();
             grad = var.grad();
         }
-        let _ = tch::no_grad(|| grad.copy_(&Tensor::from_slice(&floats(g)).reshape(var.size())));
+        tch::no_grad(|| grad.copy_(&Tensor::from_slice(&floats(g)).reshape(var.size())));
     }
 }
 
