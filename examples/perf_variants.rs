@@ -54,9 +54,11 @@ fn main() {
     let batch = 128i64;
 
     if variant == "trainer" {
-        let config = |k: i64| trainer::TrainConfig { training_iters: k * batch + 1, ..Default::default() };
-        trainer::train(&model, images, labels, &config(warmup), &mut std::io::sink()).expect("train");
-        let s = trainer::train(&model, images, labels, &config(steps), &mut std::io::sink()).expect("train");
+        let config = |k: i64| trainer::TrainConfig { training_iters: Some(k * batch + 1), ..Default::default() };
+        let split = || trainer::Split { images, labels };
+        let options = trainer::Options::default();
+        trainer::train(&model, split(), None, &config(warmup), &mut std::io::sink(), &options).expect("train");
+        let s = trainer::train(&model, split(), None, &config(steps), &mut std::io::sink(), &options).expect("train");
         println!("{{\"variant\":\"trainer\",\"threads\":{threads},\"samples_per_second\":{:.1}}}", s.samples_per_second);
         return;
     }

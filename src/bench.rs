@@ -62,14 +62,17 @@ pub fn bench(config_path: &Path, sets: &[String], args: BenchArgs) -> Result<(),
 
     // `train` runs while step * batch < training_iters, so `k * batch + 1` gives k steps.
     let with_steps = |k: i64| trainer::TrainConfig {
-        training_iters: k * experiment.train.batch_size + 1,
+        training_iters: Some(k * experiment.train.batch_size + 1),
+        epochs: None,
         ..experiment.train.clone()
     };
     let mut sink = std::io::sink();
+    let split = || trainer::Split { images: train_images, labels: train_labels };
+    let options = trainer::Options::default();
     if args.warmup > 0 {
-        trainer::train(&model, train_images, train_labels, &with_steps(args.warmup), &mut sink)?;
+        trainer::train(&model, split(), None, &with_steps(args.warmup), &mut sink, &options)?;
     }
-    let summary = trainer::train(&model, train_images, train_labels, &with_steps(args.steps), &mut sink)?;
+    let summary = trainer::train(&model, split(), None, &with_steps(args.steps), &mut sink, &options)?;
 
     eval::evaluate(&model, test_images, test_labels, &experiment.eval)?;
     let start = Instant::now();

@@ -1,21 +1,21 @@
 //! `lstm-mnist`: trains, evaluates and saves LSTM classifiers of MNIST-family
 //! images from JSON experiment configs. This binary only wires the library
 //! crates together: data from `mnist-data`, the model from `lstm-model`, the
-//! loop from `trainer` and the test from `eval`.
+//! loop from `trainer` and the reports from `eval`.
 
 mod bench;
 mod config;
 mod data;
 mod predict;
+mod evaluate;
+mod run_folder;
+mod train;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use config::{ConfigError, DeviceChoice, Experiment};
-use lstm_model::{LstmClassifier, ModelSpec};
-use serde_json::json;
+use config::{ConfigError, DeviceChoice};
 use tch::Device;
 
 #[derive(Parser)]
@@ -30,13 +30,32 @@ enum Command {
     /// Train a model from a JSON experiment config, then evaluate it on the test split.
     Train {
         /// The experiment config (JSON), for example configs/seed.json.
-        #[arg(long, short)]
-        config: PathBuf,
+        #[arg(long, short, required_unless_present = "resume")]
+        config: Option<PathBuf>,
         /// Override a config value by its dotted key, with a JSON value
         /// (a bare string is taken as a string): --set train.batch_size=64
-        #[arg(long = "set", value_name = "KEY=VALUE")]
+        #[arg(long = "set", value_name = "KEY=VALUE", conflicts_with = "resume")]
         sets: Vec<String>,
         /// The run folder. Default: runs/<config name>/
+        #[arg(long, conflicts_with = "resume")]
+        out: Option<PathBuf>,
+        /// Continue the run in RUN_DIR from its newest checkpoint, with its own
+        /// config.json; the steps taken are those of an uninterrupted run.
+        #[arg(long, value_name = "RUN_DIR", conflicts_with = "config")]
+        resume: Option<PathBuf>,
+    },
+    /// Evaluate a saved model on the test split of a dataset: a table on stdout.
+    Eval {
+        /// A run folder (its model/ is used) or a model folder (model.json + model.safetensors).
+        #[arg(long, value_name = "RUN_DIR")]
+        model: PathBuf,
+        /// The config giving the data (and device); default: the run folder's config.json.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Override a config value by its dotted key: --set data.dir=/usr/share/datasets/fashion-mnist
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// Also write report.json, confusion.svg and errors.png into this folder.
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -71,11 +90,13 @@ enum Command {
 
 /// Why the program stopped; the exit status says which kind.
 #[derive(Debug, thiserror::Error)]
-enum Failure {
+pub enum Failure {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error("config `device` = \"cuda\" but no CUDA GPU is usable here: use \"auto\" or \"cpu\"")]
     NoCuda,
+    #[error("{0}")]
+    Usage(String),
     #[error(transparent)]
     Data(#[from] data::DataLoadError),
     #[error(transparent)]
@@ -94,7 +115,7 @@ impl Failure {
     /// 2 for a usage or config error, 1 for anything else.
     fn exit_code(&self) -> u8 {
         match self {
-            Failure::Config(_) | Failure::NoCuda => 2,
+            Failure::Config(_) | Failure::NoCuda | Failure::Usage(_) => 2,
             Failure::Data(err) if err.is_config() => 2,
             Failure::Train(trainer::TrainError::InvalidConfig { .. })
             | Failure::Eval(eval::EvalError::InvalidBatchSize(_))
@@ -105,19 +126,11 @@ impl Failure {
     }
 }
 
-fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Failure + '_ {
+pub fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Failure + '_ {
     move |source| Failure::Io { path: path.to_owned(), source }
 }
 
-fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), Failure> {
-    let mut text = serde_json::to_string_pretty(value).expect("config and report types serialise");
-    text.push('\n');
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, text).map_err(io_error(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io_error(path))
-}
-
-fn choose_device(choice: DeviceChoice) -> Result<Device, Failure> {
+pub fn choose_device(choice: DeviceChoice) -> Result<Device, Failure> {
     let device = match choice {
         DeviceChoice::Cpu => Device::Cpu,
         DeviceChoice::Auto => Device::cuda_if_available(),
@@ -128,57 +141,12 @@ fn choose_device(choice: DeviceChoice) -> Result<Device, Failure> {
     Ok(device)
 }
 
-fn train(config_path: &Path, sets: &[String], out: Option<PathBuf>) -> Result<(), Failure> {
-    let experiment = Experiment::load(config_path, sets)?;
-    experiment.train.validate()?;
-    let threads = experiment.threads.unwrap_or_else(num_cpus::get_physical);
+/// Sets libtorch's CPU threads; returns the number.
+pub fn set_threads(threads: Option<usize>) -> usize {
+    let threads = threads.unwrap_or_else(num_cpus::get_physical);
     tch::set_num_threads(threads as i32);
     tracing::info!(threads, "libtorch threads");
-    let device = choose_device(experiment.device)?;
-
-    let name = experiment.name.clone().unwrap_or_else(|| "run".to_owned());
-    let run_dir = out.unwrap_or_else(|| Path::new("runs").join(&name));
-    std::fs::create_dir_all(&run_dir).map_err(io_error(&run_dir))?;
-    write_json(&run_dir.join("config.json"), &experiment)?;
-
-    let data = data::load(&experiment.data)?;
-    tracing::info!(
-        train = data.train.1.size()[0],
-        validation = data.validation.as_ref().map_or(0, |v| v.1.size()[0]),
-        test = data.test.1.size()[0],
-        classes = ?data.class_names,
-        "data ready"
-    );
-    let size = data.train.0.size();
-    let spec = ModelSpec::new(experiment.model.clone(), size[1], size[2], data.class_names.clone());
-    let model = LstmClassifier::new(spec, device)?;
-
-    let mut stdout = std::io::stdout().lock();
-    let summary = trainer::train(&model, &data.train.0, &data.train.1, &experiment.train, &mut stdout)?;
-    writeln!(stdout, "Optimization Finished!").map_err(io_error(Path::new("stdout")))?;
-    let report = eval::evaluate(&model, &data.test.0, &data.test.1, &experiment.eval)?;
-    writeln!(stdout, "Testing Accuracy: {}", report.accuracy).map_err(io_error(Path::new("stdout")))?;
-
-    model.save(run_dir.join("model"))?;
-    write_json(
-        &run_dir.join("report.json"),
-        &json!({
-            "accuracy": report.accuracy,
-            "samples": report.samples,
-            "correct": report.correct,
-            "loss": report.loss,
-            "train": summary,
-            "device": format!("{device:?}"),
-            "threads": threads,
-        }),
-    )?;
-    tracing::info!(
-        run = %run_dir.display(),
-        train_seconds = summary.seconds,
-        samples_per_second = summary.samples_per_second,
-        "run saved"
-    );
-    Ok(())
+    threads
 }
 
 fn main() -> ExitCode {
@@ -190,14 +158,15 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
-        Command::Train { config, sets, out } => train(&config, &sets, out),
+        Command::Train { config, sets, out, resume } => train::run(config.as_deref(), &sets, out, resume),
+        Command::Eval { model, config, sets, out } => evaluate::run(&model, config.as_deref(), &sets, out.as_deref()).map(|()| 0),
         Command::Predict { model, files, invert, json } => {
-            predict::run(&model, &files, invert, json, &mut std::io::stdout().lock()).map_err(Failure::from)
+            predict::run(&model, &files, invert, json, &mut std::io::stdout().lock()).map_err(Failure::from).map(|()| 0)
         }
-        Command::Bench { config, sets, args } => bench::bench(&config, &sets, args),
+        Command::Bench { config, sets, args } => bench::bench(&config, &sets, args).map(|()| 0),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(failure) => {
             eprintln!("error: {failure}");
             ExitCode::from(failure.exit_code())

@@ -122,6 +122,72 @@ fn trains_prints_the_notebook_log_and_writes_the_run_folder() {
     assert!(f.run.join("model/model.safetensors").is_file());
     let spec: serde_json::Value = serde_json::from_slice(&std::fs::read(f.run.join("model/model.json")).unwrap()).unwrap();
     assert_eq!((spec["steps"].as_i64(), spec["features"].as_i64()), (Some(6), Some(5)));
+
+    // The rest of the run folder.
+    assert_eq!(report["confusion"].as_array().unwrap().len(), 10);
+    assert_eq!(report["classes"][3]["support"], 10);
+    assert_eq!(report["train"]["stop"], "completed");
+    let metrics = std::fs::read_to_string(f.run.join("metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().count(), 30, "one record per displayed step");
+    let first: serde_json::Value = serde_json::from_str(metrics.lines().next().unwrap()).unwrap();
+    for key in ["step", "samples", "loss", "accuracy", "lr", "samples_per_second", "elapsed"] {
+        assert!(first.get(key).is_some(), "{key} in {first}");
+    }
+    assert!(f.run.join("checkpoints/step-000300/state.safetensors").is_file());
+    for picture in ["curves.svg", "confusion.svg"] {
+        assert!(std::fs::read_to_string(f.run.join(picture)).unwrap().starts_with("<svg"), "{picture}");
+    }
+    assert_eq!(&std::fs::read(f.run.join("errors.png")).unwrap()[1..4], b"PNG");
+    assert!(stderr.contains("macro avg"), "the report's table goes to the log: {stderr}");
+
+    // `eval` on the saved run gives the same numbers, as a table on stdout.
+    let out = Command::new(BIN).args(["eval", "--model"]).arg(&f.run).output().unwrap();
+    let table = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let expected = format!("accuracy {accuracy:.4} ({} of 100)", report["correct"]);
+    assert!(table.contains(&expected), "{table}");
+    assert!(table.contains("confusion matrix"), "{table}");
+}
+
+/// Ctrl-C (SIGINT) mid-run writes a checkpoint and exits 130; `--resume`
+/// then prints exactly the rest of the uninterrupted run's output.
+#[test]
+fn interrupted_run_resumes_exactly() {
+    use std::io::{BufRead, BufReader};
+    let f = fixture(20 * 1001);
+    let whole = Command::new(BIN)
+        .args(["train", "--config"])
+        .arg(&f.config)
+        .args(["--set", "train.display_step=5", "--set", "train.checkpoint_every=0", "--out"])
+        .arg(f.run.with_extension("whole"))
+        .output()
+        .unwrap();
+    assert!(whole.status.success(), "{}", text(&whole.stderr));
+    let mut child = Command::new(BIN)
+        .args(["train", "--config"])
+        .arg(&f.config)
+        .args(["--set", "train.display_step=5", "--set", "train.checkpoint_every=0", "--out"])
+        .arg(&f.run)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("--resume"), "{stderr}");
+    let before = first + &rest;
+    assert!(!before.contains("Optimization Finished!"), "stopped early: {before}");
+    let resumed = Command::new(BIN).args(["train", "--resume"]).arg(&f.run).output().unwrap();
+    assert!(resumed.status.success(), "{}", text(&resumed.stderr));
+    assert_eq!(before + &text(&resumed.stdout), text(&whole.stdout));
 }
 
 #[test]

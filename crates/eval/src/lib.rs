@@ -1,11 +1,19 @@
-//! Evaluates an [`lstm_model::LstmClassifier`] on a whole test split.
+//! Evaluates an [`lstm_model::LstmClassifier`] on a whole split and reports
+//! accuracy, mean loss, per-class precision/recall/F1, the confusion matrix
+//! and the most confused pairs ([`EvalReport`]); [`plots`] draws the
+//! pictures of a run folder.
 //!
 //! Works on plain tensors — images `[N, rows, cols]` `f32`, labels `[N]`
 //! `i64` — batched and without recording gradients.
 
+pub mod plots;
+mod report;
+
 use lstm_model::LstmClassifier;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Reduction, Tensor};
+
+pub use report::{ClassMetrics, ConfusedPair, EvalReport};
 
 /// The `eval` section of an experiment config.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,7 +29,7 @@ impl Default for EvalConfig {
     }
 }
 
-/// Everything that can go wrong while evaluating.
+/// Everything that can go wrong while evaluating or drawing.
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
     /// A config value is out of range.
@@ -36,23 +44,32 @@ pub enum EvalError {
     /// libtorch refused an operation.
     #[error("libtorch error: {0}")]
     Torch(#[from] tch::TchError),
+    /// A picture could not be drawn or written.
+    #[error("{}: cannot draw: {message}", path.display())]
+    Plot { path: std::path::PathBuf, message: String },
 }
 
-/// The results of an evaluation (`report.json`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EvalReport {
-    /// Fraction of images classified correctly, 0 to 1.
-    pub accuracy: f64,
-    /// Number of images evaluated.
-    pub samples: i64,
-    /// Number classified correctly.
-    pub correct: i64,
-    /// Mean softmax cross-entropy.
-    pub loss: f64,
+/// A report plus every prediction, in the order of the images.
+#[derive(Debug)]
+pub struct Evaluation {
+    /// The numbers.
+    pub report: EvalReport,
+    /// Predicted class of each image.
+    pub predictions: Vec<i64>,
 }
 
 /// Evaluates `model` on every image of `images` against `labels`.
 pub fn evaluate(model: &LstmClassifier, images: &Tensor, labels: &Tensor, config: &EvalConfig) -> Result<EvalReport, EvalError> {
+    evaluate_with_predictions(model, images, labels, config).map(|e| e.report)
+}
+
+/// As [`evaluate`], also returning the prediction for every image.
+pub fn evaluate_with_predictions(
+    model: &LstmClassifier,
+    images: &Tensor,
+    labels: &Tensor,
+    config: &EvalConfig,
+) -> Result<Evaluation, EvalError> {
     if config.batch_size < 1 {
         return Err(EvalError::InvalidBatchSize(config.batch_size));
     }
@@ -64,23 +81,34 @@ pub fn evaluate(model: &LstmClassifier, images: &Tensor, labels: &Tensor, config
             labels.size()
         )));
     }
+    let classes = model.spec().classes();
     let device = model.device();
-    let (mut correct, mut loss_sum) = (0i64, 0f64);
+    let mut loss_sum = 0f64;
+    let mut predictions = Vec::with_capacity(n as usize);
     tch::no_grad(|| -> Result<(), EvalError> {
         for start in (0..n).step_by(config.batch_size as usize) {
             let len = config.batch_size.min(n - start);
             let x = images.f_narrow(0, start, len)?.f_to_device(device)?;
             let y = labels.f_narrow(0, start, len)?.f_to_device(device)?;
+            let (min, max) = (y.f_min()?.f_int64_value(&[])?, y.f_max()?.f_int64_value(&[])?);
+            if min < 0 || max >= classes {
+                return Err(EvalError::BadData(format!(
+                    "label {} is outside the model's {classes} classes",
+                    if min < 0 { min } else { max }
+                )));
+            }
             let logits = model.forward_t(&x, false)?;
-            correct += logits.f_argmax(-1, false)?.f_eq_tensor(&y)?.f_sum(Kind::Int64)?.f_int64_value(&[])?;
             let batch_loss = logits.f_log_softmax(-1, Kind::Float)?.f_nll_loss(&y, None::<Tensor>, Reduction::Sum, -100)?;
             loss_sum += batch_loss.f_double_value(&[])?;
+            let predicted = logits.f_argmax(-1, false)?.f_to_device(tch::Device::Cpu)?;
+            predictions.extend(Vec::<i64>::try_from(&predicted)?);
         }
         Ok(())
     })?;
-    let report = EvalReport { accuracy: correct as f64 / n as f64, samples: n, correct, loss: loss_sum / n as f64 };
+    let truth = Vec::<i64>::try_from(&labels.f_to_device(tch::Device::Cpu)?.f_to_kind(Kind::Int64)?)?;
+    let report = EvalReport::from_predictions(&truth, &predictions, &model.spec().class_names, loss_sum / n as f64);
     tracing::info!(accuracy = report.accuracy, samples = n, loss = report.loss, "evaluated");
-    Ok(report)
+    Ok(Evaluation { report, predictions })
 }
 
 #[cfg(test)]
@@ -99,11 +127,15 @@ mod tests {
         let logits = model.forward(&images).unwrap();
         let expected = logits.argmax(-1, false).eq_tensor(&labels).sum(Kind::Int64).int64_value(&[]);
         let expected_loss = logits.cross_entropy_for_logits(&labels).double_value(&[]);
+        let expected_predictions = Vec::<i64>::try_from(logits.argmax(-1, false)).unwrap();
         for batch_size in [1, 5, 23, 1000] {
-            let report = evaluate(&model, &images, &labels, &EvalConfig { batch_size }).unwrap();
+            let e = evaluate_with_predictions(&model, &images, &labels, &EvalConfig { batch_size }).unwrap();
+            let report = e.report;
             assert_eq!((report.correct, report.samples), (expected, 23));
             assert!((report.accuracy - expected as f64 / 23.0).abs() < 1e-12);
             assert!((report.loss - expected_loss).abs() < 1e-5, "{} vs {expected_loss}", report.loss);
+            assert_eq!(e.predictions, expected_predictions);
+            assert_eq!(report.confusion.iter().flatten().sum::<i64>(), 23);
         }
     }
 
@@ -118,5 +150,8 @@ mod tests {
         assert!(matches!(evaluate(&model, &images, &short, &EvalConfig::default()), Err(EvalError::BadData(_))));
         let wrong = Tensor::zeros([3, 3, 4], (Kind::Float, Device::Cpu));
         assert!(matches!(evaluate(&model, &wrong, &labels, &EvalConfig::default()), Err(EvalError::Model(_))));
+        let out_of_range = Tensor::from_slice(&[0i64, 1, 2]);
+        let err = evaluate(&model, &images, &out_of_range, &EvalConfig::default()).unwrap_err().to_string();
+        assert!(err.contains("label 2"), "{err}");
     }
 }

@@ -37,9 +37,38 @@ impl BatchOrder {
         order
     }
 
+    /// The order of `len` examples positioned at `(epoch, cursor)`, as saved
+    /// by a checkpoint from [`BatchOrder::epoch`] and [`BatchOrder::cursor`].
+    pub fn resume(len: usize, seed: u64, epoch: u64, cursor: usize) -> Self {
+        let mut this = Self { len, seed, epoch, cursor: cursor.min(len), order: Vec::new() };
+        this.order = this.epoch_order(epoch);
+        this
+    }
+
     /// The current epoch (0-based).
     pub fn epoch(&self) -> u64 {
         self.epoch
+    }
+
+    /// Examples of the current epoch already handed out.
+    pub fn cursor(&self) -> usize {
+        self.cursor
+    }
+
+    /// The next batch of at most `batch` examples within one epoch (the
+    /// `epochs` mode): an epoch's last batch is partial, or skipped when
+    /// `drop_last` is set; then the next epoch starts.
+    pub fn next_batch_in_epoch(&mut self, batch: usize, drop_last: bool) -> Vec<i64> {
+        let left = self.len - self.cursor;
+        if left == 0 || (drop_last && left < batch) {
+            self.epoch += 1;
+            self.cursor = 0;
+            self.order = self.epoch_order(self.epoch);
+        }
+        let take = batch.min(self.len - self.cursor);
+        let out = self.order[self.cursor..self.cursor + take].to_vec();
+        self.cursor += take;
+        out
     }
 
     /// The indices of the next `batch` examples.
@@ -87,5 +116,18 @@ mod tests {
         assert_eq!(batch2[..2], b.epoch_order(0)[3..]);
         assert_eq!(batch2[2], b.epoch_order(1)[0]);
         assert_ne!(BatchOrder::new(5, 2).epoch_order(0), b.epoch_order(0));
+    }
+
+    #[test]
+    fn epoch_batches_keep_or_drop_the_last_partial_batch_and_resume() {
+        let mut keep = BatchOrder::new(5, 3);
+        let sizes: Vec<usize> = (0..4).map(|_| keep.next_batch_in_epoch(2, false).len()).collect();
+        assert_eq!(sizes, [2, 2, 1, 2]);
+        assert_eq!(keep.epoch(), 1);
+        let mut drop = BatchOrder::new(5, 3);
+        let batches: Vec<Vec<i64>> = (0..3).map(|_| drop.next_batch_in_epoch(2, true)).collect();
+        assert_eq!(batches[2], drop.epoch_order(1)[..2]);
+        let mut resumed = BatchOrder::resume(5, 3, drop.epoch(), drop.cursor());
+        assert_eq!(resumed.next_batch_in_epoch(2, true), drop.next_batch_in_epoch(2, true));
     }
 }

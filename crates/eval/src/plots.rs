@@ -1,0 +1,222 @@
+//! Pictures of a run: training curves and the confusion matrix as SVG
+//! (plotters), misclassified images as a PNG grid (image) captioned with a
+//! tiny built-in bitmap font, so that no font file is needed.
+
+use std::path::Path;
+
+use image::{Rgb, RgbImage};
+use plotters::prelude::*;
+
+use crate::{EvalError, EvalReport};
+
+/// One point of a training curve.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CurvePoint {
+    /// Optimisation step.
+    pub step: f64,
+    /// Loss at that step.
+    pub loss: f64,
+    /// Accuracy at that step, 0 to 1.
+    pub accuracy: f64,
+}
+
+fn plot_err(path: &Path) -> impl Fn(String) -> EvalError + '_ {
+    move |message| EvalError::Plot { path: path.to_owned(), message }
+}
+
+/// Draws `curves.svg`: loss (left) and accuracy (right) against the step, for
+/// the training minibatches and, if any, the validation split.
+pub fn curves_svg(path: &Path, train: &[CurvePoint], validation: &[CurvePoint]) -> Result<(), EvalError> {
+    let err = plot_err(path);
+    let root = SVGBackend::new(path, (1000, 420)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+    let (left, right) = root.split_horizontally(500);
+    let max_step = train.iter().chain(validation).map(|p| p.step).fold(1.0, f64::max);
+    let max_loss = train.iter().chain(validation).map(|p| p.loss).filter(|l| l.is_finite()).fold(0.1, f64::max) * 1.05;
+    for (area, title, y_max, pick) in [
+        (&left, "loss", max_loss, (|p: &CurvePoint| p.loss) as fn(&CurvePoint) -> f64),
+        (&right, "accuracy", 1.0, |p: &CurvePoint| p.accuracy),
+    ] {
+        let mut chart = ChartBuilder::on(area)
+            .caption(title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(35)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0.0..max_step, 0.0..y_max)
+            .map_err(|e| err(e.to_string()))?;
+        chart.configure_mesh().x_desc("step").draw().map_err(|e| err(e.to_string()))?;
+        for (points, name, colour) in [(train, "training minibatch", BLUE), (validation, "validation", RED)] {
+            if points.is_empty() {
+                continue;
+            }
+            chart
+                .draw_series(LineSeries::new(points.iter().map(|p| (p.step, pick(p))), colour.stroke_width(2)))
+                .map_err(|e| err(e.to_string()))?
+                .label(name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2)));
+        }
+        chart
+            .configure_series_labels()
+            .position(if title == "loss" { SeriesLabelPosition::UpperRight } else { SeriesLabelPosition::LowerRight })
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| err(e.to_string()))?;
+    }
+    root.present().map_err(|e| err(e.to_string()))
+}
+
+/// Draws `confusion.svg`: a heat map of the confusion matrix, each row
+/// shaded by the fraction of its true class, with the counts written in.
+pub fn confusion_svg(path: &Path, report: &EvalReport) -> Result<(), EvalError> {
+    let err = plot_err(path);
+    let k = report.confusion.len() as i32;
+    let cell = 48;
+    let (left, top) = (130, 70);
+    let size = ((left + k * cell + 20) as u32, (top + k * cell + 20) as u32);
+    let root = SVGBackend::new(path, size).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+    let text = |s: &str, x: i32, y: i32, size: f64, colour: RGBColor| {
+        Text::new(s.to_owned(), (x, y), ("sans-serif", size).into_font().color(&colour))
+    };
+    root.draw(&text("confusion matrix: rows true class, columns predicted", 10, 10, 16.0, BLACK)).map_err(|e| err(e.to_string()))?;
+    for (t, row) in report.confusion.iter().enumerate() {
+        let support: i64 = row.iter().sum::<i64>().max(1);
+        let y = top + t as i32 * cell;
+        let name = &report.classes[t].class;
+        root.draw(&text(name, 8, y + cell / 2 - 7, 13.0, BLACK)).map_err(|e| err(e.to_string()))?;
+        for (p, &count) in row.iter().enumerate() {
+            let x = left + p as i32 * cell;
+            let share = count as f64 / support as f64;
+            let shade = (255.0 * (1.0 - share)) as u8;
+            let fill = if t == p { RGBColor(shade, shade.saturating_add(40).max(shade), shade) } else { RGBColor(255, shade, shade) };
+            root.draw(&Rectangle::new([(x, y), (x + cell, y + cell)], fill.filled())).map_err(|e| err(e.to_string()))?;
+            root.draw(&Rectangle::new([(x, y), (x + cell, y + cell)], RGBColor(200, 200, 200))).map_err(|e| err(e.to_string()))?;
+            let ink = if share > 0.6 { WHITE } else { BLACK };
+            root.draw(&text(&count.to_string(), x + 6, y + cell / 2 - 7, 13.0, ink)).map_err(|e| err(e.to_string()))?;
+        }
+    }
+    for (p, c) in report.classes.iter().enumerate() {
+        let short: String = c.class.chars().take(6).collect();
+        root.draw(&text(&short, left + p as i32 * cell + 4, top - 20, 12.0, BLACK)).map_err(|e| err(e.to_string()))?;
+    }
+    root.present().map_err(|e| err(e.to_string()))
+}
+
+/// 5×7 glyphs, one row per byte (bit 4 is the leftmost column).
+fn glyph(c: char) -> [u8; 7] {
+    match c {
+        '0' => [0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E],
+        '1' => [0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E],
+        '2' => [0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F],
+        '3' => [0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E],
+        '4' => [0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02],
+        '5' => [0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E],
+        '6' => [0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E],
+        '7' => [0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08],
+        '8' => [0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E],
+        '9' => [0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C],
+        'T' => [0x1F, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04],
+        'P' => [0x1E, 0x11, 0x11, 0x1E, 0x10, 0x10, 0x10],
+        ':' => [0x00, 0x0C, 0x0C, 0x00, 0x0C, 0x0C, 0x00],
+        _ => [0; 7],
+    }
+}
+
+/// Writes `text` (digits, `T`, `P`, `:`, spaces) at pixel `(x, y)`, each font pixel `scale` wide.
+fn draw_text(img: &mut RgbImage, text: &str, x: u32, y: u32, scale: u32, colour: Rgb<u8>) {
+    for (i, c) in text.chars().enumerate() {
+        let gx = x + i as u32 * 6 * scale;
+        for (row, bits) in glyph(c).iter().enumerate() {
+            for col in 0..5u32 {
+                if bits & (0x10 >> col) != 0 {
+                    for dy in 0..scale {
+                        for dx in 0..scale {
+                            let (px, py) = (gx + col * scale + dx, y + row as u32 * scale + dy);
+                            if px < img.width() && py < img.height() {
+                                img.put_pixel(px, py, colour);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Draws `errors.png`: up to `max` misclassified images (`images` is `[N,
+/// rows, cols]` in `[0, 1]`, row-major), in a grid of 8 columns, each
+/// enlarged 3× with the caption `T:<true> P:<predicted>` (class indices) below,
+/// the true class in green and the prediction in red. Returns how many were drawn.
+pub fn errors_png(
+    path: &Path,
+    images: &[f32],
+    (rows, cols): (usize, usize),
+    truth: &[i64],
+    predicted: &[i64],
+    max: usize,
+) -> Result<usize, EvalError> {
+    let wrong: Vec<usize> = (0..truth.len()).filter(|&i| truth[i] != predicted[i]).take(max).collect();
+    let (zoom, per_row, pad) = (3u32, 8u32, 6u32);
+    let captions: Vec<(String, String)> = wrong.iter().map(|&i| (format!("T:{}", truth[i]), format!("P:{}", predicted[i]))).collect();
+    let text_scale = 2u32;
+    let caption_w = captions.iter().map(|(t, p)| (t.len() + 1 + p.len()) as u32 * 6 * text_scale).max().unwrap_or(0);
+    let tile_w = (cols as u32 * zoom).max(caption_w);
+    let tile_h = rows as u32 * zoom + 7 * text_scale + 6;
+    let shown = wrong.len().max(1) as u32;
+    let grid_cols = per_row.min(shown);
+    let grid_rows = shown.div_ceil(per_row);
+    let mut img = RgbImage::from_pixel(pad + grid_cols * (tile_w + pad), pad + grid_rows * (tile_h + pad), Rgb([255, 255, 255]));
+    for (k, &i) in wrong.iter().enumerate() {
+        let (gx, gy) = (pad + (k as u32 % per_row) * (tile_w + pad), pad + (k as u32 / per_row) * (tile_h + pad));
+        let offset = (tile_w - cols as u32 * zoom) / 2;
+        for r in 0..rows {
+            for c in 0..cols {
+                let v = images.get(i * rows * cols + r * cols + c).copied().unwrap_or(0.0);
+                let g = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+                for dy in 0..zoom {
+                    for dx in 0..zoom {
+                        img.put_pixel(gx + offset + c as u32 * zoom + dx, gy + r as u32 * zoom + dy, Rgb([g, g, g]));
+                    }
+                }
+            }
+        }
+        let (t, p) = &captions[k];
+        let y = gy + rows as u32 * zoom + 4;
+        draw_text(&mut img, t, gx, y, text_scale, Rgb([0, 130, 0]));
+        draw_text(&mut img, p, gx + (t.len() as u32 + 1) * 6 * text_scale, y, text_scale, Rgb([200, 0, 0]));
+    }
+    img.save(path).map_err(|e| plot_err(path)(e.to_string()))?;
+    Ok(wrong.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pictures_are_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let names: Vec<String> = ["zero", "one", "two"].iter().map(|s| s.to_string()).collect();
+        let report = EvalReport::from_predictions(&[0, 1, 2, 2], &[0, 2, 2, 1], &names, 0.5);
+        let confusion = dir.path().join("confusion.svg");
+        confusion_svg(&confusion, &report).unwrap();
+        let svg = std::fs::read_to_string(&confusion).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("zero") && svg.contains("rows true class"), "{svg}");
+        let curves = dir.path().join("curves.svg");
+        let pts = |k: f64| (1..=5).map(|s| CurvePoint { step: s as f64, loss: k / s as f64, accuracy: 0.2 * s as f64 }).collect::<Vec<_>>();
+        curves_svg(&curves, &pts(2.0), &pts(1.0)).unwrap();
+        let svg = std::fs::read_to_string(&curves).unwrap();
+        assert!(svg.contains("validation") && svg.contains("polyline"), "{svg}");
+        let errors = dir.path().join("errors.png");
+        let images = vec![0.5f32; 4 * 2 * 3];
+        let drawn = errors_png(&errors, &images, (2, 3), &[0, 1, 2, 2], &[0, 2, 2, 1], 10).unwrap();
+        assert_eq!(drawn, 2);
+        let png = image::open(&errors).unwrap().to_rgb8();
+        // Two tiles of max(3*3, "T:1 P:2" = 7 chars * 12 px) wide.
+        assert_eq!(png.width(), 6 + 2 * (84 + 6));
+        let red = png.pixels().filter(|p| p.0 == [200, 0, 0]).count();
+        let green = png.pixels().filter(|p| p.0 == [0, 130, 0]).count();
+        assert!(red > 0 && green > 0, "captions drawn");
+    }
+}

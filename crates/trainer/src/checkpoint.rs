@@ -1,0 +1,149 @@
+//! Checkpoints: everything needed to continue a run exactly.
+//!
+//! A checkpoint is a folder `checkpoints/step-000200/` holding
+//! `state.safetensors` (model weights as `model.<name>`, optimiser buffers as
+//! `optim.<buffer>.<name>`, the best-so-far weights as `best.<name>`) and
+//! `state.json` ([`CheckpointMeta`]: step, data position, optimiser step
+//! count, learning rate, best validation, elapsed time). It is written as
+//! `checkpoints/.tmp-step-000200/`, synced, then renamed into place, so a
+//! checkpoint folder under its real name is always complete; a crash leaves
+//! at most a `.tmp-*` folder, which is ignored and replaced later.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tch::Tensor;
+
+use crate::TrainError;
+
+/// Version of the checkpoint layout.
+pub const CHECKPOINT_VERSION: u32 = 1;
+/// Tensor file inside a checkpoint folder.
+pub const STATE_TENSORS: &str = "state.safetensors";
+/// Description file inside a checkpoint folder.
+pub const STATE_JSON: &str = "state.json";
+
+/// A validation result.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ValidationPoint {
+    /// Step after which it was measured.
+    pub step: i64,
+    /// Accuracy on the validation split, 0 to 1.
+    pub accuracy: f64,
+    /// Mean cross-entropy on the validation split.
+    pub loss: f64,
+}
+
+/// The non-tensor state of a run at the end of step `step`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointMeta {
+    /// [`CHECKPOINT_VERSION`].
+    pub version: u32,
+    /// Steps completed.
+    pub step: i64,
+    /// Steps the whole run takes.
+    pub total_steps: i64,
+    /// Training examples seen (steps × batch, less for partial batches).
+    pub samples: i64,
+    /// Data order position: epoch (0-based).
+    pub epoch: u64,
+    /// Data order position: examples of this epoch already handed out.
+    pub cursor: usize,
+    /// The optimiser's step count.
+    pub optimizer_steps: i64,
+    /// Learning rate of the last step (the schedule is a function of the step).
+    pub lr: f64,
+    /// Training seconds so far, over all sessions.
+    pub elapsed_seconds: f64,
+    /// Loss of the last displayed minibatch.
+    pub last_loss: Option<f64>,
+    /// The best validation so far (its weights are the `best.*` tensors).
+    pub best: Option<ValidationPoint>,
+    /// Validations since the best one (early stopping's counter).
+    pub bad_validations: i64,
+    /// The training seed (checked on resume).
+    pub seed: u64,
+}
+
+/// The folder of the checkpoint after step `step`.
+pub fn checkpoint_dir(run_dir: &Path, step: i64) -> PathBuf {
+    run_dir.join("checkpoints").join(format!("step-{step:06}"))
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
+    move |source| TrainError::File { path: path.to_owned(), source }
+}
+
+fn sync(path: &Path) -> Result<(), TrainError> {
+    std::fs::File::open(path).and_then(|f| f.sync_all()).map_err(io(path))
+}
+
+/// Writes a checkpoint atomically and deletes all but the newest `keep`; returns its folder.
+pub fn write(run_dir: &Path, meta: &CheckpointMeta, tensors: &[(String, Tensor)], keep: usize) -> Result<PathBuf, TrainError> {
+    let dir = checkpoint_dir(run_dir, meta.step);
+    let parent = dir.parent().unwrap_or(run_dir).to_owned();
+    std::fs::create_dir_all(&parent).map_err(io(&parent))?;
+    let tmp = parent.join(format!(".tmp-step-{:06}", meta.step));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
+    }
+    std::fs::create_dir(&tmp).map_err(io(&tmp))?;
+    let tensor_path = tmp.join(STATE_TENSORS);
+    Tensor::write_safetensors(tensors, &tensor_path)?;
+    sync(&tensor_path)?;
+    let json_path = tmp.join(STATE_JSON);
+    let text = serde_json::to_vec_pretty(meta).map_err(|e| TrainError::BadCheckpoint(e.to_string()))?;
+    std::fs::write(&json_path, text).map_err(io(&json_path))?;
+    sync(&json_path)?;
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
+    }
+    std::fs::rename(&tmp, &dir).map_err(io(&dir))?;
+    let _ = sync(&parent);
+    let all = list(run_dir)?;
+    for (_, old) in all.iter().take(all.len().saturating_sub(keep)) {
+        std::fs::remove_dir_all(old).map_err(io(old))?;
+    }
+    Ok(dir)
+}
+
+/// Complete checkpoints of a run, oldest first.
+pub fn list(run_dir: &Path) -> Result<Vec<(i64, PathBuf)>, TrainError> {
+    let parent = run_dir.join("checkpoints");
+    if !parent.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(&parent).map_err(io(&parent))? {
+        let entry = entry.map_err(io(&parent))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(step) = name.strip_prefix("step-").and_then(|s| s.parse::<i64>().ok()) {
+            found.push((step, entry.path()));
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// The newest complete checkpoint of a run, if any.
+pub fn latest(run_dir: &Path) -> Result<Option<PathBuf>, TrainError> {
+    Ok(list(run_dir)?.pop().map(|(_, p)| p))
+}
+
+/// Reads a checkpoint folder.
+pub fn read(dir: &Path) -> Result<(CheckpointMeta, BTreeMap<String, Tensor>), TrainError> {
+    let json_path = dir.join(STATE_JSON);
+    let bytes = std::fs::read(&json_path).map_err(io(&json_path))?;
+    let meta: CheckpointMeta = serde_json::from_slice(&bytes)
+        .map_err(|e| TrainError::BadCheckpoint(format!("{}: {e}", json_path.display())))?;
+    if meta.version != CHECKPOINT_VERSION {
+        return Err(TrainError::BadCheckpoint(format!(
+            "{}: checkpoint version {} is not {CHECKPOINT_VERSION}",
+            json_path.display(),
+            meta.version
+        )));
+    }
+    let tensors = Tensor::read_safetensors(dir.join(STATE_TENSORS))?.into_iter().collect();
+    Ok((meta, tensors))
+}

@@ -1,0 +1,400 @@
+//! The `train` section of an experiment config.
+
+use serde::{Deserialize, Serialize};
+
+use crate::TrainError;
+
+/// The `train` section of an experiment config. Defaults are the notebook's.
+///
+/// The length of training is given by exactly one of `training_iters` (the
+/// notebook's sample count, default when neither is set) and `epochs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    /// Peak learning rate (the schedule scales it). Default 0.001.
+    pub learning_rate: f64,
+    /// Examples per minibatch. Default 128.
+    pub batch_size: i64,
+    /// The notebook's length: training runs `while step * batch_size <
+    /// training_iters`, `step` from 1 (781 steps for 100000 at batch 128), and
+    /// batches behave as `next_batch`: always full, an epoch's last batch is
+    /// completed with the next epoch's first examples. Default: 100000 when
+    /// `epochs` is not set, else null.
+    pub training_iters: Option<i64>,
+    /// The alternative length: this many passes over the training data, each
+    /// a fresh permutation; see `drop_last`. Default null.
+    pub epochs: Option<i64>,
+    /// With `epochs`: drop each epoch's last partial batch (true) or train on
+    /// it (false). Ignored with `training_iters`. Default false.
+    pub drop_last: bool,
+    /// A progress line (and a `metrics.jsonl` record) every this many steps. Default 10.
+    pub display_step: i64,
+    /// Seed of the order in which examples are visited and of dropout. Default 0.
+    pub seed: u64,
+    /// The optimiser. Default `{"name": "adam"}` with PyTorch's defaults.
+    pub optimizer: OptimizerConfig,
+    /// The learning-rate schedule. Default `{"name": "constant"}`.
+    pub schedule: ScheduleConfig,
+    /// Rescale the gradients so that their global L2 norm is at most this
+    /// (as `torch.nn.utils.clip_grad_norm_`). Default null: no clipping.
+    pub clip_grad_norm: Option<f64>,
+    /// Validate every this many steps; null: at the end of every epoch
+    /// (`ceil(N / batch_size)` steps, `floor` with `drop_last`), and always
+    /// after the last step. Only used when a validation split is given. Default null.
+    pub validate_every: Option<i64>,
+    /// Stop when this many validations in a row have not improved the best
+    /// validation accuracy. Default null: never stop early.
+    pub patience: Option<i64>,
+    /// With a validation split, end training with the weights of the best
+    /// validation accuracy (true) or the last weights (false). Default true.
+    pub restore_best: bool,
+    /// Write a checkpoint every this many steps (and always at the end);
+    /// 0 writes one only at the end. Default 200.
+    pub checkpoint_every: i64,
+    /// How many step checkpoints to keep in `checkpoints/`. Default 2.
+    pub keep_checkpoints: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            learning_rate: 0.001,
+            batch_size: 128,
+            training_iters: None,
+            epochs: None,
+            drop_last: false,
+            display_step: 10,
+            seed: 0,
+            optimizer: OptimizerConfig::default(),
+            schedule: ScheduleConfig::default(),
+            clip_grad_norm: None,
+            validate_every: None,
+            patience: None,
+            restore_best: true,
+            checkpoint_every: 200,
+            keep_checkpoints: 2,
+        }
+    }
+}
+
+/// The notebook's `training_iters`.
+pub const DEFAULT_TRAINING_ITERS: i64 = 100_000;
+
+/// How long training lasts, resolved from the config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Length {
+    /// The notebook's sample count.
+    TrainingIters(i64),
+    /// Whole epochs.
+    Epochs(i64),
+}
+
+/// The optimiser and its hyperparameters; formulas are PyTorch's
+/// (`torch.optim.Adam`, `AdamW`, `SGD`, `RMSprop`, single-tensor variants).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "name", rename_all = "lowercase")]
+pub enum OptimizerConfig {
+    /// Adam with L2 weight decay added to the gradient.
+    Adam(AdamConfig),
+    /// Adam with decoupled weight decay.
+    Adamw(AdamConfig),
+    /// Stochastic gradient descent, optionally with (Nesterov) momentum.
+    Sgd(SgdConfig),
+    /// RMSprop, optionally centered and with momentum.
+    Rmsprop(RmspropConfig),
+}
+
+impl Default for OptimizerConfig {
+    fn default() -> Self {
+        Self::Adam(AdamConfig::default())
+    }
+}
+
+/// Hyperparameters of `adam` and `adamw`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdamConfig {
+    /// Decay of the first moment. Default 0.9.
+    pub beta1: f64,
+    /// Decay of the second moment. Default 0.999.
+    pub beta2: f64,
+    /// Added to the denominator. Default 1e-8.
+    pub eps: f64,
+    /// Weight decay. Default 0 for `adam`; 0.01 is PyTorch's `AdamW` default but
+    /// here too the default is 0, set it explicitly.
+    pub weight_decay: f64,
+}
+
+impl Default for AdamConfig {
+    fn default() -> Self {
+        Self { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 }
+    }
+}
+
+/// Hyperparameters of `sgd`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SgdConfig {
+    /// Momentum factor. Default 0.
+    pub momentum: f64,
+    /// Dampening of the momentum. Default 0.
+    pub dampening: f64,
+    /// Nesterov momentum (needs momentum > 0 and dampening 0). Default false.
+    pub nesterov: bool,
+    /// L2 weight decay. Default 0.
+    pub weight_decay: f64,
+}
+
+/// Hyperparameters of `rmsprop`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RmspropConfig {
+    /// Smoothing constant of the squared-gradient average. Default 0.99.
+    pub alpha: f64,
+    /// Added to the denominator. Default 1e-8.
+    pub eps: f64,
+    /// Momentum factor. Default 0.
+    pub momentum: f64,
+    /// Normalise by the estimated variance of the gradient. Default false.
+    pub centered: bool,
+    /// L2 weight decay. Default 0.
+    pub weight_decay: f64,
+}
+
+impl Default for RmspropConfig {
+    fn default() -> Self {
+        Self { alpha: 0.99, eps: 1e-8, momentum: 0.0, centered: false, weight_decay: 0.0 }
+    }
+}
+
+/// The learning-rate schedule over the run's steps, relative to `learning_rate`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "name", rename_all = "kebab-case")]
+pub enum ScheduleConfig {
+    /// `learning_rate` throughout (after the warm-up).
+    Constant(ConstantSchedule),
+    /// Multiplied by `gamma` every `step_size` steps (as `StepLR`).
+    Step(StepSchedule),
+    /// Cosine decay from `learning_rate` to `min_lr` over the steps after the
+    /// warm-up (as `CosineAnnealingLR` with `T_max` = those steps - 1).
+    Cosine(CosineSchedule),
+    /// PyTorch's `OneCycleLR` (cosine annealing, two phases) with `max_lr` =
+    /// `learning_rate`; its first phase is the warm-up.
+    OneCycle(OneCycleSchedule),
+}
+
+impl Default for ScheduleConfig {
+    fn default() -> Self {
+        Self::Constant(ConstantSchedule::default())
+    }
+}
+
+/// `constant` schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConstantSchedule {
+    /// Linear warm-up: step `s <= warmup_steps` uses `learning_rate * s / warmup_steps`. Default 0.
+    pub warmup_steps: i64,
+}
+
+/// `step` schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StepSchedule {
+    /// Linear warm-up steps (as for `constant`). Default 0.
+    pub warmup_steps: i64,
+    /// Steps between decays. Default 1000.
+    pub step_size: i64,
+    /// Decay factor. Default 0.1.
+    pub gamma: f64,
+}
+
+impl Default for StepSchedule {
+    fn default() -> Self {
+        Self { warmup_steps: 0, step_size: 1000, gamma: 0.1 }
+    }
+}
+
+/// `cosine` schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct CosineSchedule {
+    /// Linear warm-up steps (as for `constant`). Default 0.
+    pub warmup_steps: i64,
+    /// Learning rate of the last step. Default 0.
+    pub min_lr: f64,
+}
+
+/// `one-cycle` schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OneCycleSchedule {
+    /// Fraction of the steps spent rising from `learning_rate / div_factor`. Default 0.3.
+    pub pct_start: f64,
+    /// Initial learning rate = `learning_rate / div_factor`. Default 25.
+    pub div_factor: f64,
+    /// Final learning rate = initial / `final_div_factor`. Default 10000.
+    pub final_div_factor: f64,
+}
+
+impl Default for OneCycleSchedule {
+    fn default() -> Self {
+        Self { pct_start: 0.3, div_factor: 25.0, final_div_factor: 1e4 }
+    }
+}
+
+type Bad = Result<(), TrainError>;
+
+fn bad(key: &'static str, value: impl ToString, hint: &'static str) -> Bad {
+    Err(TrainError::InvalidConfig { key, value: value.to_string(), hint })
+}
+
+impl TrainConfig {
+    /// How long training lasts: `training_iters`, `epochs`, or the notebook's
+    /// 100000 samples when neither is set; both set is an error naming both keys.
+    pub fn length(&self) -> Result<Length, TrainError> {
+        match (self.training_iters, self.epochs) {
+            (Some(_), Some(_)) => Err(TrainError::InvalidConfig {
+                key: "train.training_iters",
+                value: "set together with `train.epochs`".into(),
+                hint: "give the length as exactly one of `train.training_iters` and `train.epochs` (set the other to null)",
+            }),
+            (Some(iters), None) => Ok(Length::TrainingIters(iters)),
+            (None, Some(epochs)) => Ok(Length::Epochs(epochs)),
+            (None, None) => Ok(Length::TrainingIters(DEFAULT_TRAINING_ITERS)),
+        }
+    }
+
+    /// Steps per epoch over `examples` training examples: `ceil(N / batch)`,
+    /// or `floor` with `drop_last` in epochs mode.
+    pub fn steps_per_epoch(&self, examples: i64) -> i64 {
+        let b = self.batch_size.max(1);
+        match self.length() {
+            Ok(Length::Epochs(_)) if self.drop_last => examples / b,
+            _ => (examples + b - 1) / b,
+        }
+    }
+
+    /// Number of optimisation steps for `examples` training examples. With
+    /// `training_iters` this is the notebook's `while step * batch_size <
+    /// training_iters` with `step` from 1 (independent of `examples`).
+    pub fn steps(&self, examples: i64) -> i64 {
+        match self.length() {
+            Ok(Length::TrainingIters(iters)) if self.batch_size >= 1 => ((iters - 1) / self.batch_size).max(0),
+            Ok(Length::Epochs(epochs)) => epochs.max(0) * self.steps_per_epoch(examples),
+            _ => 0,
+        }
+    }
+
+    /// Checks every value, naming the config key of the first bad one.
+    pub fn validate(&self) -> Result<(), TrainError> {
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return bad("train.learning_rate", self.learning_rate, "use a positive number such as 0.001");
+        }
+        if self.batch_size < 1 {
+            return bad("train.batch_size", self.batch_size, "use a positive batch size such as 128");
+        }
+        match self.length()? {
+            Length::TrainingIters(iters) if iters <= self.batch_size => {
+                return bad(
+                    "train.training_iters",
+                    iters,
+                    "training runs while step * batch_size < training_iters: use more than one batch's worth",
+                )
+            }
+            Length::Epochs(epochs) if epochs < 1 => return bad("train.epochs", epochs, "use a positive number of epochs"),
+            _ => {}
+        }
+        if self.display_step < 1 {
+            return bad("train.display_step", self.display_step, "use a positive number of steps such as 10");
+        }
+        if let Some(norm) = self.clip_grad_norm {
+            if !(norm.is_finite() && norm > 0.0) {
+                return bad("train.clip_grad_norm", norm, "use a positive norm such as 1.0, or null for no clipping");
+            }
+        }
+        if let Some(every) = self.validate_every {
+            if every < 1 {
+                return bad("train.validate_every", every, "use a positive number of steps, or null for every epoch");
+            }
+        }
+        if let Some(patience) = self.patience {
+            if patience < 1 {
+                return bad("train.patience", patience, "use a positive number of validations, or null for no early stopping");
+            }
+        }
+        if self.checkpoint_every < 0 {
+            return bad("train.checkpoint_every", self.checkpoint_every, "use a number of steps, or 0 for a checkpoint at the end only");
+        }
+        if self.keep_checkpoints < 1 {
+            return bad("train.keep_checkpoints", self.keep_checkpoints, "keep at least one checkpoint");
+        }
+        self.validate_optimizer()?;
+        self.validate_schedule()
+    }
+
+    fn validate_optimizer(&self) -> Bad {
+        let unit = |key, v: f64| if (0.0..1.0).contains(&v) { Ok(()) } else { bad(key, v, "use a value in [0, 1)") };
+        let nonneg = |key, v: f64| if v.is_finite() && v >= 0.0 { Ok(()) } else { bad(key, v, "use a finite value >= 0") };
+        let positive = |key, v: f64| if v.is_finite() && v > 0.0 { Ok(()) } else { bad(key, v, "use a positive value such as 1e-8") };
+        match &self.optimizer {
+            OptimizerConfig::Adam(c) | OptimizerConfig::Adamw(c) => {
+                unit("train.optimizer.beta1", c.beta1)?;
+                unit("train.optimizer.beta2", c.beta2)?;
+                positive("train.optimizer.eps", c.eps)?;
+                nonneg("train.optimizer.weight_decay", c.weight_decay)
+            }
+            OptimizerConfig::Sgd(c) => {
+                nonneg("train.optimizer.momentum", c.momentum)?;
+                nonneg("train.optimizer.dampening", c.dampening)?;
+                nonneg("train.optimizer.weight_decay", c.weight_decay)?;
+                if c.nesterov && (c.momentum <= 0.0 || c.dampening != 0.0) {
+                    return bad("train.optimizer.nesterov", true, "Nesterov momentum needs momentum > 0 and dampening 0");
+                }
+                Ok(())
+            }
+            OptimizerConfig::Rmsprop(c) => {
+                unit("train.optimizer.alpha", c.alpha)?;
+                positive("train.optimizer.eps", c.eps)?;
+                nonneg("train.optimizer.momentum", c.momentum)?;
+                nonneg("train.optimizer.weight_decay", c.weight_decay)
+            }
+        }
+    }
+
+    fn validate_schedule(&self) -> Bad {
+        let warmup = |w: i64| if w >= 0 { Ok(()) } else { bad("train.schedule.warmup_steps", w, "use a number of steps >= 0") };
+        match &self.schedule {
+            ScheduleConfig::Constant(c) => warmup(c.warmup_steps),
+            ScheduleConfig::Step(c) => {
+                warmup(c.warmup_steps)?;
+                if c.step_size < 1 {
+                    return bad("train.schedule.step_size", c.step_size, "use a positive number of steps");
+                }
+                if !(c.gamma.is_finite() && c.gamma > 0.0) {
+                    return bad("train.schedule.gamma", c.gamma, "use a positive factor such as 0.1");
+                }
+                Ok(())
+            }
+            ScheduleConfig::Cosine(c) => {
+                warmup(c.warmup_steps)?;
+                if !(c.min_lr.is_finite() && c.min_lr >= 0.0 && c.min_lr <= self.learning_rate) {
+                    return bad("train.schedule.min_lr", c.min_lr, "use a value between 0 and train.learning_rate");
+                }
+                Ok(())
+            }
+            ScheduleConfig::OneCycle(c) => {
+                if !(c.pct_start > 0.0 && c.pct_start < 1.0) {
+                    return bad("train.schedule.pct_start", c.pct_start, "use a fraction strictly between 0 and 1 such as 0.3");
+                }
+                if !(c.div_factor.is_finite() && c.div_factor > 0.0) {
+                    return bad("train.schedule.div_factor", c.div_factor, "use a positive factor such as 25");
+                }
+                if !(c.final_div_factor.is_finite() && c.final_div_factor > 0.0) {
+                    return bad("train.schedule.final_div_factor", c.final_div_factor, "use a positive factor such as 10000");
+                }
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,280 @@
+use super::*;
+use lstm_model::{ModelConfig, ModelSpec};
+use tch::Device;
+
+#[test]
+fn notebook_defaults_give_781_steps() {
+    assert_eq!(TrainConfig::default().steps(55_000), 781);
+    let c = TrainConfig { training_iters: Some(1281), batch_size: 128, ..Default::default() };
+    assert_eq!(c.steps(10), 10);
+    let c = TrainConfig { training_iters: Some(1280), batch_size: 128, ..Default::default() };
+    assert_eq!(c.steps(10), 9);
+}
+
+#[test]
+fn epochs_count_partial_batches_unless_drop_last() {
+    let c = TrainConfig { epochs: Some(3), batch_size: 10, ..Default::default() };
+    assert_eq!((c.steps_per_epoch(95), c.steps(95)), (10, 30));
+    let c = TrainConfig { drop_last: true, ..c };
+    assert_eq!((c.steps_per_epoch(95), c.steps(95)), (9, 27));
+}
+
+#[test]
+fn invalid_values_name_their_key() {
+    let sgd = |nesterov, momentum| OptimizerConfig::Sgd(SgdConfig { nesterov, momentum, ..Default::default() });
+    for (config, key) in [
+        (TrainConfig { learning_rate: 0.0, ..Default::default() }, "train.learning_rate"),
+        (TrainConfig { learning_rate: f64::NAN, ..Default::default() }, "train.learning_rate"),
+        (TrainConfig { batch_size: 0, ..Default::default() }, "train.batch_size"),
+        (TrainConfig { training_iters: Some(10), ..Default::default() }, "train.training_iters"),
+        (TrainConfig { epochs: Some(0), ..Default::default() }, "train.epochs"),
+        (TrainConfig { display_step: 0, ..Default::default() }, "train.display_step"),
+        (TrainConfig { clip_grad_norm: Some(-1.0), ..Default::default() }, "train.clip_grad_norm"),
+        (TrainConfig { patience: Some(0), ..Default::default() }, "train.patience"),
+        (TrainConfig { optimizer: sgd(true, 0.0), ..Default::default() }, "train.optimizer.nesterov"),
+        (
+            TrainConfig { schedule: ScheduleConfig::Step(StepSchedule { step_size: 0, ..Default::default() }), ..Default::default() },
+            "train.schedule.step_size",
+        ),
+    ] {
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains(key), "{err}");
+    }
+    let both = TrainConfig { training_iters: Some(1000), epochs: Some(2), ..Default::default() };
+    let err = both.validate().unwrap_err().to_string();
+    assert!(err.contains("train.training_iters") && err.contains("train.epochs"), "{err}");
+}
+
+/// Two separable classes: bright images are class 1, dark ones class 0.
+fn toy_data(n: i64) -> (Tensor, Tensor) {
+    tch::manual_seed(5);
+    let labels = Tensor::randint(2, [n], (Kind::Int64, Device::Cpu));
+    let noise = Tensor::rand([n, 4, 3], (Kind::Float, Device::Cpu)) * 0.3;
+    let images = noise + labels.to_kind(Kind::Float).view([n, 1, 1]) * 0.7;
+    (images, labels)
+}
+
+fn model(hidden: i64) -> LstmClassifier {
+    let spec = ModelSpec::new(ModelConfig { hidden, ..Default::default() }, 4, 3, vec!["dark".into(), "bright".into()]);
+    LstmClassifier::new(spec, Device::Cpu).unwrap()
+}
+
+fn split<'a>(data: &'a (Tensor, Tensor)) -> Split<'a> {
+    Split { images: &data.0, labels: &data.1 }
+}
+
+#[test]
+fn learns_a_separable_problem_and_prints_notebook_lines() {
+    let data = toy_data(256);
+    let model = model(16);
+    let config = TrainConfig {
+        batch_size: 32,
+        training_iters: Some(32 * 61),
+        display_step: 20,
+        learning_rate: 0.01,
+        seed: 1,
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    let summary = train(&model, split(&data), None, &config, &mut out, &Options::default()).unwrap();
+    assert_eq!((summary.steps, summary.stop), (60, Stop::Completed));
+    let text = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3);
+    assert!(lines[0].starts_with("Iter 640, Minibatch Loss= "), "{}", lines[0]);
+    assert!(lines[2].starts_with("Iter 1920, Minibatch Loss= "), "{}", lines[2]);
+    let accuracy: f64 = lines[2].rsplit("= ").next().unwrap().parse().unwrap();
+    assert!(accuracy > 0.9, "{text}");
+    assert!(summary.last_loss.unwrap() < 0.3, "{text}");
+}
+
+#[test]
+fn same_seed_same_losses() {
+    let data = toy_data(256);
+    let run = |seed| {
+        let config = TrainConfig { batch_size: 16, training_iters: Some(16 * 21), display_step: 5, seed, ..Default::default() };
+        let mut out = Vec::new();
+        train(&model(8), split(&data), None, &config, &mut out, &Options::default()).unwrap();
+        String::from_utf8(out).unwrap()
+    };
+    assert_eq!(run(3), run(3));
+    assert_ne!(run(3), run(4));
+}
+
+#[test]
+fn mismatched_data_is_an_error() {
+    let images = Tensor::zeros([10, 4, 3], (Kind::Float, Device::Cpu));
+    let labels = Tensor::zeros([9], (Kind::Int64, Device::Cpu));
+    let err = train(&model(4), Split { images: &images, labels: &labels }, None, &TrainConfig::default(), &mut Vec::new(), &Options::default())
+        .unwrap_err();
+    assert!(matches!(err, TrainError::BadData(_)), "{err}");
+}
+
+fn train_losses(dir: &Path) -> Vec<(i64, f64)> {
+    metrics::read(&dir.join(metrics::METRICS_FILE))
+        .unwrap()
+        .into_iter()
+        .filter_map(|r| match r {
+            MetricRecord::Train { step, loss, .. } => Some((step, loss)),
+            MetricRecord::Validation { .. } => None,
+        })
+        .collect()
+}
+
+/// Every step logged, epochs with a partial last batch, SGD with momentum
+/// (state that matters), a schedule, clipping and validation with best-model
+/// keeping: resuming anywhere must give the uninterrupted run's numbers exactly.
+#[test]
+fn resumed_run_takes_exactly_the_uninterrupted_steps() {
+    let data = toy_data(90);
+    let val = toy_data(40);
+    let config = TrainConfig {
+        batch_size: 16,
+        epochs: Some(4),
+        display_step: 1,
+        learning_rate: 0.05,
+        optimizer: OptimizerConfig::Adamw(AdamConfig { weight_decay: 0.01, ..Default::default() }),
+        schedule: ScheduleConfig::Cosine(CosineSchedule { warmup_steps: 3, min_lr: 0.001 }),
+        clip_grad_norm: Some(0.5),
+        validate_every: Some(5),
+        checkpoint_every: 7,
+        ..Default::default()
+    };
+    let full_dir = tempfile::tempdir().unwrap();
+    let mut full_out = Vec::new();
+    let opts = Options { run_dir: Some(full_dir.path()), ..Default::default() };
+    let full_model = model(8);
+    let full = train(&full_model, split(&data), Some(split(&val)), &config, &mut full_out, &opts).unwrap();
+    assert_eq!(full.steps, 24);
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut first_out = Vec::new();
+    let opts = Options { run_dir: Some(dir.path()), stop_after: Some(10), ..Default::default() };
+    let first = train(&model(8), split(&data), Some(split(&val)), &config, &mut first_out, &opts).unwrap();
+    assert_eq!((first.steps, first.stop), (10, Stop::Interrupted));
+    let mut second_out = Vec::new();
+    // A fresh model with different initial weights: everything must come from the checkpoint.
+    let fresh = LstmClassifier::new(
+        ModelSpec::new(ModelConfig { hidden: 8, seed: 99, ..Default::default() }, 4, 3, vec!["dark".into(), "bright".into()]),
+        Device::Cpu,
+    )
+    .unwrap();
+    let opts = Options { run_dir: Some(dir.path()), resume: true, ..Default::default() };
+    let second = train(&fresh, split(&data), Some(split(&val)), &config, &mut second_out, &opts).unwrap();
+    assert_eq!((second.resumed_from, second.steps, second.stop), (Some(10), 24, Stop::Completed));
+
+    let full_losses = train_losses(full_dir.path());
+    assert_eq!(full_losses.len(), 24);
+    assert_eq!(train_losses(dir.path()), full_losses, "metrics.jsonl holds the same losses, bit for bit");
+    first_out.extend_from_slice(&second_out);
+    assert_eq!(String::from_utf8(first_out).unwrap(), String::from_utf8(full_out).unwrap());
+    assert_eq!(second.best_validation, full.best_validation);
+    let full_weights = model_weights(&full_model);
+    for (name, var) in model_weights(&fresh) {
+        assert!(var.equal(&full_weights[&name]), "{name} differs");
+    }
+    assert_eq!(
+        std::fs::read_to_string(full_dir.path().join(metrics::METRICS_FILE)).unwrap().lines().count(),
+        std::fs::read_to_string(dir.path().join(metrics::METRICS_FILE)).unwrap().lines().count()
+    );
+}
+
+fn model_weights(model: &LstmClassifier) -> BTreeMap<String, Tensor> {
+    model.var_store().variables().into_iter().collect()
+}
+
+#[test]
+fn resuming_without_a_checkpoint_is_a_clear_error() {
+    let data = toy_data(32);
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options { run_dir: Some(dir.path()), resume: true, ..Default::default() };
+    let config = TrainConfig { batch_size: 8, training_iters: Some(100), ..Default::default() };
+    let err = train(&model(4), split(&data), None, &config, &mut Vec::new(), &opts).unwrap_err();
+    assert!(matches!(err, TrainError::NoCheckpoint(_)), "{err}");
+}
+
+/// A NaN pixel makes the loss NaN at the first step whose batch holds it: the
+/// run stops there, names the step, and keeps the checkpoint before it.
+#[test]
+fn nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint() {
+    let (images, labels) = toy_data(64);
+    let config = TrainConfig { batch_size: 8, training_iters: Some(8 * 41), checkpoint_every: 3, ..Default::default() };
+    // Step (1-based) whose batch first holds example 0.
+    let mut order = BatchOrder::new(64, config.seed);
+    let bad_step = (1..).find(|_| order.next_batch(8).contains(&0)).unwrap() as i64;
+    let _ = tch::no_grad(|| images.get(0).get(0).get(0).fill_(f64::NAN));
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options { run_dir: Some(dir.path()), ..Default::default() };
+    let err = train(&model(4), Split { images: &images, labels: &labels }, None, &config, &mut Vec::new(), &opts).unwrap_err();
+    let TrainError::Diverged { step, loss, checkpoint } = &err else { panic!("{err}") };
+    assert_eq!(*step, bad_step);
+    assert!(loss.is_nan());
+    let good = (bad_step - 1) / 3 * 3;
+    let message = err.to_string();
+    assert!(message.contains(&format!("step {bad_step}")), "{message}");
+    if good > 0 {
+        assert_eq!(checkpoint.as_deref(), Some(checkpoint::checkpoint_dir(dir.path(), good).as_path()));
+        let (meta, tensors) = checkpoint::read(checkpoint.as_ref().unwrap()).unwrap();
+        assert_eq!(meta.step, good);
+        assert!(tensors.values().all(|t| t.isfinite().all().int64_value(&[]) == 1));
+        assert!(message.contains("last good checkpoint"), "{message}");
+    } else {
+        assert!(checkpoint.is_none());
+    }
+    assert_eq!(checkpoint::latest(dir.path()).unwrap(), checkpoint.clone());
+}
+
+/// Checkpoints appear only complete: a leftover temporary folder (a crash
+/// mid-write) is ignored by resume and replaced; old ones are pruned.
+#[test]
+fn checkpoints_are_atomic_and_pruned() {
+    let data = toy_data(32);
+    let dir = tempfile::tempdir().unwrap();
+    let config = TrainConfig { batch_size: 8, training_iters: Some(8 * 11), checkpoint_every: 2, keep_checkpoints: 2, ..Default::default() };
+    let opts = Options { run_dir: Some(dir.path()), stop_after: Some(5), ..Default::default() };
+    train(&model(4), split(&data), None, &config, &mut Vec::new(), &opts).unwrap();
+    let steps: Vec<i64> = checkpoint::list(dir.path()).unwrap().into_iter().map(|(s, _)| s).collect();
+    assert_eq!(steps, [4, 5]);
+    // Then a crash while writing step 6 left a half-written folder behind.
+    let stale = dir.path().join("checkpoints/.tmp-step-000006");
+    std::fs::create_dir_all(&stale).unwrap();
+    std::fs::write(stale.join(checkpoint::STATE_JSON), b"{ half").unwrap();
+    let opts = Options { run_dir: Some(dir.path()), resume: true, ..Default::default() };
+    let summary = train(&model(4), split(&data), None, &config, &mut Vec::new(), &opts).unwrap();
+    assert_eq!((summary.resumed_from, summary.steps), (Some(5), 10));
+    let names: Vec<String> = std::fs::read_dir(dir.path().join("checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let mut names = names;
+    names.sort();
+    assert_eq!(names, ["step-000008", "step-000010"], "the stale temporary folder was replaced and removed");
+    let (meta, tensors) = checkpoint::read(&checkpoint::checkpoint_dir(dir.path(), 10)).unwrap();
+    assert_eq!((meta.step, meta.optimizer_steps, meta.samples), (10, 10, 80));
+    assert!(tensors.contains_key("model.lstm.weight_ih_l0") && tensors.contains_key("optim.exp_avg_sq.out.weight"));
+}
+
+#[test]
+fn early_stopping_keeps_the_best_model() {
+    let data = toy_data(64);
+    let val = toy_data(32);
+    // A learning rate far too high: validation accuracy soon stops improving.
+    let config = TrainConfig {
+        batch_size: 8,
+        epochs: Some(30),
+        learning_rate: 0.5,
+        optimizer: OptimizerConfig::Sgd(SgdConfig::default()),
+        validate_every: Some(2),
+        patience: Some(3),
+        ..Default::default()
+    };
+    let m = model(4);
+    let summary = train(&m, split(&data), Some(split(&val)), &config, &mut Vec::new(), &Options::default()).unwrap();
+    assert_eq!(summary.stop, Stop::EarlyStopping);
+    let best = summary.best_validation.unwrap();
+    assert_eq!(summary.steps, summary.last_validation.unwrap().step);
+    assert!(summary.steps < summary.total_steps);
+    assert!(summary.restored_best);
+    let (_, accuracy) = validate(&m, &val.0, &val.1).unwrap();
+    assert_eq!(accuracy, best.accuracy, "the model holds the best validation's weights");
+}
