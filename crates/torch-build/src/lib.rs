@@ -15,9 +15,8 @@
 //! Call it from `build.rs`, in a package that depends on `torch-sys`:
 //!
 //! ```no_run
-//! fn main() {
-//!     torch_build::link_libtorch();
-//! }
+//! // build.rs
+//! torch_build::link_libtorch();
 //! ```
 
 use std::path::Path;
