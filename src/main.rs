@@ -4,8 +4,6 @@
 //! loop from `trainer` and the test from `eval`.
 
 mod bench;
-mod config;
-mod data;
 mod predict;
 
 use std::io::Write;
@@ -13,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use lstm_mnist::{config, data};
 use config::{ConfigError, DeviceChoice, Experiment};
 use lstm_model::{LstmClassifier, ModelSpec};
 use serde_json::json;
