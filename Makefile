@@ -8,7 +8,7 @@ CARGO ?= cargo
 CONFIG ?= configs/seed.json
 BIN := target/release/lstm-mnist
 
-.PHONY: setup build run test bench clean
+.PHONY: setup build run test bench fuzz clean
 
 setup:
 	@scripts/setup.sh
@@ -26,6 +26,18 @@ test: setup
 # BENCH_ARGS passes options to scripts/bench.py, e.g. BENCH_ARGS="--runs 5 --threads 1".
 bench: build
 	python scripts/bench.py $(BENCH_ARGS)
+
+# One fuzz target (idx, config or model) for SECONDS seconds, with nightly and
+# cargo-fuzz (see README "Fuzzing"); crashes land in fuzz/artifacts/$(TARGET)/.
+TARGET ?= idx
+SECONDS ?= 600
+FUZZ_MAX_LEN_idx := 4096
+FUZZ_MAX_LEN_config := 4096
+FUZZ_MAX_LEN_model := 8192
+fuzz: setup
+	fuzz/seeds.sh
+	cd fuzz && $(CARGO) +nightly fuzz run --sanitizer none -a $(TARGET) corpus/$(TARGET) -- \
+		-max_total_time=$(SECONDS) -rss_limit_mb=4096 -max_len=$(FUZZ_MAX_LEN_$(TARGET)) -timeout=10
 
 clean:
 	$(CARGO) clean

@@ -12,7 +12,7 @@ use std::time::Instant;
 use lstm_model::{LstmClassifier, ModelSpec};
 use serde_json::json;
 
-use crate::config::Experiment;
+use lstm_mnist::config::Experiment;
 use crate::{choose_device, Failure};
 
 /// How much work one `bench` call times.
@@ -41,7 +41,7 @@ pub fn bench(config_path: &Path, sets: &[String], args: BenchArgs) -> Result<(),
     let experiment = Experiment::load(config_path, sets)?;
     experiment.train.validate()?;
     if args.steps < 1 || args.warmup < 0 {
-        return Err(Failure::Config(crate::config::ConfigError::Invalid {
+        return Err(Failure::Config(lstm_mnist::config::ConfigError::Invalid {
             path: config_path.to_owned(),
             key: "--steps/--warmup".into(),
             message: "use at least one timed step and a non-negative warm-up".into(),
@@ -52,7 +52,7 @@ pub fn bench(config_path: &Path, sets: &[String], args: BenchArgs) -> Result<(),
     let device = choose_device(experiment.device)?;
 
     let start = Instant::now();
-    let data = crate::data::load(&experiment.data)?;
+    let data = lstm_mnist::data::load(&experiment.data)?;
     let load_seconds = start.elapsed().as_secs_f64();
     let (train_images, train_labels) = &data.train;
     let (test_images, test_labels) = &data.test;

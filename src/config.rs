@@ -103,13 +103,20 @@ impl Experiment {
     /// Reads `path`, applies the `--set` overrides in order, and checks the result.
     pub fn load(path: &Path, sets: &[String]) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        Self::from_json_str(&text, sets, path)
+    }
+
+    /// Parses config text, applies the `--set` overrides in order, and checks
+    /// the result, as [`Experiment::load`] does for a file; `origin` names the
+    /// source in errors and gives the default `name` (its file stem).
+    pub fn from_json_str(text: &str, sets: &[String], origin: &Path) -> Result<Self, ConfigError> {
         let mut value: Value =
-            serde_json::from_str(&text).map_err(|source| ConfigError::Json { path: path.to_owned(), source })?;
+            serde_json::from_str(text).map_err(|source| ConfigError::Json { path: origin.to_owned(), source })?;
         for set in sets {
             set_dotted(&mut value, set)?;
         }
         let mut experiment: Self = serde_path_to_error::deserialize(value).map_err(|err| ConfigError::Invalid {
-            path: path.to_owned(),
+            path: origin.to_owned(),
             key: err.path().to_string(),
             message: err.inner().to_string(),
         })?;
@@ -117,7 +124,7 @@ impl Experiment {
             return Err(ConfigError::Threads);
         }
         if experiment.name.is_none() {
-            experiment.name = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+            experiment.name = origin.file_stem().map(|s| s.to_string_lossy().into_owned());
         }
         Ok(experiment)
     }

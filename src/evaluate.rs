@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use lstm_model::LstmClassifier;
 use serde_json::json;
 
-use crate::config::Experiment;
+use lstm_mnist::config::Experiment;
 use crate::run_folder::{write_report, write_test_pictures};
 use crate::{choose_device, io_error, set_threads, Failure};
 
@@ -36,7 +36,7 @@ pub fn run(model: &Path, config: Option<&Path>, sets: &[String], out: Option<&Pa
     let device = choose_device(experiment.device)?;
     let dir = model_dir(model);
     let classifier = LstmClassifier::load(&dir, device)?;
-    let data = crate::data::load(&experiment.data)?;
+    let data = lstm_mnist::data::load(&experiment.data)?;
     if data.class_names != classifier.spec().class_names {
         tracing::warn!(model = ?classifier.spec().class_names, data = ?data.class_names, "class names differ");
     }

@@ -4,8 +4,6 @@
 //! loop from `trainer` and the reports from `eval`.
 
 mod bench;
-mod config;
-mod data;
 mod predict;
 mod evaluate;
 mod run_folder;
@@ -15,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use lstm_mnist::{config, data};
 use config::{ConfigError, DeviceChoice};
 use tch::Device;
 

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use lstm_model::{LstmClassifier, ModelSpec};
 use serde_json::json;
 
-use crate::config::Experiment;
+use lstm_mnist::config::Experiment;
 use crate::run_folder::{write_curves, write_json, write_report, write_test_pictures};
 use crate::{choose_device, io_error, set_threads, Failure};
 
@@ -45,7 +45,7 @@ pub fn run(config: Option<&Path>, sets: &[String], out: Option<PathBuf>, resume:
         write_json(&run_dir.join("config.json"), &experiment)?;
     }
 
-    let data = crate::data::load(&experiment.data)?;
+    let data = lstm_mnist::data::load(&experiment.data)?;
     tracing::info!(
         train = data.train.1.size()[0],
         validation = data.validation.as_ref().map_or(0, |v| v.1.size()[0]),

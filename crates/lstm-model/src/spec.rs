@@ -12,6 +12,19 @@ use crate::error::{ModelError, Result};
 /// still read.
 pub const FORMAT_VERSION: u32 = 2;
 
+/// The most parameters (weights and biases, all layers) a model may have:
+/// 2^31 elements, 8 GiB of `f32`. [`ModelSpec::validate`] rejects larger
+/// specs, so that a corrupt or hostile `model.json` is an error rather than
+/// an attempt to allocate terabytes.
+pub const MAX_PARAMETERS: u64 = 1 << 31;
+
+/// The most pixels an input image may have (2^24, for example 4096 × 4096),
+/// which bounds the sequence length and the pixel permutation.
+pub const MAX_IMAGE_PIXELS: u64 = 1 << 24;
+
+/// The most classes a model may have (2^20).
+pub const MAX_CLASSES: usize = 1 << 20;
+
 /// How parameters are initialised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -183,10 +196,12 @@ struct SpecV1 {
 }
 
 /// Steps and features of the sequence an image of `height × width` becomes.
+/// (Saturating, so that absurd shapes from a file are rejected by
+/// [`ModelSpec::validate`] instead of overflowing.)
 fn sequence_shape(sequence: Sequence, height: i64, width: i64) -> (i64, i64) {
     match sequence {
         Sequence::Rows => (height, width),
-        Sequence::Pixels | Sequence::PermutedPixels => (height * width, 1),
+        Sequence::Pixels | Sequence::PermutedPixels => (height.saturating_mul(width), 1),
     }
 }
 
@@ -203,7 +218,24 @@ impl ModelSpec {
         self.class_names.len() as i64
     }
 
-    /// Checks that every value can build a model.
+    /// Number of parameters (weights and biases of every layer and the
+    /// readout) the model has, or `None` when it does not fit in a `u64`.
+    pub fn parameter_count(&self) -> Option<u64> {
+        let c = &self.config;
+        let [h, layers, dirs, gates, features, classes] =
+            [c.hidden, c.layers, c.directions(), c.cell.gates(), self.features, self.classes()]
+                .map(|v| u64::try_from(v).unwrap_or(0));
+        let gh = gates.checked_mul(h)?;
+        // Per direction: W_ih [gh, input], W_hh [gh, h], b_ih and b_hh [gh].
+        let per_dir = |input: u64| gh.checked_mul(input.checked_add(h)?.checked_add(2)?);
+        let first = per_dir(features)?.checked_mul(dirs)?;
+        let rest = per_dir(h.checked_mul(dirs)?)?.checked_mul(dirs)?.checked_mul(layers.saturating_sub(1))?;
+        let readout = classes.checked_mul(h.checked_mul(dirs)?.checked_add(1)?)?;
+        first.checked_add(rest)?.checked_add(readout)
+    }
+
+    /// Checks that every value can build a model, including the size limits
+    /// [`MAX_PARAMETERS`], [`MAX_IMAGE_PIXELS`] and [`MAX_CLASSES`].
     pub fn validate(&self) -> Result<()> {
         let bad = |key, value: String, hint| Err(ModelError::InvalidConfig { key, value, hint });
         let c = &self.config;
@@ -236,7 +268,24 @@ impl ModelSpec {
         if self.class_names.len() < 2 {
             return bad("class_names", self.class_names.len().to_string(), "a classifier needs at least two classes");
         }
-        Ok(())
+        if self.class_names.len() > MAX_CLASSES {
+            return bad("class_names", self.class_names.len().to_string(), "a classifier may have at most 2^20 classes");
+        }
+        if (self.image_height as u64).saturating_mul(self.image_width as u64) > MAX_IMAGE_PIXELS {
+            return bad(
+                "input",
+                format!("{}x{}", self.image_height, self.image_width),
+                "images may have at most 2^24 pixels (for example 4096x4096)",
+            );
+        }
+        match self.parameter_count() {
+            Some(n) if n <= MAX_PARAMETERS => Ok(()),
+            n => bad(
+                "model.hidden",
+                format!("{} (with {} layers: {} parameters)", c.hidden, c.layers, n.map_or("over 2^64".to_owned(), |n| n.to_string())),
+                "a model may have at most 2^31 parameters: use fewer hidden units or layers",
+            ),
+        }
     }
 
     /// Reads and checks a description written by [`crate::LstmClassifier::save`]

@@ -46,15 +46,30 @@ pub struct IdxLabels {
 /// Reads a whole file, decompressing it when it starts with the gzip magic
 /// bytes (whatever its extension).
 pub fn read_maybe_gzipped(path: &Path) -> Result<Vec<u8>> {
-    let io = |source| DataError::Io { path: path.to_owned(), source };
-    let raw = std::fs::read(path).map_err(io)?;
+    let raw = std::fs::read(path).map_err(|source| DataError::Io { path: path.to_owned(), source })?;
+    decode_maybe_gzipped(path, raw)
+}
+
+/// Decompresses `raw` when it starts with the gzip magic bytes, else returns
+/// it unchanged; `path` only names the source in errors. This is
+/// [`read_maybe_gzipped`] without the file read, for bytes from elsewhere.
+///
+/// ```
+/// let raw = mnist_data::idx::encode_labels(&[3, 1]);
+/// let bytes = mnist_data::idx::decode_maybe_gzipped("labels".as_ref(), raw.clone())?;
+/// assert_eq!(bytes, raw);
+/// # Ok::<(), mnist_data::DataError>(())
+/// ```
+pub fn decode_maybe_gzipped(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>> {
     if raw.starts_with(&[0x1f, 0x8b]) {
         // The gzip trailer holds the uncompressed size modulo 2^32: a good
         // first guess for the buffer (capped, as the trailer is untrusted).
         let n = raw.len();
         let hint = if n >= 18 { u32::from_le_bytes([raw[n - 4], raw[n - 3], raw[n - 2], raw[n - 1]]) as usize } else { 0 };
         let mut out = Vec::with_capacity(hint.clamp(n, n.saturating_mul(16)) + 1);
-        MultiGzDecoder::new(raw.as_slice()).read_to_end(&mut out).map_err(io)?;
+        MultiGzDecoder::new(raw.as_slice())
+            .read_to_end(&mut out)
+            .map_err(|source| DataError::Io { path: path.to_owned(), source })?;
         Ok(out)
     } else {
         Ok(raw)

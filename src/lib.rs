@@ -1,0 +1,8 @@
+//! The library half of `lstm-mnist`: the experiment config (one JSON file
+//! composed of each crate's section, plus `--set` overrides) and the wiring
+//! from the data crates to tensors. The binary (`src/main.rs`) uses these;
+//! they are a library so that tests and the fuzz targets (`fuzz/`) can call
+//! them without a process.
+
+pub mod config;
+pub mod data;
