@@ -210,10 +210,32 @@ impl LstmClassifier {
     /// stacked layers and before the readout); with `train = false` the
     /// result is deterministic.
     pub fn forward_t(&self, images: &Tensor, train: bool) -> Result<Tensor> {
+        self.forward_t_with(images, train, Kind::Float)
+    }
+
+    /// [`forward_t`](Self::forward_t) with the recurrent layers computed in
+    /// `compute` precision (`Kind::Float`, `Kind::BFloat16` or `Kind::Half`).
+    ///
+    /// Mixed precision with `f32` master weights: the input and the recurrent
+    /// weights are cast to `compute` inside the graph (so gradients flow back
+    /// to the `f32` variables through the casts, as autocast does), the
+    /// recurrent layers run in `compute`, and their output is cast back to
+    /// `f32` for the readout, so the logits are always `f32`. With
+    /// `Kind::Float` this is exactly `forward_t`. Whether a kind is fast (or
+    /// supported at all) depends on the device: libtorch's CPU LSTM runs in
+    /// bf16 through a slow generic path unless oneDNN has a bf16 LSTM for the
+    /// CPU (AVX-512 BF16); fp16 is meant for CUDA.
+    pub fn forward_t_with(&self, images: &Tensor, train: bool, compute: Kind) -> Result<Tensor> {
         let x = self.sequences(images)?;
         let c = &self.spec.config;
-        let state = Tensor::f_zeros([c.layers * c.directions(), x.size()[0], c.hidden], (Kind::Float, x.device()))?;
-        let params: Vec<&Tensor> = self.rnn.iter().collect();
+        let state = Tensor::f_zeros([c.layers * c.directions(), x.size()[0], c.hidden], (compute, x.device()))?;
+        let cast: Vec<Tensor>;
+        let (x, params): (Tensor, Vec<&Tensor>) = if compute == Kind::Float {
+            (x, self.rnn.iter().collect())
+        } else {
+            cast = self.rnn.iter().map(|w| w.f_to_kind(compute)).collect::<std::result::Result<_, _>>()?;
+            (x.f_to_kind(compute)?, cast.iter().collect())
+        };
         let output = match c.cell {
             Cell::Lstm => {
                 x.f_lstm(&[&state, &state], &params, true, c.layers, c.dropout, train, c.bidirectional, true)?.0
@@ -221,8 +243,8 @@ impl LstmClassifier {
             Cell::Gru => x.f_gru(&state, &params, true, c.layers, c.dropout, train, c.bidirectional, true)?.0,
         };
         let features = match c.readout {
-            Readout::Last => output.f_select(1, -1)?,
-            Readout::Mean => output.f_mean_dim(1, false, Kind::Float)?,
+            Readout::Last => output.f_select(1, -1)?.f_to_kind(Kind::Float)?,
+            Readout::Mean => output.f_to_kind(Kind::Float)?.f_mean_dim(1, false, Kind::Float)?,
         };
         let features = if train && c.dropout > 0.0 { features.f_dropout(c.dropout, true)? } else { features };
         Ok(features.f_linear(&self.out_w, Some(&self.out_b))?)

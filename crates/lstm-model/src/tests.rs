@@ -284,3 +284,25 @@ fn images_from_bytes_scales_and_checks_the_size() {
     assert!(matches!(images_from_bytes(&[0; 7], 2, 3), Err(ModelError::BadPixels { len: 7, .. })));
     assert!(images_from_bytes(&[0; 6], 0, 3).is_err());
 }
+
+/// Mixed precision: f32 logits close to the f32 forward's, for the LSTM and
+/// the GRU, and gradients that reach the f32 weights through the casts.
+#[test]
+fn bf16_forward_is_close_to_fp32_and_backpropagates_to_f32_weights() {
+    for cell in [Cell::Lstm, Cell::Gru] {
+        let model = LstmClassifier::new(spec(ModelConfig { hidden: 8, cell, ..Default::default() }), Device::Cpu).unwrap();
+        let x = images(6);
+        let fp32 = model.forward_t(&x, false).unwrap();
+        assert!(model.forward_t_with(&x, false, Kind::Float).unwrap().equal(&fp32));
+        let bf16 = model.forward_t_with(&x, false, Kind::BFloat16).unwrap();
+        assert_eq!(bf16.kind(), Kind::Float);
+        let diff = (&bf16 - &fp32).abs().max().double_value(&[]);
+        let scale = fp32.abs().max().double_value(&[]);
+        assert!(diff < 0.05 * scale.max(1.0), "{cell:?}: max difference {diff} for logits up to {scale}");
+        bf16.sum(Kind::Float).backward();
+        let w = &model.var_store().variables()[&format!("{}.weight_ih_l0", cell.name())];
+        let grad = w.grad();
+        assert_eq!(grad.kind(), Kind::Float);
+        assert!(grad.abs().sum(Kind::Float).double_value(&[]) > 0.0, "{cell:?}: no gradient");
+    }
+}

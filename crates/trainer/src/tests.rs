@@ -278,3 +278,52 @@ fn early_stopping_keeps_the_best_model() {
     let (_, accuracy) = validate(&m, &val.0, &val.1).unwrap();
     assert_eq!(accuracy, best.accuracy, "the model holds the best validation's weights");
 }
+
+/// bf16 compute with f32 master weights: the weights stay f32, the loss
+/// falls and the logits stay finite.
+#[test]
+fn bf16_precision_trains() {
+    let data = toy_data(128);
+    let model = model(8);
+    let config = TrainConfig {
+        batch_size: 32,
+        training_iters: Some(32 * 41),
+        display_step: 5,
+        learning_rate: 0.01,
+        precision: Precision::Bf16,
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    let summary = train(&model, split(&data), None, &config, &mut out, &Options::default()).unwrap();
+    assert_eq!(summary.steps, 40);
+    let losses: Vec<f64> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| l.split("Loss= ").nth(1).unwrap().split(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(losses.len(), 8);
+    assert!(losses[7] < 0.5 * losses[0], "{losses:?}");
+    for (name, var) in model.var_store().variables() {
+        assert_eq!(var.kind(), Kind::Float, "{name}");
+    }
+    let logits = model.forward_t_with(&data.0, false, Kind::BFloat16).unwrap();
+    assert_eq!(logits.kind(), Kind::Float);
+    assert!(bool::try_from(logits.isfinite().all()).unwrap());
+}
+
+#[test]
+fn fp16_on_the_cpu_is_a_config_error() {
+    let data = toy_data(64);
+    let config = TrainConfig { batch_size: 16, training_iters: Some(16 * 3), precision: Precision::Fp16, ..Default::default() };
+    let err = train(&model(4), split(&data), None, &config, &mut Vec::new(), &Options::default()).unwrap_err();
+    assert!(matches!(err, TrainError::InvalidConfig { key: "train.precision", .. }), "{err}");
+    assert!(err.to_string().contains("CUDA"), "{err}");
+}
+
+#[test]
+fn precision_parses_from_json() {
+    let config: TrainConfig = serde_json::from_str(r#"{"precision": "bf16"}"#).unwrap();
+    assert_eq!(config.precision, Precision::Bf16);
+    assert_eq!(TrainConfig::default().precision, Precision::Fp32);
+    assert!(serde_json::from_str::<TrainConfig>(r#"{"precision": "fp64"}"#).is_err());
+}
