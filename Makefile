@@ -17,7 +17,7 @@ build: setup
 	$(CARGO) build --release --workspace
 
 run: build
-	$(BIN) train --config $(CONFIG)
+	$(BIN) train --config $(CONFIG) --force
 
 test: setup
 	$(CARGO) test --release --workspace

@@ -116,7 +116,7 @@ def main():
                 samples["rss_bench"]["ours"].append(j["vm_hwm_kib"] or rss)
                 _, _, wall, rss = run_child([args.bin, "train", "--config", args.config, *sets, "--set",
                                              f"train.training_iters={args.steps * batch + 1}",
-                                             "--out", os.path.join(tmp, "run")], env)
+                                             "--out", os.path.join(tmp, "run"), "--force"], env)
                 samples["wall"]["ours"].append(wall)
                 samples["rss_run"]["ours"].append(rss)
 

@@ -78,11 +78,17 @@ pub enum DataLoadError {
 }
 
 impl DataLoadError {
-    /// Whether a config value is at fault (exit status 2) rather than the data (1).
+    /// Whether a config value is at fault (exit status 2) rather than the data
+    /// (1): an invalid `data` value, or `data.dir` naming a folder that does
+    /// not exist or lacks the dataset's files.
     pub fn is_config(&self) -> bool {
         matches!(
             self,
-            DataLoadError::Idx(mnist_data::DataError::InvalidConfig { .. })
+            DataLoadError::Idx(
+                mnist_data::DataError::InvalidConfig { .. }
+                    | mnist_data::DataError::MissingDir(_)
+                    | mnist_data::DataError::MissingFile { .. }
+            )
                 | DataLoadError::Synth(synth_data::SynthError::InvalidConfig { .. })
         )
     }

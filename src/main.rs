@@ -42,6 +42,10 @@ enum Command {
         /// config.json; the steps taken are those of an uninterrupted run.
         #[arg(long, value_name = "RUN_DIR", conflicts_with = "config")]
         resume: Option<PathBuf>,
+        /// Train into an existing run folder, replacing its run (config.json,
+        /// report.json, metrics.jsonl, model/, checkpoints/, pictures).
+        #[arg(long, conflicts_with = "resume")]
+        force: bool,
     },
     /// Evaluate a saved model on the test split of a dataset: a table on stdout.
     Eval {
@@ -157,7 +161,9 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
-        Command::Train { config, sets, out, resume } => train::run(config.as_deref(), &sets, out, resume),
+        Command::Train { config, sets, out, resume, force } => {
+            train::run(config.as_deref(), &sets, out, resume, force)
+        }
         Command::Eval { model, config, sets, out } => evaluate::run(&model, config.as_deref(), &sets, out.as_deref()).map(|()| 0),
         Command::Predict { model, files, invert, json } => {
             predict::run(&model, &files, invert, json, &mut std::io::stdout().lock()).map_err(Failure::from).map(|()| 0)

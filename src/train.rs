@@ -8,7 +8,7 @@ use lstm_model::{LstmClassifier, ModelSpec};
 use serde_json::json;
 
 use lstm_mnist::config::Experiment;
-use crate::run_folder::{write_curves, write_json, write_report, write_test_pictures};
+use crate::run_folder::{self, write_curves, write_json, write_report, write_test_pictures};
 use crate::{choose_device, io_error, set_threads, Failure};
 
 /// Set by Ctrl-C: the trainer stops after the current step and checkpoints.
@@ -18,7 +18,19 @@ static STOP: AtomicBool = AtomicBool::new(false);
 const INTERRUPTED: u8 = 130;
 
 /// Trains from `config` (or continues the run in `resume`), returns the exit status.
-pub fn run(config: Option<&Path>, sets: &[String], out: Option<PathBuf>, resume: Option<PathBuf>) -> Result<u8, Failure> {
+///
+/// Everything that can be checked is checked before the run folder is touched:
+/// the config, the device, the output folder (writable, and not holding an
+/// earlier run unless `force`), the data and the model. Only then is the
+/// folder created (or, with `force`, emptied of the earlier run) and
+/// config.json written.
+pub fn run(
+    config: Option<&Path>,
+    sets: &[String],
+    out: Option<PathBuf>,
+    resume: Option<PathBuf>,
+    force: bool,
+) -> Result<u8, Failure> {
     let (experiment, run_dir) = match (&resume, config) {
         (Some(dir), _) => {
             let path = dir.join("config.json");
@@ -40,9 +52,8 @@ pub fn run(config: Option<&Path>, sets: &[String], out: Option<PathBuf>, resume:
     experiment.train.validate()?;
     let threads = set_threads(experiment.threads);
     let device = choose_device(experiment.device)?;
-    std::fs::create_dir_all(&run_dir).map_err(io_error(&run_dir))?;
     if resume.is_none() {
-        write_json(&run_dir.join("config.json"), &experiment)?;
+        run_folder::check_new_run_dir(&run_dir, force)?;
     }
 
     let data = lstm_mnist::data::load(&experiment.data)?;
@@ -56,6 +67,14 @@ pub fn run(config: Option<&Path>, sets: &[String], out: Option<PathBuf>, resume:
     let size = data.train.0.size();
     let spec = ModelSpec::new(experiment.model.clone(), size[1], size[2], data.class_names.clone());
     let model = LstmClassifier::new(spec, device)?;
+
+    if resume.is_none() {
+        if force {
+            run_folder::clear_run(&run_dir)?;
+        }
+        std::fs::create_dir_all(&run_dir).map_err(io_error(&run_dir))?;
+        write_json(&run_dir.join("config.json"), &experiment)?;
+    }
 
     // The first Ctrl-C asks for a checkpoint and a clean stop; a second one quits at once.
     let handler = ctrlc::set_handler(|| {

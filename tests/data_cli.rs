@@ -54,6 +54,7 @@ fn run(f: &Fixture, config: &Path, extra: &[&str]) -> Output {
         .arg(config)
         .arg("--out")
         .arg(f.tmp.path().join("run"))
+        .arg("--force")
         .args(extra)
         .output()
         .unwrap()

@@ -35,7 +35,11 @@ pub enum ModelError {
     #[error("{}: {detail}; the weights do not belong to the model described next to them", path.display())]
     WeightsMismatch { path: PathBuf, detail: String },
 
-    /// libtorch refused an operation (including a corrupt safetensors file).
+    /// The weights file is not a readable safetensors file (truncated, corrupt, not safetensors).
+    #[error("{}: not a readable safetensors file ({detail}); the file is damaged or truncated: save or copy the model again", path.display())]
+    BadWeights { path: PathBuf, detail: String },
+
+    /// libtorch refused an operation.
     #[error("libtorch error: {0}")]
     Torch(#[from] tch::TchError),
 }

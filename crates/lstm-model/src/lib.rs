@@ -318,7 +318,9 @@ impl LstmClassifier {
             });
         }
         let mismatch = |detail: String| ModelError::WeightsMismatch { path: path.to_owned(), detail };
-        let mut file: BTreeMap<String, Tensor> = Tensor::read_safetensors(path)?.into_iter().collect();
+        let tensors = Tensor::read_safetensors(path)
+            .map_err(|e| ModelError::BadWeights { path: path.to_owned(), detail: e.to_string() })?;
+        let mut file: BTreeMap<String, Tensor> = tensors.into_iter().collect();
         let vars = self.vs.variables();
         let mut names: Vec<&String> = vars.keys().collect();
         names.sort();

@@ -7,7 +7,9 @@
 //! count, learning rate, best validation, elapsed time). It is written as
 //! `checkpoints/.tmp-step-000200/`, synced, then renamed into place, so a
 //! checkpoint folder under its real name is always complete; a crash leaves
-//! at most a `.tmp-*` folder, which is ignored and replaced later.
+//! at most a `.tmp-*` folder, which is ignored and removed by the next
+//! write. Old checkpoints are pruned by renaming them to `.old-*` first, so a
+//! crash mid-deletion never leaves an incomplete folder under a real name.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -84,10 +86,8 @@ pub fn write(run_dir: &Path, meta: &CheckpointMeta, tensors: &[(String, Tensor)]
     let dir = checkpoint_dir(run_dir, meta.step);
     let parent = dir.parent().unwrap_or(run_dir).to_owned();
     std::fs::create_dir_all(&parent).map_err(io(&parent))?;
+    remove_leftovers(&parent)?;
     let tmp = parent.join(format!(".tmp-step-{:06}", meta.step));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
-    }
     std::fs::create_dir(&tmp).map_err(io(&tmp))?;
     let tensor_path = tmp.join(STATE_TENSORS);
     Tensor::write_safetensors(tensors, &tensor_path)?;
@@ -97,15 +97,44 @@ pub fn write(run_dir: &Path, meta: &CheckpointMeta, tensors: &[(String, Tensor)]
     std::fs::write(&json_path, text).map_err(io(&json_path))?;
     sync(&json_path)?;
     if dir.exists() {
-        std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
+        discard(&dir)?;
     }
     std::fs::rename(&tmp, &dir).map_err(io(&dir))?;
     let _ = sync(&parent);
     let all = list(run_dir)?;
     for (_, old) in all.iter().take(all.len().saturating_sub(keep)) {
-        std::fs::remove_dir_all(old).map_err(io(old))?;
+        discard(old)?;
     }
     Ok(dir)
+}
+
+/// Removes a checkpoint folder: first renamed out of the `step-*` names (one
+/// atomic step), then deleted.
+fn discard(dir: &Path) -> Result<(), TrainError> {
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let old = dir.with_file_name(format!(".old-{name}"));
+    if old.exists() {
+        std::fs::remove_dir_all(&old).map_err(io(&old))?;
+    }
+    std::fs::rename(dir, &old).map_err(io(dir))?;
+    std::fs::remove_dir_all(&old).map_err(io(&old))
+}
+
+/// Deletes what an interrupted write or prune left in `checkpoints/`
+/// (`.tmp-*` and `.old-*` folders); they are never read.
+pub fn remove_leftovers(checkpoints: &Path) -> Result<(), TrainError> {
+    let Ok(entries) = std::fs::read_dir(checkpoints) else { return Ok(()) };
+    for entry in entries {
+        let entry = entry.map_err(io(checkpoints))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(".tmp-") || name.starts_with(".old-") {
+            let path = entry.path();
+            tracing::info!(path = %path.display(), "removing a checkpoint left incomplete by an interrupted run");
+            let removed = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+            removed.map_err(io(&path))?;
+        }
+    }
+    Ok(())
 }
 
 /// Complete checkpoints of a run, oldest first.
@@ -144,6 +173,13 @@ pub fn read(dir: &Path) -> Result<(CheckpointMeta, BTreeMap<String, Tensor>), Tr
             meta.version
         )));
     }
-    let tensors = Tensor::read_safetensors(dir.join(STATE_TENSORS))?.into_iter().collect();
-    Ok((meta, tensors))
+    let tensor_path = dir.join(STATE_TENSORS);
+    let tensors = Tensor::read_safetensors(&tensor_path).map_err(|e| {
+        TrainError::BadCheckpoint(format!(
+            "{} is not a readable safetensors file ({e}); the checkpoint is damaged: delete {} to resume from the one before",
+            tensor_path.display(),
+            dir.display()
+        ))
+    })?;
+    Ok((meta, tensors.into_iter().collect()))
 }

@@ -196,15 +196,25 @@ fn snapshot(model: &LstmClassifier) -> Result<BTreeMap<String, Tensor>, TrainErr
     tch::no_grad(|| model.var_store().variables().into_iter().map(|(k, v)| Ok((k, v.f_detach_copy()?))).collect())
 }
 
-/// Copies `tensors[prefix + name]` into every variable of the model.
+/// Copies `tensors[prefix + name]` into every variable of the model. The
+/// tensors under `prefix` must be exactly the model's variables with their
+/// shapes; everything is checked before anything is copied, so a mismatch
+/// never leaves a partly loaded model.
 fn restore(model: &LstmClassifier, tensors: &BTreeMap<String, Tensor>, prefix: &str) -> Result<(), TrainError> {
-    for (name, mut var) in model.var_store().variables() {
+    let vars = model.var_store().variables();
+    for (name, var) in &vars {
         let key = format!("{prefix}{name}");
         let src = tensors.get(&key).ok_or_else(|| TrainError::BadCheckpoint(format!("tensor `{key}` is missing")))?;
         if src.size() != var.size() {
             return Err(TrainError::BadCheckpoint(format!("tensor `{key}` has shape {:?}, expected {:?}", src.size(), var.size())));
         }
-        tch::no_grad(|| var.f_copy_(src))?;
+    }
+    let extra = tensors.keys().filter_map(|k| k.strip_prefix(prefix)).find(|name| !vars.contains_key(*name));
+    if let (Some(name), false) = (extra, prefix.is_empty()) {
+        return Err(TrainError::BadCheckpoint(format!("tensor `{prefix}{name}` is not a variable of this model")));
+    }
+    for (name, mut var) in vars {
+        tch::no_grad(|| var.f_copy_(&tensors[&format!("{prefix}{name}")]))?;
     }
     Ok(())
 }
@@ -272,6 +282,7 @@ pub fn train(
         let run_dir = options.run_dir.ok_or_else(|| TrainError::BadCheckpoint("resuming needs a run folder".into()))?;
         let dir = checkpoint::latest(run_dir)?.ok_or_else(|| TrainError::NoCheckpoint(run_dir.to_owned()))?;
         let (saved, tensors) = checkpoint::read(&dir)?;
+        checkpoint::remove_leftovers(&run_dir.join("checkpoints"))?;
         if saved.total_steps != total_steps || saved.seed != config.seed {
             return Err(TrainError::BadCheckpoint(format!(
                 "{} was written by a run of {} steps with seed {}, but this config gives {total_steps} steps with seed {}; \
@@ -282,8 +293,16 @@ pub fn train(
                 config.seed
             )));
         }
-        restore(model, &tensors, "model.")?;
-        optimizer.load_state(&tensors, "optim.", saved.optimizer_steps)?;
+        let other_model = |e: TrainError| match e {
+            TrainError::BadCheckpoint(detail) => TrainError::BadCheckpoint(format!(
+                "{} does not fit the model of this run's config ({detail}); was `model` in config.json changed \
+                 since the checkpoint was written? Restore it, or start a new run",
+                dir.display()
+            )),
+            e => e,
+        };
+        restore(model, &tensors, "model.").map_err(other_model)?;
+        optimizer.load_state(&tensors, "optim.", saved.optimizer_steps).map_err(other_model)?;
         if saved.best.is_some() {
             let prefixed = tensors.iter().filter_map(|(k, v)| k.strip_prefix("best.").map(|k| (k.to_owned(), v.shallow_clone())));
             best_weights = Some(prefixed.collect());

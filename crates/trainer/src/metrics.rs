@@ -69,6 +69,28 @@ pub fn read(path: &Path) -> Result<Vec<MetricRecord>, TrainError> {
         .collect()
 }
 
+/// Reads the records of a `metrics.jsonl` that a killed run may have left
+/// with a torn last line (one not ended by a newline): that line is dropped,
+/// any other bad line is an error.
+fn read_after_crash(path: &Path) -> Result<Vec<MetricRecord>, TrainError> {
+    let text = std::fs::read_to_string(path).map_err(|source| TrainError::File { path: path.to_owned(), source })?;
+    let complete = match text.rfind('\n') {
+        Some(end) => &text[..=end],
+        None => "",
+    };
+    if complete.len() < text.len() {
+        tracing::warn!(path = %path.display(), "dropping a torn last line left by an interrupted run");
+    }
+    complete
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, line)| {
+            serde_json::from_str(line).map_err(|e| TrainError::BadCheckpoint(format!("{} line {}: {e}", path.display(), i + 1)))
+        })
+        .collect()
+}
+
 /// Appends records to `metrics.jsonl`, line by line.
 pub(crate) struct MetricsWriter {
     path: PathBuf,
@@ -82,7 +104,7 @@ impl MetricsWriter {
         let path = run_dir.join(METRICS_FILE);
         let err = |source| TrainError::File { path: path.clone(), source };
         let kept = match keep_upto {
-            Some(step) if path.is_file() => read(&path)?.into_iter().filter(|r| r.step() <= step).collect(),
+            Some(step) if path.is_file() => read_after_crash(&path)?.into_iter().filter(|r| r.step() <= step).collect(),
             _ => Vec::new(),
         };
         let mut text = String::new();

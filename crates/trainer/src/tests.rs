@@ -327,3 +327,25 @@ fn precision_parses_from_json() {
     assert_eq!(TrainConfig::default().precision, Precision::Fp32);
     assert!(serde_json::from_str::<TrainConfig>(r#"{"precision": "fp64"}"#).is_err());
 }
+
+/// A checkpoint of a model with more layers holds every tensor of a 1-layer
+/// model with the right shapes, plus the second layer's: resuming the smaller
+/// model refuses (no silent partial load) and leaves its weights untouched.
+#[test]
+fn checkpoint_of_another_model_is_refused_before_anything_is_loaded() {
+    let data = toy_data(32);
+    let dir = tempfile::tempdir().unwrap();
+    let config = TrainConfig { batch_size: 8, training_iters: Some(8 * 5), ..Default::default() };
+    let spec = |layers| ModelSpec::new(ModelConfig { hidden: 4, layers, ..Default::default() }, 4, 3, vec!["a".into(), "b".into()]);
+    let two = LstmClassifier::new(spec(2), Device::Cpu).unwrap();
+    let opts = Options { run_dir: Some(dir.path()), stop_after: Some(2), ..Default::default() };
+    train(&two, split(&data), None, &config, &mut Vec::new(), &opts).unwrap();
+    let one = LstmClassifier::new(spec(1), Device::Cpu).unwrap();
+    let before: BTreeMap<String, Tensor> = model_weights(&one).into_iter().map(|(k, v)| (k, v.copy())).collect();
+    let opts = Options { run_dir: Some(dir.path()), resume: true, ..Default::default() };
+    let err = train(&one, split(&data), None, &config, &mut Vec::new(), &opts).unwrap_err().to_string();
+    assert!(err.contains("step-000002") && err.contains("not a variable of this model") && err.contains("l1"), "{err}");
+    for (name, value) in model_weights(&one) {
+        assert!(value.equal(&before[&name]), "{name} was changed");
+    }
+}
