@@ -349,3 +349,27 @@ fn checkpoint_of_another_model_is_refused_before_anything_is_loaded() {
         assert!(value.equal(&before[&name]), "{name} was changed");
     }
 }
+
+/// With dropout the trainer reseeds libtorch's generator every step, so a
+/// resumed run still takes the uninterrupted run's steps exactly.
+#[test]
+fn resumed_run_with_dropout_is_exact() {
+    let data = toy_data(64);
+    let spec = || ModelSpec::new(ModelConfig { hidden: 8, dropout: 0.3, ..Default::default() }, 4, 3, vec!["dark".into(), "bright".into()]);
+    let config = TrainConfig { batch_size: 16, training_iters: Some(16 * 13), display_step: 1, checkpoint_every: 0, ..Default::default() };
+    let full_dir = tempfile::tempdir().unwrap();
+    let opts = Options { run_dir: Some(full_dir.path()), ..Default::default() };
+    train(&LstmClassifier::new(spec(), Device::Cpu).unwrap(), split(&data), None, &config, &mut Vec::new(), &opts).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let model = LstmClassifier::new(spec(), Device::Cpu).unwrap();
+    let opts = Options { run_dir: Some(dir.path()), stop_after: Some(5), ..Default::default() };
+    train(&model, split(&data), None, &config, &mut Vec::new(), &opts).unwrap();
+    // Disturb libtorch's generator between the two halves, as a new process would.
+    tch::manual_seed(12345);
+    let opts = Options { run_dir: Some(dir.path()), resume: true, ..Default::default() };
+    let second = train(&model, split(&data), None, &config, &mut Vec::new(), &opts).unwrap();
+    assert_eq!((second.resumed_from, second.steps), (Some(5), 12));
+    let full = train_losses(full_dir.path());
+    assert_eq!(full.len(), 12);
+    assert_eq!(train_losses(dir.path()), full);
+}
