@@ -73,6 +73,6 @@ fn hand_made_inputs_give_clear_errors() {
     }
     for name in ["hand-truncated-weights", "hand-garbage-weights", "hand-huge-header-length", "hand-offsets-past-end"] {
         let e = err(name);
-        assert!(matches!(e, ModelError::Torch(_) | ModelError::WeightsMismatch { .. }), "{name}: {e}");
+        assert!(matches!(e, ModelError::BadWeights { .. } | ModelError::WeightsMismatch { .. }), "{name}: {e}");
     }
 }
