@@ -1,56 +1,11 @@
 //! Integration tests of the `lstm-mnist` binary on small IDX datasets the tests write.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use flate2::{write::GzEncoder, Compression};
-
-const BIN: &str = env!("CARGO_BIN_EXE_lstm-mnist");
-
-fn idx_images(count: usize, rows: usize, cols: usize, pixels: &[u8]) -> Vec<u8> {
-    let mut out = vec![0, 0, 8, 3];
-    for d in [count, rows, cols] {
-        out.extend_from_slice(&(d as u32).to_be_bytes());
-    }
-    out.extend_from_slice(pixels);
-    out
-}
-
-fn idx_labels(labels: &[u8]) -> Vec<u8> {
-    let mut out = vec![0, 0, 8, 1];
-    out.extend_from_slice(&(labels.len() as u32).to_be_bytes());
-    out.extend_from_slice(labels);
-    out
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut enc = GzEncoder::new(Vec::new(), Compression::default());
-    enc.write_all(bytes).unwrap();
-    enc.finish().unwrap()
-}
-
-/// A learnable 10-class dataset of 6x5 images: class `c` lights up row `c % 6`
-/// and, for classes 6 to 9, also column `c - 6`.
-fn write_dataset(dir: &Path, train: usize, test: usize) {
-    let (rows, cols) = (6, 5);
-    for (stem, count) in [("train", train), ("t10k", test)] {
-        let labels: Vec<u8> = (0..count).map(|i| (i * 7 % 10) as u8).collect();
-        let mut pixels = Vec::with_capacity(count * rows * cols);
-        for (i, &label) in labels.iter().enumerate() {
-            for r in 0..rows {
-                for c in 0..cols {
-                    let on = r == label as usize % 6 || (label >= 6 && c == label as usize - 6);
-                    let noise = ((i * 31 + r * 7 + c * 13) % 40) as u8;
-                    pixels.push(if on { 215 + noise } else { noise });
-                }
-            }
-        }
-        std::fs::write(dir.join(format!("{stem}-images-idx3-ubyte.gz")), gzip(&idx_images(count, rows, cols, &pixels)))
-            .unwrap();
-        std::fs::write(dir.join(format!("{stem}-labels-idx1-ubyte.gz")), gzip(&idx_labels(&labels))).unwrap();
-    }
-}
+use common::{idx, text, write_split, BIN};
 
 struct Fixture {
     _tmp: tempfile::TempDir,
@@ -63,7 +18,8 @@ fn fixture(train_iters: usize) -> Fixture {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     std::fs::create_dir(&data).unwrap();
-    write_dataset(&data, 300, 100);
+    write_split(&data, "train", 300, true);
+    write_split(&data, "t10k", 100, true);
     let config = tmp.path().join("tiny.json");
     let text = format!(
         r#"{{"device": "cpu", "threads": 1, "data": {{"dir": {:?}}}, "model": {{"hidden": 32}},
@@ -86,10 +42,6 @@ fn train(f: &Fixture, extra: &[&str]) -> Output {
         .env_remove("LD_LIBRARY_PATH")
         .output()
         .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[test]
@@ -215,7 +167,7 @@ fn corrupt_idx_file_is_a_clear_error_not_a_panic() {
     // A raw file whose header promises more images than it holds.
     std::fs::remove_file(&path).unwrap();
     let raw = f.data.join("train-images-idx3-ubyte");
-    std::fs::write(&raw, idx_images(301, 6, 5, &vec![0; 300 * 30])).unwrap();
+    std::fs::write(&raw, idx(&[301, 6, 5], &vec![0; 300 * 30])).unwrap();
     let stderr = text(&train(&f, &[]).stderr);
     assert!(stderr.contains("train-images-idx3-ubyte") && stderr.contains("holds only"), "{stderr}");
     assert!(!text(&train(&f, &[]).stdout).contains("Iter"), "nothing trains on bad data");

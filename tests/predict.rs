@@ -2,57 +2,19 @@
 //! the binary on a learnable 6x5 dataset, then classifies PNG images (of
 //! another size, white-on-black and black-on-white) and IDX files.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_lstm-mnist");
-const ROWS: usize = 6;
-const COLS: usize = 5;
-
-/// The pattern of class `label`: row `label % 6` lit and, for 6 to 9, column `label - 6`.
-fn digit(label: u8, noise_seed: usize) -> Vec<u8> {
-    let mut pixels = Vec::with_capacity(ROWS * COLS);
-    for r in 0..ROWS {
-        for c in 0..COLS {
-            let on = r == label as usize % 6 || (label >= 6 && c == label as usize - 6);
-            let noise = ((noise_seed * 31 + r * 7 + c * 13) % 40) as u8;
-            pixels.push(if on { 215 + noise } else { noise });
-        }
-    }
-    pixels
-}
-
-fn idx(dims: &[usize], data: &[u8]) -> Vec<u8> {
-    let mut out = vec![0, 0, 8, dims.len() as u8];
-    for d in dims {
-        out.extend_from_slice(&(*d as u32).to_be_bytes());
-    }
-    out.extend_from_slice(data);
-    out
-}
-
-fn write_split(dir: &Path, stem: &str, count: usize) {
-    let labels: Vec<u8> = (0..count).map(|i| (i * 7 % 10) as u8).collect();
-    let pixels: Vec<u8> = labels.iter().enumerate().flat_map(|(i, &l)| digit(l, i)).collect();
-    std::fs::write(dir.join(format!("{stem}-images-idx3-ubyte")), idx(&[count, ROWS, COLS], &pixels)).unwrap();
-    std::fs::write(dir.join(format!("{stem}-labels-idx1-ubyte")), idx(&[count], &labels)).unwrap();
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).env_remove("LD_LIBRARY_PATH").output().unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{COLS, ROWS, digit, run, text, write_split};
 
 /// Trains a small model through the binary; returns the temp dir and the run folder.
 fn trained() -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     std::fs::create_dir(&data).unwrap();
-    write_split(&data, "train", 300);
-    write_split(&data, "t10k", 100);
+    write_split(&data, "train", 300, false);
+    write_split(&data, "t10k", 100, false);
     let config = tmp.path().join("tiny.json");
     let json = format!(
         r#"{{"device": "cpu", "threads": 1, "data": {{"dir": {:?}}}, "model": {{"hidden": 32}},
@@ -162,8 +124,8 @@ fn shipped_pixel_configs_train_and_predict() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     std::fs::create_dir(&data).unwrap();
-    write_split(&data, "train", 40);
-    write_split(&data, "t10k", 20);
+    write_split(&data, "train", 40, false);
+    write_split(&data, "t10k", 20, false);
     let png = tmp.path().join("seven.png");
     write_png(&png, &digit(7, 3), 3, false);
     let root = env!("CARGO_MANIFEST_DIR");

@@ -5,40 +5,14 @@
 //! diverging run stops naming the step; run folders are not overwritten by
 //! accident. Tiny datasets (6x5 images) written by the tests, tiny models.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_lstm-mnist");
-const ROWS: usize = 6;
-const COLS: usize = 5;
-
-fn idx(dims: &[usize], data: &[u8]) -> Vec<u8> {
-    let mut out = vec![0, 0, 8, dims.len() as u8];
-    for d in dims {
-        out.extend_from_slice(&(*d as u32).to_be_bytes());
-    }
-    out.extend_from_slice(data);
-    out
-}
-
-/// A learnable split: class `c` lights row `c % 6` (and column `c - 6` for 6..9).
-fn write_split(dir: &Path, stem: &str, count: usize) {
-    let labels: Vec<u8> = (0..count).map(|i| (i * 7 % 10) as u8).collect();
-    let mut pixels = Vec::with_capacity(count * ROWS * COLS);
-    for (i, &label) in labels.iter().enumerate() {
-        for r in 0..ROWS {
-            for c in 0..COLS {
-                let on = r == label as usize % 6 || (label >= 6 && c == label as usize - 6);
-                let noise = ((i * 31 + r * 7 + c * 13) % 40) as u8;
-                pixels.push(if on { 215 + noise } else { noise });
-            }
-        }
-    }
-    std::fs::write(dir.join(format!("{stem}-images-idx3-ubyte")), idx(&[count, ROWS, COLS], &pixels)).unwrap();
-    std::fs::write(dir.join(format!("{stem}-labels-idx1-ubyte")), idx(&[count], &labels)).unwrap();
-}
+use common::{BIN, run, text, write_split};
 
 struct Fixture {
     tmp: tempfile::TempDir,
@@ -53,8 +27,8 @@ impl Fixture {
         let tmp = tempfile::tempdir().unwrap();
         let data = tmp.path().join("data");
         std::fs::create_dir(&data).unwrap();
-        write_split(&data, "train", 60);
-        write_split(&data, "t10k", 20);
+        write_split(&data, "train", 60, false);
+        write_split(&data, "t10k", 20, false);
         let config = tmp.path().join("tiny.json");
         let json = format!(
             r#"{{"device": "cpu", "threads": 1, "data": {{"dir": {:?}}}, "model": {{"hidden": 8}},
@@ -78,14 +52,6 @@ impl Fixture {
         cmd.args(["train", "--config"]).arg(&self.config).arg("--out").arg(out).args(extra);
         cmd.output().unwrap()
     }
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// Every file under `dir` with its bytes (empty when `dir` does not exist).
