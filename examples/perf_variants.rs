@@ -59,7 +59,10 @@ fn main() {
         let options = trainer::Options::default();
         trainer::train(&model, split(), None, &config(warmup), &mut std::io::sink(), &options).expect("train");
         let s = trainer::train(&model, split(), None, &config(steps), &mut std::io::sink(), &options).expect("train");
-        println!("{{\"variant\":\"trainer\",\"threads\":{threads},\"samples_per_second\":{:.1}}}", s.samples_per_second);
+        println!(
+            "{{\"variant\":\"trainer\",\"threads\":{threads},\"samples_per_second\":{:.1}}}",
+            s.samples_per_second
+        );
         return;
     }
 
@@ -84,7 +87,8 @@ fn main() {
         let start = Instant::now();
         step_loop(steps, 1);
         let seconds = start.elapsed().as_secs_f64();
-        let report = eval::evaluate(&model, &data.test.images, &data.test.labels, &eval::EvalConfig::default()).expect("eval");
+        let report =
+            eval::evaluate(&model, &data.test.images, &data.test.labels, &eval::EvalConfig::default()).expect("eval");
         println!(
             "{{\"variant\":\"{variant}\",\"steps\":{steps},\"train_seconds\":{seconds:.2},\"test_accuracy\":{}}}",
             report.accuracy

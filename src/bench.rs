@@ -12,8 +12,8 @@ use std::time::Instant;
 use lstm_model::{LstmClassifier, ModelSpec};
 use serde_json::json;
 
-use lstm_mnist::config::Experiment;
 use crate::{choose_device, Failure};
+use lstm_mnist::config::Experiment;
 
 /// How much work one `bench` call times.
 #[derive(Debug, Clone, Copy, clap::Args)]

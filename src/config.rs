@@ -102,7 +102,8 @@ pub fn set_dotted(root: &mut Value, assignment: &str) -> Result<(), ConfigError>
 impl Experiment {
     /// Reads `path`, applies the `--set` overrides in order, and checks the result.
     pub fn load(path: &Path, sets: &[String]) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
         Self::from_json_str(&text, sets, path)
     }
 
@@ -141,7 +142,10 @@ mod tests {
         set_dotted(&mut v, "train.batch_size=64").unwrap();
         set_dotted(&mut v, "data.dir=/usr/share/datasets/fashion-mnist").unwrap();
         set_dotted(&mut v, "name=\"x=y\"").unwrap();
-        assert_eq!(v, json!({"train": {"batch_size": 64}, "data": {"dir": "/usr/share/datasets/fashion-mnist"}, "name": "x=y"}));
+        assert_eq!(
+            v,
+            json!({"train": {"batch_size": 64}, "data": {"dir": "/usr/share/datasets/fashion-mnist"}, "name": "x=y"})
+        );
         assert!(matches!(set_dotted(&mut v, "train.batch_size.x=1"), Err(ConfigError::SetPath { .. })));
         assert!(matches!(set_dotted(&mut v, "novalue"), Err(ConfigError::SetSyntax(_))));
         assert!(matches!(set_dotted(&mut v, "a..b=1"), Err(ConfigError::SetSyntax(_))));

@@ -88,8 +88,7 @@ impl DataLoadError {
                 mnist_data::DataError::InvalidConfig { .. }
                     | mnist_data::DataError::MissingDir(_)
                     | mnist_data::DataError::MissingFile { .. }
-            )
-                | DataLoadError::Synth(synth_data::SynthError::InvalidConfig { .. })
+            ) | DataLoadError::Synth(synth_data::SynthError::InvalidConfig { .. })
         )
     }
 }
@@ -111,7 +110,12 @@ pub fn load(section: &DataSection) -> Result<LoadedData, DataLoadError> {
         }
         DataSection::Synth(config) => {
             let data = synth_data::generate(config)?;
-            Ok(LoadedData { train: data.train, validation: data.validation, test: data.test, class_names: data.class_names })
+            Ok(LoadedData {
+                train: data.train,
+                validation: data.validation,
+                test: data.test,
+                class_names: data.class_names,
+            })
         }
     }
 }
@@ -139,7 +143,8 @@ mod tests {
         assert!(err.contains("csv") && err.contains("idx") && err.contains("synth"), "{err}");
         let err = serde_json::from_value::<DataSection>(json!({"dri": "x"})).unwrap_err().to_string();
         assert!(err.contains("dri") && err.contains("unknown field"), "{err}");
-        let err = serde_json::from_value::<DataSection>(json!({"source": "synth", "dir": "x"})).unwrap_err().to_string();
+        let err =
+            serde_json::from_value::<DataSection>(json!({"source": "synth", "dir": "x"})).unwrap_err().to_string();
         assert!(err.contains("dir"), "{err}");
         let err = serde_json::from_value::<DataSection>(json!({"validation": "lots"})).unwrap_err().to_string();
         assert!(err.contains("validation"), "{err}");
@@ -147,7 +152,15 @@ mod tests {
 
     #[test]
     fn synth_source_gives_tensors_of_the_configured_shape() {
-        let section = DataSection::Synth(SynthConfig { train: 8, validation: 4, test: 4, steps: 6, features: 3, classes: 2, ..Default::default() });
+        let section = DataSection::Synth(SynthConfig {
+            train: 8,
+            validation: 4,
+            test: 4,
+            steps: 6,
+            features: 3,
+            classes: 2,
+            ..Default::default()
+        });
         let data = load(&section).unwrap();
         assert_eq!(data.train.0.size(), [8, 6, 3]);
         assert_eq!(data.validation.unwrap().1.size(), [4]);

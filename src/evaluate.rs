@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use lstm_model::LstmClassifier;
 use serde_json::json;
 
-use lstm_mnist::config::Experiment;
 use crate::run_folder::{write_report, write_test_pictures};
 use crate::{choose_device, io_error, set_threads, Failure};
+use lstm_mnist::config::Experiment;
 
 /// The model folder of `path`: `path/model/` for a run folder, else `path` itself.
 fn model_dir(path: &Path) -> PathBuf {
@@ -44,7 +44,8 @@ pub fn run(model: &Path, config: Option<&Path>, sets: &[String], out: Option<&Pa
     print!("{}", evaluation.report.table());
     if let Some(out) = out {
         std::fs::create_dir_all(out).map_err(io_error(out))?;
-        let extra = json!({ "model": dir, "data": experiment.data, "device": format!("{device:?}"), "threads": threads });
+        let extra =
+            json!({ "model": dir, "data": experiment.data, "device": format!("{device:?}"), "threads": threads });
         write_report(out, &evaluation, extra)?;
         write_test_pictures(out, &evaluation, &data.test.0, &data.test.1)?;
     }

@@ -4,8 +4,8 @@
 //! loop from `trainer` and the reports from `eval`.
 
 mod bench;
-mod predict;
 mod evaluate;
+mod predict;
 mod run_folder;
 mod train;
 
@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use lstm_mnist::{config, data};
 use config::{ConfigError, DeviceChoice};
+use lstm_mnist::{config, data};
 use tch::Device;
 
 #[derive(Parser)]
@@ -155,17 +155,15 @@ pub fn set_threads(threads: Option<usize>) -> usize {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let result = match cli.command {
-        Command::Train { config, sets, out, resume, force } => {
-            train::run(config.as_deref(), &sets, out, resume, force)
+        Command::Train { config, sets, out, resume, force } => train::run(config.as_deref(), &sets, out, resume, force),
+        Command::Eval { model, config, sets, out } => {
+            evaluate::run(&model, config.as_deref(), &sets, out.as_deref()).map(|()| 0)
         }
-        Command::Eval { model, config, sets, out } => evaluate::run(&model, config.as_deref(), &sets, out.as_deref()).map(|()| 0),
         Command::Predict { model, files, invert, json } => {
             predict::run(&model, &files, invert, json, &mut std::io::stdout().lock()).map_err(Failure::from).map(|()| 0)
         }

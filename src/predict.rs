@@ -101,7 +101,8 @@ fn read_images(path: &Path, width: u32, height: u32, invert: bool) -> Result<(bo
     let images = (0..idx.count)
         .map(|i| {
             let pixels = idx.pixels[i * size..(i + 1) * size].to_vec();
-            let image = GrayImage::from_raw(idx.cols as u32, idx.rows as u32, pixels).expect("IDX image of rows x cols bytes");
+            let image =
+                GrayImage::from_raw(idx.cols as u32, idx.rows as u32, pixels).expect("IDX image of rows x cols bytes");
             fit(image, width, height, invert)
         })
         .collect();
@@ -110,7 +111,13 @@ fn read_images(path: &Path, width: u32, height: u32, invert: bool) -> Result<(bo
 
 /// Classifies every image of `files` with the model of `model`, writing one
 /// line per image (or one JSON array with `json`) to `out`.
-pub fn run(model: &Path, files: &[PathBuf], invert: bool, json: bool, out: &mut impl Write) -> Result<(), PredictError> {
+pub fn run(
+    model: &Path,
+    files: &[PathBuf],
+    invert: bool,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<(), PredictError> {
     if files.is_empty() {
         return Err(PredictError::NoFiles);
     }
@@ -137,7 +144,10 @@ pub fn run(model: &Path, files: &[PathBuf], invert: bool, json: bool, out: &mut 
         }
     }
     if json {
-        let rows: Vec<Row> = rows.iter().map(|(file, index, prediction)| Row { file: file.clone(), index: *index, prediction }).collect();
+        let rows: Vec<Row> = rows
+            .iter()
+            .map(|(file, index, prediction)| Row { file: file.clone(), index: *index, prediction })
+            .collect();
         let text = serde_json::to_string_pretty(&rows).expect("predictions serialise");
         writeln!(out, "{text}").map_err(write_err)?;
     }

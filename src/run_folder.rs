@@ -124,7 +124,12 @@ pub fn write_report(dir: &Path, evaluation: &Evaluation, extra: Value) -> Result
 }
 
 /// confusion.svg and errors.png for a test split.
-pub fn write_test_pictures(dir: &Path, evaluation: &Evaluation, images: &Tensor, labels: &Tensor) -> Result<(), Failure> {
+pub fn write_test_pictures(
+    dir: &Path,
+    evaluation: &Evaluation,
+    images: &Tensor,
+    labels: &Tensor,
+) -> Result<(), Failure> {
     plots::confusion_svg(&dir.join("confusion.svg"), &evaluation.report)?;
     let size = images.size();
     let pixels = Vec::<f32>::try_from(images.reshape([-1]).to_kind(tch::Kind::Float)).map_err(eval::EvalError::from)?;
@@ -140,7 +145,9 @@ pub fn write_curves(dir: &Path) -> Result<(), Failure> {
     let (mut train, mut validation) = (Vec::new(), Vec::new());
     for record in records {
         match record {
-            MetricRecord::Train { step, loss, accuracy, .. } => train.push(CurvePoint { step: step as f64, loss, accuracy }),
+            MetricRecord::Train { step, loss, accuracy, .. } => {
+                train.push(CurvePoint { step: step as f64, loss, accuracy })
+            }
             MetricRecord::Validation { step, loss, accuracy, .. } => {
                 validation.push(CurvePoint { step: step as f64, loss, accuracy })
             }

@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use lstm_model::{LstmClassifier, ModelSpec};
 use serde_json::json;
 
-use lstm_mnist::config::Experiment;
 use crate::run_folder::{self, write_curves, write_json, write_report, write_test_pictures};
 use crate::{choose_device, io_error, set_threads, Failure};
+use lstm_mnist::config::Experiment;
 
 /// Set by Ctrl-C: the trainer stops after the current step and checkpoints.
 static STOP: AtomicBool = AtomicBool::new(false);

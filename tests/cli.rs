@@ -72,7 +72,8 @@ fn trains_prints_the_notebook_log_and_writes_the_run_folder() {
     assert_eq!(config["train"]["batch_size"], 20);
     assert_eq!(config["model"]["forget_bias"], 1.0, "defaults are written out resolved");
     assert!(f.run.join("model/model.safetensors").is_file());
-    let spec: serde_json::Value = serde_json::from_slice(&std::fs::read(f.run.join("model/model.json")).unwrap()).unwrap();
+    let spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(f.run.join("model/model.json")).unwrap()).unwrap();
     assert_eq!((spec["steps"].as_i64(), spec["features"].as_i64()), (Some(6), Some(5)));
 
     // The rest of the run folder.

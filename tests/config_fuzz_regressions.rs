@@ -56,7 +56,9 @@ fn hand_made_inputs_give_clear_errors() {
     assert!(e.contains("device") && e.contains("tpu"), "{e}");
     // Absurd model sizes pass the config loader (it checks types) and are
     // refused by the model's own check, before anything is allocated.
-    let Some(Ok(huge)) = run(&std::fs::read(dir().join("hand-hidden-huge")).unwrap()) else { panic!("hand-hidden-huge") };
+    let Some(Ok(huge)) = run(&std::fs::read(dir().join("hand-hidden-huge")).unwrap()) else {
+        panic!("hand-hidden-huge")
+    };
     let spec = lstm_model::ModelSpec::new(huge.model, 28, 28, (0..10).map(|d| d.to_string()).collect());
     let e = spec.validate().unwrap_err().to_string();
     assert!(e.contains("model.hidden") && e.contains("2^31"), "{e}");

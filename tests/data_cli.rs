@@ -20,8 +20,10 @@ fn idx(magic: [u8; 4], dims: &[usize], data: &[u8]) -> Vec<u8> {
 fn write_dataset(dir: &Path, per_class: usize) {
     for (stem, count) in [("train", per_class * 10), ("t10k", 20)] {
         let labels: Vec<u8> = (0..count).map(|i| (i % 10) as u8).collect();
-        let pixels: Vec<u8> = labels.iter().flat_map(|&l| (0..12).map(move |p| if p == l as usize { 255 } else { 0 })).collect();
-        std::fs::write(dir.join(format!("{stem}-images-idx3-ubyte")), idx([0, 0, 8, 3], &[count, 4, 3], &pixels)).unwrap();
+        let pixels: Vec<u8> =
+            labels.iter().flat_map(|&l| (0..12).map(move |p| if p == l as usize { 255 } else { 0 })).collect();
+        std::fs::write(dir.join(format!("{stem}-images-idx3-ubyte")), idx([0, 0, 8, 3], &[count, 4, 3], &pixels))
+            .unwrap();
         std::fs::write(dir.join(format!("{stem}-labels-idx1-ubyte")), idx([0, 0, 8, 1], &[count], &labels)).unwrap();
     }
 }
@@ -94,7 +96,8 @@ fn error_paragraph(out: &Output) -> String {
 fn named_dataset_brings_class_names_and_validation_split_is_logged() {
     let f = fixture();
     let dir = format!("data.dir={}", f.data.display());
-    let out = run(&f, &f.config, &["--set", "data.dataset=fashion-mnist", "--set", &dir, "--set", "data.validation=0.2"]);
+    let out =
+        run(&f, &f.config, &["--set", "data.dataset=fashion-mnist", "--set", &dir, "--set", "data.validation=0.2"]);
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("validation=20") && stderr.contains("train=80"), "{stderr}");
@@ -155,7 +158,11 @@ fn failed_download_lists_the_mirrors_and_config_mistakes_exit_2() {
     let empty = f.tmp.path().join("empty");
     let dir = format!("data.dir={}", empty.display());
     let mirrors = format!("data.mirrors=[{mirror:?}]");
-    let out = run(&f, &f.config, &["--set", "data.dataset=mnist", "--set", &dir, "--set", "data.download=true", "--set", &mirrors]);
+    let out = run(
+        &f,
+        &f.config,
+        &["--set", "data.dataset=mnist", "--set", &dir, "--set", "data.download=true", "--set", &mirrors],
+    );
     assert_eq!(out.status.code(), Some(1));
     let msg = error_paragraph(&out);
     assert!(msg.contains("train-images-idx3-ubyte.gz") && msg.contains(&mirror), "{msg}");

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{COLS, ROWS, digit, run, text, write_split};
+use common::{digit, run, text, write_split, COLS, ROWS};
 
 /// Trains a small model through the binary; returns the temp dir and the run folder.
 fn trained() -> (tempfile::TempDir, PathBuf) {
@@ -34,7 +34,8 @@ fn write_png(path: &Path, pixels: &[u8], scale: u32, invert: bool) {
         let p = pixels[y as usize * COLS + x as usize];
         image::Luma([if invert { 255 - p } else { p }])
     });
-    let big = image::imageops::resize(&small, COLS as u32 * scale, ROWS as u32 * scale, image::imageops::FilterType::Nearest);
+    let big =
+        image::imageops::resize(&small, COLS as u32 * scale, ROWS as u32 * scale, image::imageops::FilterType::Nearest);
     image::DynamicImage::ImageLuma8(big).to_rgb8().save(path).unwrap();
 }
 
@@ -74,7 +75,8 @@ fn predict_classifies_png_and_idx_files() {
     assert_eq!(rows[5]["file"], test_images.display().to_string());
     assert_eq!(rows[100]["name"], "3");
     assert!(rows[100].get("index").is_none(), "a PNG has no index");
-    let probabilities: Vec<f64> = rows[0]["probabilities"].as_array().unwrap().iter().map(|p| p.as_f64().unwrap()).collect();
+    let probabilities: Vec<f64> =
+        rows[0]["probabilities"].as_array().unwrap().iter().map(|p| p.as_f64().unwrap()).collect();
     assert_eq!(probabilities.len(), 10);
     assert!((probabilities.iter().sum::<f64>() - 1.0).abs() < 1e-4);
 }
@@ -113,7 +115,10 @@ fn predict_errors_are_clear() {
         let out = run(&["predict", "--model", model, png.to_str().unwrap(), path.to_str().unwrap()]);
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{stderr}");
-        assert!(stderr.contains(path.file_name().unwrap().to_str().unwrap()) && !stderr.contains("panicked"), "{stderr}");
+        assert!(
+            stderr.contains(path.file_name().unwrap().to_str().unwrap()) && !stderr.contains("panicked"),
+            "{stderr}"
+        );
     }
 }
 
@@ -149,7 +154,8 @@ fn shipped_pixel_configs_train_and_predict() {
             "device=cpu",
         ]);
         assert!(out.status.success(), "{name}: {}", text(&out.stderr));
-        let spec: serde_json::Value = serde_json::from_slice(&std::fs::read(run_dir.join("model/model.json")).unwrap()).unwrap();
+        let spec: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(run_dir.join("model/model.json")).unwrap()).unwrap();
         assert_eq!((spec["steps"].as_i64(), spec["features"].as_i64()), (Some(30), Some(1)), "{name}");
         assert_eq!((spec["image_height"].as_i64(), spec["image_width"].as_i64()), (Some(6), Some(5)), "{name}");
         let out = run(&["predict", "--model", run_dir.to_str().unwrap(), "--json", png.to_str().unwrap()]);

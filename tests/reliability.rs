@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{BIN, run, text, write_split};
+use common::{run, text, write_split, BIN};
 
 struct Fixture {
     tmp: tempfile::TempDir,
@@ -99,12 +99,8 @@ fn bad_configs_stop_before_training_with_status_2_and_write_nothing() {
     let not_json = f.path("broken.json");
     std::fs::write(&not_json, "{\"train\": {").unwrap();
     let before = snapshot(f.tmp.path());
-    let (config, run_s, empty_s, file_s) = (
-        f.config.to_str().unwrap(),
-        run_dir.to_str().unwrap(),
-        empty.to_str().unwrap(),
-        file.to_str().unwrap(),
-    );
+    let (config, run_s, empty_s, file_s) =
+        (f.config.to_str().unwrap(), run_dir.to_str().unwrap(), empty.to_str().unwrap(), file.to_str().unwrap());
     let under_file = format!("{file_s}/run");
     let empty_dir = format!("data.dir={empty_s}");
     let missing = f.path("no-such-config.json");
@@ -112,7 +108,11 @@ fn bad_configs_stop_before_training_with_status_2_and_write_nothing() {
 
     // (what, the command line after `train`, what the message must contain)
     let mut cases: Vec<(&str, Vec<&str>, Vec<&str>)> = vec![
-        ("unknown key", vec!["--set", "train.learnig_rate=0.1"], vec!["train.learnig_rate", "unknown field", "`learning_rate`"]),
+        (
+            "unknown key",
+            vec!["--set", "train.learnig_rate=0.1"],
+            vec!["train.learnig_rate", "unknown field", "`learning_rate`"],
+        ),
         ("unknown top-level key", vec!["--set", "colour=red"], vec!["colour", "unknown field", "`device`"]),
         ("wrong type", vec!["--set", "train.batch_size=\"big\""], vec!["train.batch_size", "invalid type"]),
         ("fractional integer", vec!["--set", "model.hidden=1.5"], vec!["model.hidden", "invalid type"]),
@@ -123,15 +123,35 @@ fn bad_configs_stop_before_training_with_status_2_and_write_nothing() {
         ("layers 0", vec!["--set", "model.layers=0"], vec!["model.layers", "at least one"]),
         ("dropout 1", vec!["--set", "model.dropout=1.0"], vec!["model.dropout", "[0, 1)"]),
         ("negative dropout", vec!["--set", "model.dropout=-0.5"], vec!["model.dropout", "[0, 1)"]),
-        ("unknown optimiser", vec!["--set", "train.optimizer={\"name\": \"adagrad\"}"], vec!["train.optimizer", "adagrad", "`sgd`"]),
-        ("unknown schedule", vec!["--set", "train.schedule={\"name\": \"linear\"}"], vec!["train.schedule", "linear", "`cosine`"]),
+        (
+            "unknown optimiser",
+            vec!["--set", "train.optimizer={\"name\": \"adagrad\"}"],
+            vec!["train.optimizer", "adagrad", "`sgd`"],
+        ),
+        (
+            "unknown schedule",
+            vec!["--set", "train.schedule={\"name\": \"linear\"}"],
+            vec!["train.schedule", "linear", "`cosine`"],
+        ),
         ("unknown cell", vec!["--set", "model.cell=transformer"], vec!["model.cell", "transformer", "`lstm`"]),
         ("unknown data source", vec!["--set", "data.source=csv"], vec!["csv", "`idx`", "`synth`"]),
         ("epochs and training_iters", vec!["--set", "train.epochs=2"], vec!["train.training_iters", "train.epochs"]),
-        ("zero epochs", vec!["--set", "train.training_iters=null", "--set", "train.epochs=0"], vec!["train.epochs", "positive"]),
+        (
+            "zero epochs",
+            vec!["--set", "train.training_iters=null", "--set", "train.epochs=0"],
+            vec!["train.epochs", "positive"],
+        ),
         ("zero display step", vec!["--set", "train.display_step=0"], vec!["train.display_step", "positive"]),
-        ("beta1 out of range", vec!["--set", "train.optimizer={\"name\": \"adam\", \"beta1\": 1.5}"], vec!["train.optimizer.beta1", "[0, 1)"]),
-        ("keep no checkpoints", vec!["--set", "train.keep_checkpoints=0"], vec!["train.keep_checkpoints", "at least one"]),
+        (
+            "beta1 out of range",
+            vec!["--set", "train.optimizer={\"name\": \"adam\", \"beta1\": 1.5}"],
+            vec!["train.optimizer.beta1", "[0, 1)"],
+        ),
+        (
+            "keep no checkpoints",
+            vec!["--set", "train.keep_checkpoints=0"],
+            vec!["train.keep_checkpoints", "at least one"],
+        ),
         ("zero threads", vec!["--set", "threads=0"], vec!["threads", "positive"]),
         ("validation larger than the data", vec!["--set", "data.validation=1000"], vec!["data.validation"]),
         ("missing data folder", vec!["--set", "data.dir=/nonexistent/mnist"], vec!["/nonexistent/mnist", "data.dir"]),
@@ -145,10 +165,22 @@ fn bad_configs_stop_before_training_with_status_2_and_write_nothing() {
     let whole: Vec<(&str, Vec<&str>, Vec<&str>)> = vec![
         ("out under a file", vec!["--config", config, "--out", &under_file], vec![file_s, "is a file", "--out"]),
         ("out is a file", vec!["--config", config, "--out", file_s], vec![file_s, "is a file", "--out"]),
-        ("config not JSON", vec!["--config", not_json_s, "--out", run_s, "--force"], vec![not_json_s, "not valid JSON"]),
-        ("config missing", vec!["--config", missing_s, "--out", run_s, "--force"], vec![missing_s, "cannot read config"]),
+        (
+            "config not JSON",
+            vec!["--config", not_json_s, "--out", run_s, "--force"],
+            vec![not_json_s, "not valid JSON"],
+        ),
+        (
+            "config missing",
+            vec!["--config", missing_s, "--out", run_s, "--force"],
+            vec![missing_s, "cannot read config"],
+        ),
         ("resume a folder with no run", vec!["--resume", empty_s], vec![empty_s, "no config.json"]),
-        ("existing run without --force", vec!["--config", config, "--out", run_s], vec![run_s, "--resume", "--force", "--out"]),
+        (
+            "existing run without --force",
+            vec!["--config", config, "--out", run_s],
+            vec![run_s, "--resume", "--force", "--out"],
+        ),
     ];
     let mut all: Vec<(&str, Vec<&str>)> = Vec::new();
     let mut expected = Vec::new();
@@ -194,7 +226,8 @@ fn existing_run_folder_needs_force_or_resume() {
 
     let out = f.train(&run_dir, &["--set", "train.learning_rate=0.02", "--force"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let config: serde_json::Value = serde_json::from_slice(&std::fs::read(run_dir.join("config.json")).unwrap()).unwrap();
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["train"]["learning_rate"], 0.02);
     assert_eq!(std::fs::read_to_string(run_dir.join("notes.txt")).unwrap(), "mine");
     assert!(run_dir.join("report.json").is_file());
@@ -223,7 +256,9 @@ fn bad_models_and_checkpoints_are_clear_errors() {
     let spec = std::fs::read_to_string(model.join("model.json")).unwrap();
     let (model_s, images_s, config_s) = (model.to_str().unwrap(), images.to_str().unwrap(), f.config.to_str().unwrap());
     let check = |what: &str, wants: &[&str]| {
-        for args in [vec!["predict", "--model", model_s, images_s], vec!["eval", "--model", model_s, "--config", config_s]] {
+        for args in
+            [vec!["predict", "--model", model_s, images_s], vec!["eval", "--model", model_s, "--config", config_s]]
+        {
             let out = run(&args);
             let error = one_error(what, &out);
             assert_eq!(out.status.code(), Some(1), "{what}: {error}");
@@ -341,7 +376,8 @@ fn check_run_folder(run_dir: &Path, kill: usize) {
         assert_eq!(meta.step, step, "kill {kill}");
         assert!(tensors.keys().any(|k| k.starts_with("model.")) && tensors.keys().any(|k| k.starts_with("optim.")));
     }
-    let config: serde_json::Value = serde_json::from_slice(&std::fs::read(run_dir.join("config.json")).unwrap()).unwrap();
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["train"]["checkpoint_every"], 1);
     if run_dir.join("report.json").exists() {
         serde_json::from_slice::<serde_json::Value>(&std::fs::read(run_dir.join("report.json")).unwrap()).unwrap();
@@ -438,7 +474,8 @@ fn sigkill_at_random_moments_then_resume_loses_nothing() {
         std::fs::read(whole.join("model/model.safetensors")).unwrap()
     );
     let accuracy = |dir: &Path| {
-        let report: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
         report["accuracy"].clone()
     };
     assert_eq!(accuracy(&run_dir), accuracy(&whole));

@@ -59,7 +59,12 @@ pub struct Evaluation {
 }
 
 /// Evaluates `model` on every image of `images` against `labels`.
-pub fn evaluate(model: &LstmClassifier, images: &Tensor, labels: &Tensor, config: &EvalConfig) -> Result<EvalReport, EvalError> {
+pub fn evaluate(
+    model: &LstmClassifier,
+    images: &Tensor,
+    labels: &Tensor,
+    config: &EvalConfig,
+) -> Result<EvalReport, EvalError> {
     evaluate_with_predictions(model, images, labels, config).map(|e| e.report)
 }
 
@@ -98,7 +103,8 @@ pub fn evaluate_with_predictions(
                 )));
             }
             let logits = model.forward_t(&x, false)?;
-            let batch_loss = logits.f_log_softmax(-1, Kind::Float)?.f_nll_loss(&y, None::<Tensor>, Reduction::Sum, -100)?;
+            let batch_loss =
+                logits.f_log_softmax(-1, Kind::Float)?.f_nll_loss(&y, None::<Tensor>, Reduction::Sum, -100)?;
             loss_sum += batch_loss.f_double_value(&[])?;
             let predicted = logits.f_argmax(-1, false)?.f_to_device(tch::Device::Cpu)?;
             predictions.extend(Vec::<i64>::try_from(&predicted)?);
@@ -119,7 +125,12 @@ mod tests {
 
     #[test]
     fn counts_match_a_direct_computation_whatever_the_batch_size() {
-        let spec = ModelSpec::new(ModelConfig { hidden: 8, ..Default::default() }, 4, 3, (0..5).map(|c| c.to_string()).collect());
+        let spec = ModelSpec::new(
+            ModelConfig { hidden: 8, ..Default::default() },
+            4,
+            3,
+            (0..5).map(|c| c.to_string()).collect(),
+        );
         let model = LstmClassifier::new(spec, Device::Cpu).unwrap();
         tch::manual_seed(9);
         let images = Tensor::rand([23, 4, 3], (Kind::Float, Device::Cpu));
@@ -145,7 +156,10 @@ mod tests {
         let model = LstmClassifier::new(spec, Device::Cpu).unwrap();
         let images = Tensor::zeros([3, 4, 3], (Kind::Float, Device::Cpu));
         let labels = Tensor::zeros([3], (Kind::Int64, Device::Cpu));
-        assert!(matches!(evaluate(&model, &images, &labels, &EvalConfig { batch_size: 0 }), Err(EvalError::InvalidBatchSize(0))));
+        assert!(matches!(
+            evaluate(&model, &images, &labels, &EvalConfig { batch_size: 0 }),
+            Err(EvalError::InvalidBatchSize(0))
+        ));
         let short = Tensor::zeros([2], (Kind::Int64, Device::Cpu));
         assert!(matches!(evaluate(&model, &images, &short, &EvalConfig::default()), Err(EvalError::BadData(_))));
         let wrong = Tensor::zeros([3, 3, 4], (Kind::Float, Device::Cpu));

@@ -79,7 +79,8 @@ pub fn confusion_svg(path: &Path, report: &EvalReport) -> Result<(), EvalError> 
     let text = |s: &str, x: i32, y: i32, size: f64, colour: RGBColor| {
         Text::new(s.to_owned(), (x, y), ("sans-serif", size).into_font().color(&colour))
     };
-    root.draw(&text("confusion matrix: rows true class, columns predicted", 10, 10, 16.0, BLACK)).map_err(|e| err(e.to_string()))?;
+    root.draw(&text("confusion matrix: rows true class, columns predicted", 10, 10, 16.0, BLACK))
+        .map_err(|e| err(e.to_string()))?;
     for (t, row) in report.confusion.iter().enumerate() {
         let support: i64 = row.iter().sum::<i64>().max(1);
         let y = top + t as i32 * cell;
@@ -89,9 +90,15 @@ pub fn confusion_svg(path: &Path, report: &EvalReport) -> Result<(), EvalError> 
             let x = left + p as i32 * cell;
             let share = count as f64 / support as f64;
             let shade = (255.0 * (1.0 - share)) as u8;
-            let fill = if t == p { RGBColor(shade, shade.saturating_add(40).max(shade), shade) } else { RGBColor(255, shade, shade) };
-            root.draw(&Rectangle::new([(x, y), (x + cell, y + cell)], fill.filled())).map_err(|e| err(e.to_string()))?;
-            root.draw(&Rectangle::new([(x, y), (x + cell, y + cell)], RGBColor(200, 200, 200))).map_err(|e| err(e.to_string()))?;
+            let fill = if t == p {
+                RGBColor(shade, shade.saturating_add(40).max(shade), shade)
+            } else {
+                RGBColor(255, shade, shade)
+            };
+            root.draw(&Rectangle::new([(x, y), (x + cell, y + cell)], fill.filled()))
+                .map_err(|e| err(e.to_string()))?;
+            root.draw(&Rectangle::new([(x, y), (x + cell, y + cell)], RGBColor(200, 200, 200)))
+                .map_err(|e| err(e.to_string()))?;
             let ink = if share > 0.6 { WHITE } else { BLACK };
             root.draw(&text(&count.to_string(), x + 6, y + cell / 2 - 7, 13.0, ink)).map_err(|e| err(e.to_string()))?;
         }
@@ -158,7 +165,8 @@ pub fn errors_png(
 ) -> Result<usize, EvalError> {
     let wrong: Vec<usize> = (0..truth.len()).filter(|&i| truth[i] != predicted[i]).take(max).collect();
     let (zoom, per_row, pad) = (3u32, 8u32, 6u32);
-    let captions: Vec<(String, String)> = wrong.iter().map(|&i| (format!("T:{}", truth[i]), format!("P:{}", predicted[i]))).collect();
+    let captions: Vec<(String, String)> =
+        wrong.iter().map(|&i| (format!("T:{}", truth[i]), format!("P:{}", predicted[i]))).collect();
     let text_scale = 2u32;
     let caption_w = captions.iter().map(|(t, p)| (t.len() + 1 + p.len()) as u32 * 6 * text_scale).max().unwrap_or(0);
     let tile_w = (cols as u32 * zoom).max(caption_w);
@@ -166,7 +174,8 @@ pub fn errors_png(
     let shown = wrong.len().max(1) as u32;
     let grid_cols = per_row.min(shown);
     let grid_rows = shown.div_ceil(per_row);
-    let mut img = RgbImage::from_pixel(pad + grid_cols * (tile_w + pad), pad + grid_rows * (tile_h + pad), Rgb([255, 255, 255]));
+    let mut img =
+        RgbImage::from_pixel(pad + grid_cols * (tile_w + pad), pad + grid_rows * (tile_h + pad), Rgb([255, 255, 255]));
     for (k, &i) in wrong.iter().enumerate() {
         let (gx, gy) = (pad + (k as u32 % per_row) * (tile_w + pad), pad + (k as u32 / per_row) * (tile_h + pad));
         let offset = (tile_w - cols as u32 * zoom) / 2;
@@ -204,7 +213,11 @@ mod tests {
         let svg = std::fs::read_to_string(&confusion).unwrap();
         assert!(svg.starts_with("<svg") && svg.contains("zero") && svg.contains("rows true class"), "{svg}");
         let curves = dir.path().join("curves.svg");
-        let pts = |k: f64| (1..=5).map(|s| CurvePoint { step: s as f64, loss: k / s as f64, accuracy: 0.2 * s as f64 }).collect::<Vec<_>>();
+        let pts = |k: f64| {
+            (1..=5)
+                .map(|s| CurvePoint { step: s as f64, loss: k / s as f64, accuracy: 0.2 * s as f64 })
+                .collect::<Vec<_>>()
+        };
         curves_svg(&curves, &pts(2.0), &pts(1.0)).unwrap();
         let svg = std::fs::read_to_string(&curves).unwrap();
         assert!(svg.contains("validation") && svg.contains("polyline"), "{svg}");

@@ -93,7 +93,11 @@ impl EvalReport {
         let most_confused = pairs
             .into_iter()
             .take(CONFUSED_PAIRS)
-            .map(|(count, t, p)| ConfusedPair { truth: class_names[t].clone(), predicted: class_names[p].clone(), count })
+            .map(|(count, t, p)| ConfusedPair {
+                truth: class_names[t].clone(),
+                predicted: class_names[p].clone(),
+                count,
+            })
             .collect();
         let samples = truth.len() as i64;
         Self {
@@ -113,14 +117,25 @@ impl EvalReport {
     pub fn table(&self) -> String {
         let width = self.classes.iter().map(|c| c.class.len()).max().unwrap_or(5).max(9);
         let mut out = String::new();
-        let _ = writeln!(out, "{:<width$}  {:>9}  {:>7}  {:>7}  {:>7}", "class", "precision", "recall", "f1", "support");
+        let _ =
+            writeln!(out, "{:<width$}  {:>9}  {:>7}  {:>7}  {:>7}", "class", "precision", "recall", "f1", "support");
         for c in &self.classes {
-            let _ = writeln!(out, "{:<width$}  {:>9.4}  {:>7.4}  {:>7.4}  {:>7}", c.class, c.precision, c.recall, c.f1, c.support);
+            let _ = writeln!(
+                out,
+                "{:<width$}  {:>9.4}  {:>7.4}  {:>7.4}  {:>7}",
+                c.class, c.precision, c.recall, c.f1, c.support
+            );
         }
-        let _ = writeln!(out, "{:<width$}  {:>9}  {:>7}  {:>7.4}  {:>7}", "macro avg", "", "", self.macro_f1, self.samples);
-        let _ = writeln!(out, "accuracy {:.4} ({} of {}), mean loss {:.4}", self.accuracy, self.correct, self.samples, self.loss);
+        let _ =
+            writeln!(out, "{:<width$}  {:>9}  {:>7}  {:>7.4}  {:>7}", "macro avg", "", "", self.macro_f1, self.samples);
+        let _ = writeln!(
+            out,
+            "accuracy {:.4} ({} of {}), mean loss {:.4}",
+            self.accuracy, self.correct, self.samples, self.loss
+        );
         if !self.most_confused.is_empty() {
-            let pairs: Vec<String> = self.most_confused.iter().map(|p| format!("{} as {}: {}", p.truth, p.predicted, p.count)).collect();
+            let pairs: Vec<String> =
+                self.most_confused.iter().map(|p| format!("{} as {}: {}", p.truth, p.predicted, p.count)).collect();
             let _ = writeln!(out, "most confused (true as predicted): {}", pairs.join(", "));
         }
         let cell = self.confusion.iter().flatten().map(|v| v.to_string().len()).max().unwrap_or(1).max(3);

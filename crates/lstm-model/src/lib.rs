@@ -39,7 +39,8 @@ use tch::{nn, Device, Kind, Tensor};
 
 pub use error::{ModelError, Result};
 pub use spec::{
-    Cell, Init, ModelConfig, ModelSpec, Readout, Sequence, FORMAT_VERSION, MAX_CLASSES, MAX_IMAGE_PIXELS, MAX_PARAMETERS,
+    Cell, Init, ModelConfig, ModelSpec, Readout, Sequence, FORMAT_VERSION, MAX_CLASSES, MAX_IMAGE_PIXELS,
+    MAX_PARAMETERS,
 };
 
 /// File name of the weights inside a saved-model folder.

@@ -210,7 +210,15 @@ impl ModelSpec {
     /// given classes; the sequence shape follows from `config.sequence`.
     pub fn new(config: ModelConfig, height: i64, width: i64, class_names: Vec<String>) -> Self {
         let (steps, features) = sequence_shape(config.sequence, height, width);
-        Self { format_version: FORMAT_VERSION, config, image_height: height, image_width: width, steps, features, class_names }
+        Self {
+            format_version: FORMAT_VERSION,
+            config,
+            image_height: height,
+            image_width: width,
+            steps,
+            features,
+            class_names,
+        }
     }
 
     /// Number of classes (logits).
@@ -269,7 +277,11 @@ impl ModelSpec {
             return bad("class_names", self.class_names.len().to_string(), "a classifier needs at least two classes");
         }
         if self.class_names.len() > MAX_CLASSES {
-            return bad("class_names", self.class_names.len().to_string(), "a classifier may have at most 2^20 classes");
+            return bad(
+                "class_names",
+                self.class_names.len().to_string(),
+                "a classifier may have at most 2^20 classes",
+            );
         }
         if (self.image_height as u64).saturating_mul(self.image_width as u64) > MAX_IMAGE_PIXELS {
             return bad(
@@ -282,7 +294,12 @@ impl ModelSpec {
             Some(n) if n <= MAX_PARAMETERS => Ok(()),
             n => bad(
                 "model.hidden",
-                format!("{} (with {} layers: {} parameters)", c.hidden, c.layers, n.map_or("over 2^64".to_owned(), |n| n.to_string())),
+                format!(
+                    "{} (with {} layers: {} parameters)",
+                    c.hidden,
+                    c.layers,
+                    n.map_or("over 2^64".to_owned(), |n| n.to_string())
+                ),
                 "a model may have at most 2^31 parameters: use fewer hidden units or layers",
             ),
         }
@@ -306,7 +323,11 @@ impl ModelSpec {
         }
         let Version { format_version } = serde_json::from_slice(bytes).map_err(bad)?;
         if format_version > FORMAT_VERSION || format_version == 0 {
-            return Err(ModelError::UnsupportedVersion { path: path.to_owned(), found: format_version, supported: FORMAT_VERSION });
+            return Err(ModelError::UnsupportedVersion {
+                path: path.to_owned(),
+                found: format_version,
+                supported: FORMAT_VERSION,
+            });
         }
         let spec = if format_version == 1 {
             let v1: SpecV1 = serde_json::from_slice(bytes).map_err(bad)?;

@@ -18,7 +18,8 @@ fn logits_have_one_column_per_class_and_parameters_pytorch_names() {
     assert_eq!(model.forward(&images(4)).unwrap().size(), [4, 3]);
     let mut names: Vec<String> = model.var_store().variables().into_keys().collect();
     names.sort();
-    let expected = ["lstm.bias_hh_l0", "lstm.bias_ih_l0", "lstm.weight_hh_l0", "lstm.weight_ih_l0", "out.bias", "out.weight"];
+    let expected =
+        ["lstm.bias_hh_l0", "lstm.bias_ih_l0", "lstm.weight_hh_l0", "lstm.weight_ih_l0", "out.bias", "out.weight"];
     assert_eq!(names, expected);
     let shapes: Vec<Vec<i64>> = expected.iter().map(|n| model.var_store().variables()[*n].size()).collect();
     assert_eq!(shapes, [vec![32], vec![32], vec![32, 8], vec![32, 3], vec![3], vec![3, 8]]);
@@ -48,7 +49,8 @@ fn same_seed_same_model() {
 #[test]
 fn save_then_load_gives_identical_logits() {
     let dir = tempfile::tempdir().unwrap();
-    let model = LstmClassifier::new(spec(ModelConfig { hidden: 6, seed: 3, ..Default::default() }), Device::Cpu).unwrap();
+    let model =
+        LstmClassifier::new(spec(ModelConfig { hidden: 6, seed: 3, ..Default::default() }), Device::Cpu).unwrap();
     model.save(dir.path()).unwrap();
     let loaded = LstmClassifier::load(dir.path(), Device::Cpu).unwrap();
     assert_eq!(loaded.spec(), model.spec());
@@ -131,7 +133,15 @@ fn every_option_builds_pytorch_parameters_and_logits() {
             for bidirectional in [false, true] {
                 for readout in [Readout::Last, Readout::Mean] {
                     for sequence in [Sequence::Rows, Sequence::Pixels, Sequence::PermutedPixels] {
-                        let config = small(ModelConfig { cell, layers, bidirectional, readout, sequence, dropout: 0.2, ..Default::default() });
+                        let config = small(ModelConfig {
+                            cell,
+                            layers,
+                            bidirectional,
+                            readout,
+                            sequence,
+                            dropout: 0.2,
+                            ..Default::default()
+                        });
                         let model = LstmClassifier::new(spec(config.clone()), Device::Cpu).unwrap();
                         let what = format!("{config:?}");
                         assert_eq!(model.forward(&images(2)).unwrap().size(), [2, 3], "{what}");
@@ -151,7 +161,10 @@ fn every_option_builds_pytorch_parameters_and_logits() {
                             assert_eq!(vars[&format!("{p}.bias_hh_l{}_reverse", layers - 1)].size(), [g], "{what}");
                         }
                         assert_eq!(vars["out.weight"].size(), [3, 4 * dirs], "{what}");
-                        assert_eq!((model.spec().steps, model.spec().features), if features == 3 { (5, 3) } else { (15, 1) });
+                        assert_eq!(
+                            (model.spec().steps, model.spec().features),
+                            if features == 3 { (5, 3) } else { (15, 1) }
+                        );
                     }
                 }
             }
@@ -177,20 +190,31 @@ fn dropout_is_random_in_training_and_off_in_evaluation() {
     let plain = LstmClassifier::new(spec(ModelConfig { dropout: 0.0, ..config }), Device::Cpu).unwrap();
     assert!(eval_a.allclose(&plain.forward(&x).unwrap(), 0.0, 0.0, false));
     // With one layer, the dropout before the readout still acts in training.
-    let one = LstmClassifier::new(spec(small(ModelConfig { dropout: 0.5, hidden: 16, ..Default::default() })), Device::Cpu).unwrap();
+    let one =
+        LstmClassifier::new(spec(small(ModelConfig { dropout: 0.5, hidden: 16, ..Default::default() })), Device::Cpu)
+            .unwrap();
     assert!(!one.forward_t(&x, true).unwrap().equal(&one.forward_t(&x, true).unwrap()));
     assert!(one.forward(&x).unwrap().equal(&one.forward(&x).unwrap()));
 }
 
 #[test]
 fn forget_bias_applies_to_every_lstm_layer_and_direction_and_not_to_gru() {
-    let model = LstmClassifier::new(spec(ModelConfig { hidden: 2, layers: 2, bidirectional: true, ..Default::default() }), Device::Cpu).unwrap();
+    let model = LstmClassifier::new(
+        spec(ModelConfig { hidden: 2, layers: 2, bidirectional: true, ..Default::default() }),
+        Device::Cpu,
+    )
+    .unwrap();
     let vars = model.var_store().variables();
     for name in ["bias_ih_l0", "bias_ih_l0_reverse", "bias_ih_l1", "bias_ih_l1_reverse"] {
-        assert_eq!(Vec::<f32>::try_from(&vars[&format!("lstm.{name}")]).unwrap(), [0., 0., 1., 1., 0., 0., 0., 0.], "{name}");
+        assert_eq!(
+            Vec::<f32>::try_from(&vars[&format!("lstm.{name}")]).unwrap(),
+            [0., 0., 1., 1., 0., 0., 0., 0.],
+            "{name}"
+        );
         assert_eq!(Vec::<f32>::try_from(&vars[&format!("lstm.{}", name.replace("ih", "hh"))]).unwrap(), [0.; 8]);
     }
-    let gru = LstmClassifier::new(spec(ModelConfig { hidden: 2, cell: Cell::Gru, ..Default::default() }), Device::Cpu).unwrap();
+    let gru = LstmClassifier::new(spec(ModelConfig { hidden: 2, cell: Cell::Gru, ..Default::default() }), Device::Cpu)
+        .unwrap();
     assert_eq!(Vec::<f32>::try_from(&gru.var_store().variables()["gru.bias_ih_l0"]).unwrap(), [0.; 6]);
 }
 
@@ -225,7 +249,14 @@ fn permuted_pixels_reads_pixels_in_the_seeded_order() {
 #[test]
 fn every_option_survives_save_and_load() {
     for config in [
-        small(ModelConfig { cell: Cell::Gru, layers: 2, bidirectional: true, readout: Readout::Mean, dropout: 0.3, ..Default::default() }),
+        small(ModelConfig {
+            cell: Cell::Gru,
+            layers: 2,
+            bidirectional: true,
+            readout: Readout::Mean,
+            dropout: 0.3,
+            ..Default::default()
+        }),
         small(ModelConfig { sequence: Sequence::PermutedPixels, permutation_seed: 11, ..Default::default() }),
     ] {
         let dir = tempfile::tempdir().unwrap();
@@ -290,7 +321,8 @@ fn images_from_bytes_scales_and_checks_the_size() {
 #[test]
 fn bf16_forward_is_close_to_fp32_and_backpropagates_to_f32_weights() {
     for cell in [Cell::Lstm, Cell::Gru] {
-        let model = LstmClassifier::new(spec(ModelConfig { hidden: 8, cell, ..Default::default() }), Device::Cpu).unwrap();
+        let model =
+            LstmClassifier::new(spec(ModelConfig { hidden: 8, cell, ..Default::default() }), Device::Cpu).unwrap();
         let x = images(6);
         let fp32 = model.forward_t(&x, false).unwrap();
         assert!(model.forward_t_with(&x, false, Kind::Float).unwrap().equal(&fp32));

@@ -122,11 +122,7 @@ impl NamedDataset {
     /// that exists (Fashion-MNIST: `/usr/share/datasets/fashion-mnist`), else
     /// the cache folder.
     pub fn default_dir(&self) -> PathBuf {
-        self.system_dirs
-            .iter()
-            .map(PathBuf::from)
-            .find(|d| d.is_dir())
-            .unwrap_or_else(|| self.cache_dir())
+        self.system_dirs.iter().map(PathBuf::from).find(|d| d.is_dir()).unwrap_or_else(|| self.cache_dir())
     }
 }
 

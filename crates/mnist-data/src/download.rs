@@ -53,7 +53,13 @@ pub fn url_of(mirror: &str, name: &str) -> String {
 /// Tries one URL: streams the body into `out` while hashing it.
 /// Returns why it failed, in words, or `Ok` when the body is whole and its
 /// SHA-256 is `sha256`.
-fn try_url(agent: &ureq::Agent, url: &str, sha256: &str, name: &str, out: &mut std::fs::File) -> std::result::Result<(), String> {
+fn try_url(
+    agent: &ureq::Agent,
+    url: &str,
+    sha256: &str,
+    name: &str,
+    out: &mut std::fs::File,
+) -> std::result::Result<(), String> {
     let response = agent.get(url).call().map_err(|e| format!("request failed: {e}"))?;
     let status = response.status();
     if status != 200 {
@@ -120,11 +126,8 @@ pub fn fetch(dir: &Path, name: &str, sha256: &str, mirrors: &[impl AsRef<str>]) 
         tracing::info!(%url, dest = %dest.display(), "downloading");
         // A fresh temporary file per try, in the target folder (same file
         // system, so the rename is atomic); it is deleted if not persisted.
-        let mut tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".part")
-            .tempfile_in(dir)
-            .map_err(io(dir))?;
+        let mut tmp =
+            tempfile::Builder::new().prefix(&format!(".{name}.")).suffix(".part").tempfile_in(dir).map_err(io(dir))?;
         match try_url(&agent, &url, sha256, name, tmp.as_file_mut()) {
             Ok(()) => {
                 tmp.persist(&dest).map_err(|e| DataError::Io { path: dest.clone(), source: e.error })?;

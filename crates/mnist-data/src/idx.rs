@@ -65,7 +65,8 @@ pub fn decode_maybe_gzipped(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>> {
         // The gzip trailer holds the uncompressed size modulo 2^32: a good
         // first guess for the buffer (capped, as the trailer is untrusted).
         let n = raw.len();
-        let hint = if n >= 18 { u32::from_le_bytes([raw[n - 4], raw[n - 3], raw[n - 2], raw[n - 1]]) as usize } else { 0 };
+        let hint =
+            if n >= 18 { u32::from_le_bytes([raw[n - 4], raw[n - 3], raw[n - 2], raw[n - 1]]) as usize } else { 0 };
         let mut out = Vec::with_capacity(hint.clamp(n, n.saturating_mul(16)) + 1);
         MultiGzDecoder::new(raw.as_slice())
             .read_to_end(&mut out)
@@ -111,10 +112,8 @@ fn parse<'a>(path: &Path, bytes: &'a [u8], ndim: u8, what: &'static str) -> Resu
             bytes.len()
         )));
     }
-    let dims: Vec<usize> = bytes[4..header_len]
-        .chunks_exact(4)
-        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
-        .collect();
+    let dims: Vec<usize> =
+        bytes[4..header_len].chunks_exact(4).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize).collect();
     let expected = dims
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))

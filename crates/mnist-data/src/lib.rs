@@ -165,7 +165,9 @@ impl<'de> Deserialize<'de> for ValidationSize {
                 Ok(ValidationSize::Count(v as usize))
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<Self::Value, E> {
-                u64::try_from(v).map(|v| ValidationSize::Count(v as usize)).map_err(|_| E::custom(format!("{v} is negative: expected {}", "a count or a fraction between 0 and 1")))
+                u64::try_from(v).map(|v| ValidationSize::Count(v as usize)).map_err(|_| {
+                    E::custom(format!("{v} is negative: expected {}", "a count or a fraction between 0 and 1"))
+                })
             }
             fn visit_f64<E: serde::de::Error>(self, v: f64) -> std::result::Result<Self::Value, E> {
                 if v >= 1.0 && v.fract() == 0.0 {
@@ -225,7 +227,15 @@ pub struct DataConfig {
 
 impl Default for DataConfig {
     fn default() -> Self {
-        Self { dataset: None, dir: None, download: false, mirrors: None, validation: None, seed: 0, normalize: Normalize::Scale }
+        Self {
+            dataset: None,
+            dir: None,
+            download: false,
+            mirrors: None,
+            validation: None,
+            seed: 0,
+            normalize: Normalize::Scale,
+        }
     }
 }
 
@@ -315,11 +325,11 @@ fn candidates(stem: &str, what: &str, idx: &str) -> Vec<String> {
 /// Finds the first existing file among the accepted names.
 fn find(dir: &Path, stem: &str, what: &'static str, idx: &str) -> Result<PathBuf> {
     let tried = candidates(stem, what, idx);
-    tried
-        .iter()
-        .map(|name| dir.join(name))
-        .find(|path| path.is_file())
-        .ok_or_else(|| DataError::MissingFile { dir: dir.to_owned(), what, tried })
+    tried.iter().map(|name| dir.join(name)).find(|path| path.is_file()).ok_or_else(|| DataError::MissingFile {
+        dir: dir.to_owned(),
+        what,
+        tried,
+    })
 }
 
 /// Checks that images and labels agree and that every label is below `classes`.
@@ -393,7 +403,8 @@ pub fn load(config: &DataConfig) -> Result<Dataset> {
         let Some(named) = named else {
             return Err(DataError::InvalidConfig {
                 key: "download",
-                message: "downloading needs a named dataset: set `data.dataset` to \"mnist\" or \"fashion-mnist\"".into(),
+                message: "downloading needs a named dataset: set `data.dataset` to \"mnist\" or \"fashion-mnist\""
+                    .into(),
             });
         };
         let mirrors: Vec<String> = match &config.mirrors {
@@ -432,7 +443,10 @@ pub fn load(config: &DataConfig) -> Result<Dataset> {
             let holdout = split::stratified_holdout(&train_labels.labels, count, config.seed);
             let pick = |idx: &[i64]| -> Result<Split> {
                 let idx = Tensor::f_from_slice(idx)?;
-                Ok(Split { images: scale(&train_pixels.f_index_select(0, &idx)?)?, labels: train_y.f_index_select(0, &idx)? })
+                Ok(Split {
+                    images: scale(&train_pixels.f_index_select(0, &idx)?)?,
+                    labels: train_y.f_index_select(0, &idx)?,
+                })
             };
             (pick(&holdout.train)?, Some(pick(&holdout.validation)?))
         }
@@ -455,7 +469,9 @@ pub fn load(config: &DataConfig) -> Result<Dataset> {
                 detail: "every training pixel has the same value, so it cannot be standardised".into(),
             });
         }
-        for split in std::iter::once(&mut data.train).chain(data.validation.as_mut()).chain(std::iter::once(&mut data.test)) {
+        for split in
+            std::iter::once(&mut data.train).chain(data.validation.as_mut()).chain(std::iter::once(&mut data.test))
+        {
             split.images = split.images.f_sub_scalar(mean)?.f_div_scalar_(std)?;
         }
         data.standardization = Some(Standardization { mean, std });
@@ -608,9 +624,16 @@ mod tests {
         let c = parse(serde_json::json!({"dataset": "fashion-mnist", "validation": 5000})).unwrap();
         assert_eq!(c.dataset, Some(DatasetRef::FashionMnist));
         assert_eq!(c.validation, Some(ValidationSize::Count(5000)));
-        assert_eq!(parse(serde_json::json!({"validation": 0.1})).unwrap().validation, Some(ValidationSize::Fraction(0.1)));
+        assert_eq!(
+            parse(serde_json::json!({"validation": 0.1})).unwrap().validation,
+            Some(ValidationSize::Fraction(0.1))
+        );
         assert_eq!(parse(serde_json::json!({"validation": 50.0})).unwrap().validation, Some(ValidationSize::Count(50)));
-        for bad in [serde_json::json!({"validation": -1}), serde_json::json!({"validation": 1.5}), serde_json::json!({"dri": "x"})] {
+        for bad in [
+            serde_json::json!({"validation": -1}),
+            serde_json::json!({"validation": 1.5}),
+            serde_json::json!({"dri": "x"}),
+        ] {
             assert!(parse(bad.clone()).is_err(), "{bad}");
         }
         let c = parse(serde_json::json!({"dataset": "mnist", "normalize": "standardize", "download": true})).unwrap();
@@ -620,7 +643,8 @@ mod tests {
         assert_eq!(DataConfig::default().resolve().unwrap(), (PathBuf::from(SAMPLE_DIR), None));
         let both = DataConfig { dataset: Some(DatasetRef::from("a")), dir: Some("b".into()), ..Default::default() };
         assert!(matches!(both.resolve(), Err(DataError::InvalidConfig { key: "dir", .. })));
-        let fashion = DataConfig { dataset: Some(DatasetRef::FashionMnist), dir: Some("f".into()), ..Default::default() };
+        let fashion =
+            DataConfig { dataset: Some(DatasetRef::FashionMnist), dir: Some("f".into()), ..Default::default() };
         assert_eq!(fashion.resolve().unwrap(), (PathBuf::from("f"), Some(datasets::FASHION_MNIST)));
     }
 
@@ -641,7 +665,12 @@ mod tests {
             gzip(&encode_images(1, 2, 2, &[9; 4])),
             gzip(&encode_labels(&[7])),
         ];
-        let names = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"];
+        let names = [
+            "train-images-idx3-ubyte.gz",
+            "train-labels-idx1-ubyte.gz",
+            "t10k-images-idx3-ubyte.gz",
+            "t10k-labels-idx1-ubyte.gz",
+        ];
         let sums: Vec<&'static str> = files.iter().map(|f| &*Box::leak(sha(f).into_boxed_str())).collect();
         let mut named = datasets::FASHION_MNIST;
         for (i, f) in named.files.iter_mut().enumerate() {

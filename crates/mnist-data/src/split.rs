@@ -63,7 +63,17 @@ mod tests {
     #[test]
     fn stratified_exact_disjoint_and_seeded() {
         // 3 classes of 50, 30 and 20 examples, interleaved.
-        let labels: Vec<u8> = (0..100).map(|i| if i % 10 < 5 { 0 } else if i % 10 < 8 { 1 } else { 2 }).collect();
+        let labels: Vec<u8> = (0..100)
+            .map(|i| {
+                if i % 10 < 5 {
+                    0
+                } else if i % 10 < 8 {
+                    1
+                } else {
+                    2
+                }
+            })
+            .collect();
         let h = stratified_holdout(&labels, 10, 7);
         assert_eq!(h.validation.len(), 10);
         assert_eq!(h.train.len(), 90);

@@ -57,7 +57,8 @@ fn every_regression_input_returns_without_panicking() {
 #[test]
 fn hand_made_inputs_give_the_expected_outcome() {
     let outcome = |name: &str| {
-        let data = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz_regressions/idx").join(name)).unwrap();
+        let data =
+            std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz_regressions/idx").join(name)).unwrap();
         run(&data)
     };
     assert!(outcome("hand-empty").is_none());

@@ -90,7 +90,11 @@ impl SynthConfig {
         if self.classes < 2 || self.classes > self.steps / 2 {
             return bad(
                 "classes",
-                format!("{} classes: use 2 to steps / 2 = {} (a class is a number of cycles over the sequence)", self.classes, self.steps / 2),
+                format!(
+                    "{} classes: use 2 to steps / 2 = {} (a class is a number of cycles over the sequence)",
+                    self.classes,
+                    self.steps / 2
+                ),
             );
         }
         if self.train == 0 || self.test == 0 {
@@ -107,7 +111,8 @@ impl SynthConfig {
     fn split(&self, n: usize, stream: u64) -> Result<(Tensor, Tensor), SynthError> {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         rng.set_stream(stream);
-        let noise = Normal::new(0.0, self.noise).map_err(|e| SynthError::InvalidConfig { key: "noise", message: e.to_string() })?;
+        let noise = Normal::new(0.0, self.noise)
+            .map_err(|e| SynthError::InvalidConfig { key: "noise", message: e.to_string() })?;
         let (steps, features) = (self.steps, self.features);
         let mut values = Vec::with_capacity(n * steps * features);
         let mut labels = Vec::with_capacity(n);

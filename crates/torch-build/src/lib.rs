@@ -73,10 +73,7 @@ mod tests {
         assert_eq!(args, vec![format!("-Wl,-rpath,{}", dir.display())]);
         std::fs::write(dir.join("libtorch_cuda.so"), b"").unwrap();
         let args = link_args(&dir);
-        assert_eq!(
-            args[1..],
-            ["-Wl,--no-as-needed", "-ltorch_cuda", "-Wl,--as-needed"].map(String::from)
-        );
+        assert_eq!(args[1..], ["-Wl,--no-as-needed", "-ltorch_cuda", "-Wl,--as-needed"].map(String::from));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

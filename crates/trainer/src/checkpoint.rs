@@ -82,7 +82,12 @@ fn sync(path: &Path) -> Result<(), TrainError> {
 }
 
 /// Writes a checkpoint atomically and deletes all but the newest `keep`; returns its folder.
-pub fn write(run_dir: &Path, meta: &CheckpointMeta, tensors: &[(String, Tensor)], keep: usize) -> Result<PathBuf, TrainError> {
+pub fn write(
+    run_dir: &Path,
+    meta: &CheckpointMeta,
+    tensors: &[(String, Tensor)],
+    keep: usize,
+) -> Result<PathBuf, TrainError> {
     let dir = checkpoint_dir(run_dir, meta.step);
     let parent = dir.parent().unwrap_or(run_dir).to_owned();
     std::fs::create_dir_all(&parent).map_err(io(&parent))?;

@@ -346,7 +346,9 @@ impl TrainConfig {
                     "training runs while step * batch_size < training_iters: use more than one batch's worth",
                 )
             }
-            Length::Epochs(epochs) if epochs < 1 => return bad("train.epochs", epochs, "use a positive number of epochs"),
+            Length::Epochs(epochs) if epochs < 1 => {
+                return bad("train.epochs", epochs, "use a positive number of epochs")
+            }
             _ => {}
         }
         if self.display_step < 1 {
@@ -364,11 +366,19 @@ impl TrainConfig {
         }
         if let Some(patience) = self.patience {
             if patience < 1 {
-                return bad("train.patience", patience, "use a positive number of validations, or null for no early stopping");
+                return bad(
+                    "train.patience",
+                    patience,
+                    "use a positive number of validations, or null for no early stopping",
+                );
             }
         }
         if self.checkpoint_every < 0 {
-            return bad("train.checkpoint_every", self.checkpoint_every, "use a number of steps, or 0 for a checkpoint at the end only");
+            return bad(
+                "train.checkpoint_every",
+                self.checkpoint_every,
+                "use a number of steps, or 0 for a checkpoint at the end only",
+            );
         }
         if self.keep_checkpoints < 1 {
             return bad("train.keep_checkpoints", self.keep_checkpoints, "keep at least one checkpoint");
@@ -379,8 +389,15 @@ impl TrainConfig {
 
     fn validate_optimizer(&self) -> Bad {
         let unit = |key, v: f64| if (0.0..1.0).contains(&v) { Ok(()) } else { bad(key, v, "use a value in [0, 1)") };
-        let nonneg = |key, v: f64| if v.is_finite() && v >= 0.0 { Ok(()) } else { bad(key, v, "use a finite value >= 0") };
-        let positive = |key, v: f64| if v.is_finite() && v > 0.0 { Ok(()) } else { bad(key, v, "use a positive value such as 1e-8") };
+        let nonneg =
+            |key, v: f64| if v.is_finite() && v >= 0.0 { Ok(()) } else { bad(key, v, "use a finite value >= 0") };
+        let positive = |key, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                bad(key, v, "use a positive value such as 1e-8")
+            }
+        };
         match &self.optimizer {
             OptimizerConfig::Adam(c) | OptimizerConfig::Adamw(c) => {
                 unit("train.optimizer.beta1", c.beta1)?;
@@ -393,7 +410,11 @@ impl TrainConfig {
                 nonneg("train.optimizer.dampening", c.dampening)?;
                 nonneg("train.optimizer.weight_decay", c.weight_decay)?;
                 if c.nesterov && (c.momentum <= 0.0 || c.dampening != 0.0) {
-                    return bad("train.optimizer.nesterov", true, "Nesterov momentum needs momentum > 0 and dampening 0");
+                    return bad(
+                        "train.optimizer.nesterov",
+                        true,
+                        "Nesterov momentum needs momentum > 0 and dampening 0",
+                    );
                 }
                 Ok(())
             }
@@ -407,7 +428,8 @@ impl TrainConfig {
     }
 
     fn validate_schedule(&self) -> Bad {
-        let warmup = |w: i64| if w >= 0 { Ok(()) } else { bad("train.schedule.warmup_steps", w, "use a number of steps >= 0") };
+        let warmup =
+            |w: i64| if w >= 0 { Ok(()) } else { bad("train.schedule.warmup_steps", w, "use a number of steps >= 0") };
         match &self.schedule {
             ScheduleConfig::Constant(c) => warmup(c.warmup_steps),
             ScheduleConfig::Step(c) => {
@@ -429,13 +451,21 @@ impl TrainConfig {
             }
             ScheduleConfig::OneCycle(c) => {
                 if !(c.pct_start > 0.0 && c.pct_start < 1.0) {
-                    return bad("train.schedule.pct_start", c.pct_start, "use a fraction strictly between 0 and 1 such as 0.3");
+                    return bad(
+                        "train.schedule.pct_start",
+                        c.pct_start,
+                        "use a fraction strictly between 0 and 1 such as 0.3",
+                    );
                 }
                 if !(c.div_factor.is_finite() && c.div_factor > 0.0) {
                     return bad("train.schedule.div_factor", c.div_factor, "use a positive factor such as 25");
                 }
                 if !(c.final_div_factor.is_finite() && c.final_div_factor > 0.0) {
-                    return bad("train.schedule.final_div_factor", c.final_div_factor, "use a positive factor such as 10000");
+                    return bad(
+                        "train.schedule.final_div_factor",
+                        c.final_div_factor,
+                        "use a positive factor such as 10000",
+                    );
                 }
                 Ok(())
             }

@@ -35,8 +35,8 @@ use tch::{Kind, Tensor};
 pub use batches::BatchOrder;
 pub use checkpoint::{CheckpointMeta, ValidationPoint};
 pub use config::{
-    AdamConfig, ConstantSchedule, CosineSchedule, Length, OneCycleSchedule, OptimizerConfig, Precision, RmspropConfig, ScheduleConfig,
-    SgdConfig, StepSchedule, TrainConfig, DEFAULT_TRAINING_ITERS,
+    AdamConfig, ConstantSchedule, CosineSchedule, Length, OneCycleSchedule, OptimizerConfig, Precision, RmspropConfig,
+    ScheduleConfig, SgdConfig, StepSchedule, TrainConfig, DEFAULT_TRAINING_ITERS,
 };
 pub use metrics::MetricRecord;
 pub use optim::Optimizer;
@@ -174,7 +174,8 @@ fn validate(model: &LstmClassifier, images: &Tensor, labels: &Tensor) -> Result<
             let len = VALIDATION_BATCH.min(n - start);
             let (x, y) = (images.f_narrow(0, start, len)?, labels.f_narrow(0, start, len)?);
             let logits = model.forward_t(&x, false)?;
-            loss += logits.f_cross_entropy_loss(&y, None::<Tensor>, tch::Reduction::Sum, -100, 0.0)?.f_double_value(&[])?;
+            loss +=
+                logits.f_cross_entropy_loss(&y, None::<Tensor>, tch::Reduction::Sum, -100, 0.0)?.f_double_value(&[])?;
             correct += logits.f_argmax(-1, false)?.f_eq_tensor(&y)?.f_sum(Kind::Int64)?.f_int64_value(&[])?;
         }
         Ok(())
@@ -206,7 +207,11 @@ fn restore(model: &LstmClassifier, tensors: &BTreeMap<String, Tensor>, prefix: &
         let key = format!("{prefix}{name}");
         let src = tensors.get(&key).ok_or_else(|| TrainError::BadCheckpoint(format!("tensor `{key}` is missing")))?;
         if src.size() != var.size() {
-            return Err(TrainError::BadCheckpoint(format!("tensor `{key}` has shape {:?}, expected {:?}", src.size(), var.size())));
+            return Err(TrainError::BadCheckpoint(format!(
+                "tensor `{key}` has shape {:?}, expected {:?}",
+                src.size(),
+                var.size()
+            )));
         }
     }
     let extra = tensors.keys().filter_map(|k| k.strip_prefix(prefix)).find(|name| !vars.contains_key(*name));
@@ -304,7 +309,8 @@ pub fn train(
         restore(model, &tensors, "model.").map_err(other_model)?;
         optimizer.load_state(&tensors, "optim.", saved.optimizer_steps).map_err(other_model)?;
         if saved.best.is_some() {
-            let prefixed = tensors.iter().filter_map(|(k, v)| k.strip_prefix("best.").map(|k| (k.to_owned(), v.shallow_clone())));
+            let prefixed =
+                tensors.iter().filter_map(|(k, v)| k.strip_prefix("best.").map(|k| (k.to_owned(), v.shallow_clone())));
             best_weights = Some(prefixed.collect());
         }
         order = BatchOrder::resume(n as usize, config.seed, saved.epoch, saved.cursor);
@@ -404,7 +410,10 @@ pub fn train(
         }
         if step % config.display_step == 0 {
             let (loss, accuracy) = tch::no_grad(|| loss_and_accuracy(&model.forward_t(&x, false)?, &y))?;
-            let line = format!("Iter {}, Minibatch Loss= {loss:.6}, Training Accuracy= {accuracy:.5}", step * config.batch_size);
+            let line = format!(
+                "Iter {}, Minibatch Loss= {loss:.6}, Training Accuracy= {accuracy:.5}",
+                step * config.batch_size
+            );
             match &bar {
                 Some(bar) => bar.suspend(|| writeln!(progress, "{line}"))?,
                 None => writeln!(progress, "{line}")?,
@@ -414,7 +423,15 @@ pub fn train(
             (window_start, window_samples) = (Instant::now(), 0);
             if let Some(m) = &mut metrics {
                 let elapsed = meta.elapsed_seconds;
-                m.write(&MetricRecord::Train { step, samples: meta.samples, loss, accuracy, lr, samples_per_second, elapsed })?;
+                m.write(&MetricRecord::Train {
+                    step,
+                    samples: meta.samples,
+                    loss,
+                    accuracy,
+                    lr,
+                    samples_per_second,
+                    elapsed,
+                })?;
             }
         }
         let due = match config.validate_every {
@@ -438,11 +455,22 @@ pub fn train(
             }
             if let Some(m) = &mut metrics {
                 let elapsed = meta.elapsed_seconds;
-                m.write(&MetricRecord::Validation { step, samples: meta.samples, loss, accuracy, best: improved, elapsed })?;
+                m.write(&MetricRecord::Validation {
+                    step,
+                    samples: meta.samples,
+                    loss,
+                    accuracy,
+                    best: improved,
+                    elapsed,
+                })?;
             }
             last_validation = Some(point);
             if config.patience.is_some_and(|p| meta.bad_validations >= p) {
-                tracing::info!(step, best_step = meta.best.map(|b| b.step), "early stopping: validation accuracy stopped improving");
+                tracing::info!(
+                    step,
+                    best_step = meta.best.map(|b| b.step),
+                    "early stopping: validation accuracy stopped improving"
+                );
                 stop = Stop::EarlyStopping;
             }
         }

@@ -64,7 +64,8 @@ pub fn read(path: &Path) -> Result<Vec<MetricRecord>, TrainError> {
         .filter(|l| !l.trim().is_empty())
         .enumerate()
         .map(|(i, line)| {
-            serde_json::from_str(line).map_err(|e| TrainError::BadCheckpoint(format!("{} line {}: {e}", path.display(), i + 1)))
+            serde_json::from_str(line)
+                .map_err(|e| TrainError::BadCheckpoint(format!("{} line {}: {e}", path.display(), i + 1)))
         })
         .collect()
 }
@@ -86,7 +87,8 @@ fn read_after_crash(path: &Path) -> Result<Vec<MetricRecord>, TrainError> {
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, line)| {
-            serde_json::from_str(line).map_err(|e| TrainError::BadCheckpoint(format!("{} line {}: {e}", path.display(), i + 1)))
+            serde_json::from_str(line)
+                .map_err(|e| TrainError::BadCheckpoint(format!("{} line {}: {e}", path.display(), i + 1)))
         })
         .collect()
 }

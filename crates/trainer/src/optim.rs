@@ -35,8 +35,7 @@ pub struct Optimizer {
 impl Optimizer {
     /// An optimiser for every trainable variable of `vs`, its state zeroed.
     pub fn new(config: OptimizerConfig, vs: &VarStore) -> Result<Self, TrainError> {
-        let mut params: Vec<(String, Tensor)> =
-            vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
+        let mut params: Vec<(String, Tensor)> = vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
         params.sort_by(|a, b| a.0.cmp(&b.0));
         let buffers: &[&'static str] = match &config {
             OptimizerConfig::Adam(_) | OptimizerConfig::Adamw(_) => &["exp_avg", "exp_avg_sq"],
@@ -126,7 +125,8 @@ impl Optimizer {
                         p.f_addcdiv_(&m.f_mul_scalar(-lr / bias1)?, &denom)?;
                     }
                     OptimizerConfig::Sgd(c) => {
-                        let mut grad = if c.weight_decay != 0.0 { grad.f_add(&p.f_mul_scalar(c.weight_decay)?)? } else { grad };
+                        let mut grad =
+                            if c.weight_decay != 0.0 { grad.f_add(&p.f_mul_scalar(c.weight_decay)?)? } else { grad };
                         if c.momentum != 0.0 {
                             let mut b = buf("momentum_buffer");
                             if first {
@@ -140,7 +140,8 @@ impl Optimizer {
                         p.f_add_(&grad.f_mul_scalar(-lr)?)?;
                     }
                     OptimizerConfig::Rmsprop(c) => {
-                        let grad = if c.weight_decay != 0.0 { grad.f_add(&p.f_mul_scalar(c.weight_decay)?)? } else { grad };
+                        let grad =
+                            if c.weight_decay != 0.0 { grad.f_add(&p.f_mul_scalar(c.weight_decay)?)? } else { grad };
                         let mut sq = buf("square_avg");
                         sq.f_mul_scalar_(c.alpha)?;
                         sq.f_addcmul_(&grad, &grad.f_mul_scalar(1.0 - c.alpha)?)?;
@@ -181,13 +182,24 @@ impl Optimizer {
 
     /// Restores a state written by [`Optimizer::state_tensors`] (looked up in
     /// `tensors` by name, with `prefix` in front) and the step count.
-    pub fn load_state(&mut self, tensors: &BTreeMap<String, Tensor>, prefix: &str, steps: i64) -> Result<(), TrainError> {
+    pub fn load_state(
+        &mut self,
+        tensors: &BTreeMap<String, Tensor>,
+        prefix: &str,
+        steps: i64,
+    ) -> Result<(), TrainError> {
         for (buffer, state) in self.state.iter_mut() {
             for ((name, p), t) in self.params.iter().zip(state.iter_mut()) {
                 let key = format!("{prefix}{buffer}.{name}");
-                let src = tensors.get(&key).ok_or_else(|| TrainError::BadCheckpoint(format!("optimiser state `{key}` is missing")))?;
+                let src = tensors
+                    .get(&key)
+                    .ok_or_else(|| TrainError::BadCheckpoint(format!("optimiser state `{key}` is missing")))?;
                 if src.size() != p.size() {
-                    return Err(TrainError::BadCheckpoint(format!("optimiser state `{key}` has shape {:?}, expected {:?}", src.size(), p.size())));
+                    return Err(TrainError::BadCheckpoint(format!(
+                        "optimiser state `{key}` has shape {:?}, expected {:?}",
+                        src.size(),
+                        p.size()
+                    )));
                 }
                 tch::no_grad(|| t.f_copy_(&src.f_to_kind(Kind::Float)?))?;
             }

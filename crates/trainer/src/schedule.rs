@@ -79,7 +79,8 @@ mod tests {
 
     #[test]
     fn step_decays_after_warmup() {
-        let s = Schedule::new(ScheduleConfig::Step(StepSchedule { warmup_steps: 2, step_size: 3, gamma: 0.5 }), 1.0, 20);
+        let s =
+            Schedule::new(ScheduleConfig::Step(StepSchedule { warmup_steps: 2, step_size: 3, gamma: 0.5 }), 1.0, 20);
         let lrs: Vec<f64> = (1..=9).map(|i| s.lr(i)).collect();
         let want = [0.5, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.25];
         assert!(lrs.iter().zip(want).all(|(a, b)| close(*a, b)), "{lrs:?}");

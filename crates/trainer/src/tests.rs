@@ -33,7 +33,10 @@ fn invalid_values_name_their_key() {
         (TrainConfig { patience: Some(0), ..Default::default() }, "train.patience"),
         (TrainConfig { optimizer: sgd(true, 0.0), ..Default::default() }, "train.optimizer.nesterov"),
         (
-            TrainConfig { schedule: ScheduleConfig::Step(StepSchedule { step_size: 0, ..Default::default() }), ..Default::default() },
+            TrainConfig {
+                schedule: ScheduleConfig::Step(StepSchedule { step_size: 0, ..Default::default() }),
+                ..Default::default()
+            },
             "train.schedule.step_size",
         ),
     ] {
@@ -92,7 +95,8 @@ fn learns_a_separable_problem_and_prints_notebook_lines() {
 fn same_seed_same_losses() {
     let data = toy_data(256);
     let run = |seed| {
-        let config = TrainConfig { batch_size: 16, training_iters: Some(16 * 21), display_step: 5, seed, ..Default::default() };
+        let config =
+            TrainConfig { batch_size: 16, training_iters: Some(16 * 21), display_step: 5, seed, ..Default::default() };
         let mut out = Vec::new();
         train(&model(8), split(&data), None, &config, &mut out, &Options::default()).unwrap();
         String::from_utf8(out).unwrap()
@@ -105,8 +109,15 @@ fn same_seed_same_losses() {
 fn mismatched_data_is_an_error() {
     let images = Tensor::zeros([10, 4, 3], (Kind::Float, Device::Cpu));
     let labels = Tensor::zeros([9], (Kind::Int64, Device::Cpu));
-    let err = train(&model(4), Split { images: &images, labels: &labels }, None, &TrainConfig::default(), &mut Vec::new(), &Options::default())
-        .unwrap_err();
+    let err = train(
+        &model(4),
+        Split { images: &images, labels: &labels },
+        None,
+        &TrainConfig::default(),
+        &mut Vec::new(),
+        &Options::default(),
+    )
+    .unwrap_err();
     assert!(matches!(err, TrainError::BadData(_)), "{err}");
 }
 
@@ -155,7 +166,12 @@ fn resumed_run_takes_exactly_the_uninterrupted_steps() {
     let mut second_out = Vec::new();
     // A fresh model with different initial weights: everything must come from the checkpoint.
     let fresh = LstmClassifier::new(
-        ModelSpec::new(ModelConfig { hidden: 8, seed: 99, ..Default::default() }, 4, 3, vec!["dark".into(), "bright".into()]),
+        ModelSpec::new(
+            ModelConfig { hidden: 8, seed: 99, ..Default::default() },
+            4,
+            3,
+            vec!["dark".into(), "bright".into()],
+        ),
         Device::Cpu,
     )
     .unwrap();
@@ -205,7 +221,8 @@ fn nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint() {
     let _ = tch::no_grad(|| images.get(0).get(0).get(0).fill_(f64::NAN));
     let dir = tempfile::tempdir().unwrap();
     let opts = Options { run_dir: Some(dir.path()), ..Default::default() };
-    let err = train(&model(4), Split { images: &images, labels: &labels }, None, &config, &mut Vec::new(), &opts).unwrap_err();
+    let err = train(&model(4), Split { images: &images, labels: &labels }, None, &config, &mut Vec::new(), &opts)
+        .unwrap_err();
     let TrainError::Diverged { step, loss, checkpoint } = &err else { panic!("{err}") };
     assert_eq!(*step, bad_step);
     assert!(loss.is_nan());
@@ -230,7 +247,13 @@ fn nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint() {
 fn checkpoints_are_atomic_and_pruned() {
     let data = toy_data(32);
     let dir = tempfile::tempdir().unwrap();
-    let config = TrainConfig { batch_size: 8, training_iters: Some(8 * 11), checkpoint_every: 2, keep_checkpoints: 2, ..Default::default() };
+    let config = TrainConfig {
+        batch_size: 8,
+        training_iters: Some(8 * 11),
+        checkpoint_every: 2,
+        keep_checkpoints: 2,
+        ..Default::default()
+    };
     let opts = Options { run_dir: Some(dir.path()), stop_after: Some(5), ..Default::default() };
     train(&model(4), split(&data), None, &config, &mut Vec::new(), &opts).unwrap();
     let steps: Vec<i64> = checkpoint::list(dir.path()).unwrap().into_iter().map(|(s, _)| s).collect();
@@ -314,7 +337,8 @@ fn bf16_precision_trains() {
 #[test]
 fn fp16_on_the_cpu_is_a_config_error() {
     let data = toy_data(64);
-    let config = TrainConfig { batch_size: 16, training_iters: Some(16 * 3), precision: Precision::Fp16, ..Default::default() };
+    let config =
+        TrainConfig { batch_size: 16, training_iters: Some(16 * 3), precision: Precision::Fp16, ..Default::default() };
     let err = train(&model(4), split(&data), None, &config, &mut Vec::new(), &Options::default()).unwrap_err();
     assert!(matches!(err, TrainError::InvalidConfig { key: "train.precision", .. }), "{err}");
     assert!(err.to_string().contains("CUDA"), "{err}");
@@ -336,7 +360,9 @@ fn checkpoint_of_another_model_is_refused_before_anything_is_loaded() {
     let data = toy_data(32);
     let dir = tempfile::tempdir().unwrap();
     let config = TrainConfig { batch_size: 8, training_iters: Some(8 * 5), ..Default::default() };
-    let spec = |layers| ModelSpec::new(ModelConfig { hidden: 4, layers, ..Default::default() }, 4, 3, vec!["a".into(), "b".into()]);
+    let spec = |layers| {
+        ModelSpec::new(ModelConfig { hidden: 4, layers, ..Default::default() }, 4, 3, vec!["a".into(), "b".into()])
+    };
     let two = LstmClassifier::new(spec(2), Device::Cpu).unwrap();
     let opts = Options { run_dir: Some(dir.path()), stop_after: Some(2), ..Default::default() };
     train(&two, split(&data), None, &config, &mut Vec::new(), &opts).unwrap();
@@ -355,11 +381,25 @@ fn checkpoint_of_another_model_is_refused_before_anything_is_loaded() {
 #[test]
 fn resumed_run_with_dropout_is_exact() {
     let data = toy_data(64);
-    let spec = || ModelSpec::new(ModelConfig { hidden: 8, dropout: 0.3, ..Default::default() }, 4, 3, vec!["dark".into(), "bright".into()]);
-    let config = TrainConfig { batch_size: 16, training_iters: Some(16 * 13), display_step: 1, checkpoint_every: 0, ..Default::default() };
+    let spec = || {
+        ModelSpec::new(
+            ModelConfig { hidden: 8, dropout: 0.3, ..Default::default() },
+            4,
+            3,
+            vec!["dark".into(), "bright".into()],
+        )
+    };
+    let config = TrainConfig {
+        batch_size: 16,
+        training_iters: Some(16 * 13),
+        display_step: 1,
+        checkpoint_every: 0,
+        ..Default::default()
+    };
     let full_dir = tempfile::tempdir().unwrap();
     let opts = Options { run_dir: Some(full_dir.path()), ..Default::default() };
-    train(&LstmClassifier::new(spec(), Device::Cpu).unwrap(), split(&data), None, &config, &mut Vec::new(), &opts).unwrap();
+    train(&LstmClassifier::new(spec(), Device::Cpu).unwrap(), split(&data), None, &config, &mut Vec::new(), &opts)
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let model = LstmClassifier::new(spec(), Device::Cpu).unwrap();
     let opts = Options { run_dir: Some(dir.path()), stop_after: Some(5), ..Default::default() };

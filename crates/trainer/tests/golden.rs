@@ -18,7 +18,9 @@ fn floats(v: &Value) -> Vec<f32> {
 fn params(fx: &Value) -> (nn::VarStore, Vec<Tensor>) {
     let vs = nn::VarStore::new(Device::Cpu);
     let mut vars = Vec::new();
-    for (i, (values, shape)) in fx["params"].as_array().unwrap().iter().zip(fx["shapes"].as_array().unwrap()).enumerate() {
+    for (i, (values, shape)) in
+        fx["params"].as_array().unwrap().iter().zip(fx["shapes"].as_array().unwrap()).enumerate()
+    {
         let shape: Vec<i64> = shape.as_array().unwrap().iter().map(|d| d.as_i64().unwrap()).collect();
         let init = Tensor::from_slice(&floats(values)).reshape(&shape);
         vars.push(vs.root().var_copy(&format!("p{i}"), &init));
