@@ -306,7 +306,7 @@ impl<'a> TrainState<'a> {
             tch::manual_seed(step_seed(config.seed, step));
         }
         let batch = match self.length {
-            Length::TrainingIters(_) => self.order.next_batch(config.batch_size as usize),
+            Length::TrainingIters(_) | Length::Steps(_) => self.order.next_batch(config.batch_size as usize),
             Length::Epochs(_) => self.order.next_batch_in_epoch(config.batch_size as usize, config.drop_last),
         };
         let index = Tensor::f_from_slice(&batch)?.f_to_device(self.device)?;
