@@ -93,6 +93,8 @@ pub fn bench(config_path: &Path, sets: &[String], args: BenchArgs) -> Result<(),
             "train_samples_per_second": summary.samples_per_second,
             "eval_samples_per_second": samples as f64 / eval_seconds.max(1e-9),
             "vm_hwm_kib": vm_hwm_kib(),
+            "openmp_defaults": format!("{:?}", lstm_mnist::openmp::defaults()),
+            "openmp_env": lstm_mnist::openmp::openmp_env(),
         })
     );
     Ok(())

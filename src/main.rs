@@ -149,7 +149,22 @@ pub fn set_threads(threads: Option<usize>) -> usize {
     let threads = threads.unwrap_or_else(num_cpus::get_physical);
     tch::set_num_threads(threads as i32);
     tracing::info!(threads, "libtorch threads");
+    lstm_mnist::openmp::log_settings();
     threads
+}
+
+/// libc's `getenv` for this process, with one default added: libgomp reads
+/// `GOMP_SPINCOUNT` through it when it loads, before `main` (see `lstm_mnist::openmp`).
+/// The build script exports this symbol, so shared libraries bind to it.
+///
+/// # Safety
+/// As libc's `getenv`: `name` is NULL or NUL-terminated, and no other thread
+/// changes the environment meanwhile.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[no_mangle]
+pub unsafe extern "C" fn getenv(name: *const std::ffi::c_char) -> *mut std::ffi::c_char {
+    // SAFETY: the caller passes a NUL-terminated string, as for libc's getenv.
+    unsafe { lstm_mnist::openmp::getenv(name) }
 }
 
 fn main() -> ExitCode {
