@@ -7,3 +7,4 @@
 pub mod config;
 pub mod data;
 pub mod openmp;
+pub mod precision;

@@ -9,7 +9,7 @@
 pub mod plots;
 mod report;
 
-use lstm_model::LstmClassifier;
+use lstm_model::{LstmClassifier, Precision};
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Reduction, Tensor};
 
@@ -21,11 +21,16 @@ pub use report::{ClassMetrics, ConfusedPair, EvalReport};
 pub struct EvalConfig {
     /// Images per forward pass. Default 1000.
     pub batch_size: i64,
+    /// Compute precision of the recurrent layers while evaluating (and in
+    /// `predict` and `explain`): `"fp32"`, `"bf16"`, `"fp16"` (CUDA only) or
+    /// `"auto"`. Default null: as `train.precision` (the binary fills it in;
+    /// this crate alone reads null as fp32).
+    pub precision: Option<Precision>,
 }
 
 impl Default for EvalConfig {
     fn default() -> Self {
-        Self { batch_size: 1000 }
+        Self { batch_size: 1000, precision: None }
     }
 }
 
@@ -88,6 +93,7 @@ pub fn evaluate_with_predictions(
     }
     let classes = model.spec().classes();
     let device = model.device();
+    let compute = config.precision.unwrap_or_default().resolve(device).kind();
     let mut loss_sum = 0f64;
     let mut predictions = Vec::with_capacity(n as usize);
     tch::no_grad(|| -> Result<(), EvalError> {
@@ -102,7 +108,7 @@ pub fn evaluate_with_predictions(
                     if min < 0 { min } else { max }
                 )));
             }
-            let logits = model.forward_t(&x, false)?;
+            let logits = model.forward_t_with(&x, false, compute)?;
             let batch_loss =
                 logits.f_log_softmax(-1, Kind::Float)?.f_nll_loss(&y, None::<Tensor>, Reduction::Sum, -100)?;
             loss_sum += batch_loss.f_double_value(&[])?;
@@ -140,7 +146,9 @@ mod tests {
         let expected_loss = logits.cross_entropy_for_logits(&labels).double_value(&[]);
         let expected_predictions = Vec::<i64>::try_from(logits.argmax(-1, false)).unwrap();
         for batch_size in [1, 5, 23, 1000] {
-            let e = evaluate_with_predictions(&model, &images, &labels, &EvalConfig { batch_size }).unwrap();
+            let e =
+                evaluate_with_predictions(&model, &images, &labels, &EvalConfig { batch_size, ..Default::default() })
+                    .unwrap();
             let report = e.report;
             assert_eq!((report.correct, report.samples), (expected, 23));
             assert!((report.accuracy - expected as f64 / 23.0).abs() < 1e-12);
@@ -151,13 +159,35 @@ mod tests {
     }
 
     #[test]
+    fn bf16_evaluation_computes_in_bf16_and_stays_close_to_fp32() {
+        let spec = ModelSpec::new(
+            ModelConfig { hidden: 8, ..Default::default() },
+            4,
+            3,
+            (0..5).map(|c| c.to_string()).collect(),
+        );
+        let model = LstmClassifier::new(spec, Device::Cpu).unwrap();
+        tch::manual_seed(3);
+        let images = Tensor::rand([40, 4, 3], (Kind::Float, Device::Cpu));
+        let labels = Tensor::randint(5, [40], (Kind::Int64, Device::Cpu));
+        let fp32 = evaluate(&model, &images, &labels, &EvalConfig::default()).unwrap();
+        let bf16_config = EvalConfig { precision: Some(Precision::Bf16), ..Default::default() };
+        let bf16 = evaluate(&model, &images, &labels, &bf16_config).unwrap();
+        assert_eq!(bf16.samples, 40);
+        assert_ne!(bf16.loss, fp32.loss, "bf16 evaluation gave fp32's exact loss: precision not applied");
+        assert!((bf16.loss - fp32.loss).abs() < 0.02, "bf16 loss {} vs fp32 {}", bf16.loss, fp32.loss);
+        let fp32_again = EvalConfig { precision: Some(Precision::Fp32), ..Default::default() };
+        assert_eq!(evaluate(&model, &images, &labels, &fp32_again).unwrap().loss, fp32.loss);
+    }
+
+    #[test]
     fn bad_inputs_are_errors() {
         let spec = ModelSpec::new(ModelConfig { hidden: 4, ..Default::default() }, 4, 3, vec!["a".into(), "b".into()]);
         let model = LstmClassifier::new(spec, Device::Cpu).unwrap();
         let images = Tensor::zeros([3, 4, 3], (Kind::Float, Device::Cpu));
         let labels = Tensor::zeros([3], (Kind::Int64, Device::Cpu));
         assert!(matches!(
-            evaluate(&model, &images, &labels, &EvalConfig { batch_size: 0 }),
+            evaluate(&model, &images, &labels, &EvalConfig { batch_size: 0, ..Default::default() }),
             Err(EvalError::InvalidBatchSize(0))
         ));
         let short = Tensor::zeros([2], (Kind::Int64, Device::Cpu));
