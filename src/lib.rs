@@ -4,7 +4,9 @@
 //! they are a library so that tests and the fuzz targets (`fuzz/`) can call
 //! them without a process.
 
+pub mod compare;
 pub mod config;
 pub mod data;
 pub mod openmp;
 pub mod precision;
+pub mod sweep;

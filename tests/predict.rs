@@ -171,9 +171,7 @@ fn probabilities(args: &[&str]) -> Vec<Vec<f64>> {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let rows = rows.as_array().unwrap();
-    rows.iter()
-        .map(|r| r["probabilities"].as_array().unwrap().iter().map(|p| p.as_f64().unwrap()).collect())
-        .collect()
+    rows.iter().map(|r| r["probabilities"].as_array().unwrap().iter().map(|p| p.as_f64().unwrap()).collect()).collect()
 }
 
 #[test]
