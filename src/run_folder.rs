@@ -118,16 +118,12 @@ pub fn find_model_dir(path: &Path) -> Option<PathBuf> {
     [path.join(MODEL), path.to_owned()].into_iter().find(|d| d.join(lstm_model::SPEC_FILE).is_file())
 }
 
-/// Writes `value` as pretty JSON through a temporary file, synced, and a
-/// rename: `path` holds either the old or the new complete file, never a part.
+/// Writes `value` as pretty JSON, atomically: `path` holds either the old
+/// or the new complete file, never a part.
 pub fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), Failure> {
-    use std::io::Write;
     let mut text = serde_json::to_string_pretty(value).expect("config and report types serialise");
     text.push('\n');
-    let tmp = path.with_extension("json.tmp");
-    let mut file = std::fs::File::create(&tmp).map_err(io_error(&tmp))?;
-    file.write_all(text.as_bytes()).and_then(|()| file.sync_all()).map_err(io_error(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io_error(path))
+    atomic_file::write(path, text).map_err(io_error(path))
 }
 
 /// Checks, without writing anything there, that a new run may go into
@@ -192,7 +188,7 @@ pub fn clear_run(dir: &Path) -> Result<(), Failure> {
     for entry in entries {
         let entry = entry.map_err(io_error(dir))?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        let leftover = name.ends_with(".tmp") && RUN_FILES.iter().any(|f| name.trim_start_matches('.').starts_with(f));
+        let leftover = atomic_file::target_of(&name).is_some_and(|target| RUN_FILES.contains(&target));
         if RUN_FILES.contains(&name.as_str()) || leftover {
             let path = entry.path();
             let removed = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };

@@ -150,8 +150,14 @@ pub fn csv(comparison: &Comparison) -> String {
 /// `compare.svg`: validation accuracy and training loss against the step,
 /// every run overlaid, one colour per group (legend: the group's values).
 pub fn write_svg(comparison: &Comparison, path: &Path) -> Result<(), CompareError> {
+    let io = |e: std::io::Error| CompareError::Plot { path: path.to_owned(), message: e.to_string() };
+    atomic_file::write_via(path, |target| draw_svg(comparison, target, path), io)
+}
+
+/// Draws `compare.svg` into the file `target`; errors name `path`.
+fn draw_svg(comparison: &Comparison, target: &Path, path: &Path) -> Result<(), CompareError> {
     let err = |e: String| CompareError::Plot { path: path.to_owned(), message: e };
-    let root = SVGBackend::new(path, (1100, 480)).into_drawing_area();
+    let root = SVGBackend::new(target, (1100, 480)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
     let (left, right) = root.split_horizontally(550);
     let runs = &comparison.runs;
@@ -218,8 +224,8 @@ pub fn write_outputs(comparison: &Comparison, dir: &Path) -> Result<(), CompareE
     let json = dir.join("summary.json");
     let mut text = serde_json::to_string_pretty(&comparison.summary_json()).unwrap_or_default();
     text.push('\n');
-    std::fs::write(&json, text).map_err(io(&json))?;
+    atomic_file::write(&json, text).map_err(io(&json))?;
     let csv_path = dir.join("summary.csv");
-    std::fs::write(&csv_path, csv(comparison)).map_err(io(&csv_path))?;
+    atomic_file::write(&csv_path, csv(comparison)).map_err(io(&csv_path))?;
     write_svg(comparison, &dir.join("compare.svg"))
 }

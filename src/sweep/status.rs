@@ -144,11 +144,9 @@ pub fn report_accuracy(dir: &Path) -> Option<f64> {
 
 /// Writes `status.json` atomically (temporary file, then rename).
 pub fn write_record(dir: &Path, record: &StatusRecord) -> std::io::Result<()> {
-    let tmp = dir.join(format!(".{STATUS_FILE}.tmp"));
     let mut text = serde_json::to_string_pretty(record).map_err(std::io::Error::other)?;
     text.push('\n');
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, dir.join(STATUS_FILE))
+    atomic_file::write(&dir.join(STATUS_FILE), text)
 }
 
 #[cfg(test)]
@@ -190,6 +188,8 @@ mod tests {
         std::fs::write(dir.join("report.json"), r#"{"accuracy": 0.875}"#).unwrap();
         let done = trial_state(&dir);
         assert_eq!((done.status, done.accuracy), (Status::Done, Some(0.875)));
-        assert!(!dir.join(".status.json.tmp").exists());
+        assert!(std::fs::read_dir(&dir)
+            .unwrap()
+            .all(|e| !atomic_file::is_temporary(&e.unwrap().file_name().to_string_lossy())));
     }
 }

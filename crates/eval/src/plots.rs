@@ -21,6 +21,10 @@ pub struct CurvePoint {
     pub accuracy: f64,
 }
 
+fn write_err(path: &Path) -> impl Fn(std::io::Error) -> EvalError + '_ {
+    move |e| EvalError::Plot { path: path.to_owned(), message: e.to_string() }
+}
+
 fn plot_err(path: &Path) -> impl Fn(String) -> EvalError + '_ {
     move |message| EvalError::Plot { path: path.to_owned(), message }
 }
@@ -28,8 +32,13 @@ fn plot_err(path: &Path) -> impl Fn(String) -> EvalError + '_ {
 /// Draws `curves.svg`: loss (left) and accuracy (right) against the step, for
 /// the training minibatches and, if any, the validation split.
 pub fn curves_svg(path: &Path, train: &[CurvePoint], validation: &[CurvePoint]) -> Result<(), EvalError> {
+    atomic_file::write_via(path, |target| draw_curves(target, path, train, validation), write_err(path))
+}
+
+/// Draws into the file `target`; errors name `path`.
+fn draw_curves(target: &Path, path: &Path, train: &[CurvePoint], validation: &[CurvePoint]) -> Result<(), EvalError> {
     let err = plot_err(path);
-    let root = SVGBackend::new(path, (1000, 420)).into_drawing_area();
+    let root = SVGBackend::new(target, (1000, 420)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
     let (left, right) = root.split_horizontally(500);
     let max_step = train.iter().chain(validation).map(|p| p.step).fold(1.0, f64::max);
@@ -86,8 +95,13 @@ pub fn tick_label(v: &f64) -> String {
 /// reading after `k` steps, against `k`, with the mean decision step marked.
 /// `unit` names a step in the axis label ("rows" for the row layout).
 pub fn decision_svg(path: &Path, decision: &Decision, unit: &str) -> Result<(), EvalError> {
+    atomic_file::write_via(path, |target| draw_decision(target, path, decision, unit), write_err(path))
+}
+
+/// Draws into the file `target`; errors name `path`.
+fn draw_decision(target: &Path, path: &Path, decision: &Decision, unit: &str) -> Result<(), EvalError> {
     let err = plot_err(path);
-    let root = SVGBackend::new(path, (640, 400)).into_drawing_area();
+    let root = SVGBackend::new(target, (640, 400)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
     let steps = decision.steps.max(1) as f64;
     let mut chart = ChartBuilder::on(&root)
@@ -133,12 +147,17 @@ pub fn decision_svg(path: &Path, decision: &Decision, unit: &str) -> Result<(), 
 /// Draws `confusion.svg`: a heat map of the confusion matrix, each row
 /// shaded by the fraction of its true class, with the counts written in.
 pub fn confusion_svg(path: &Path, report: &EvalReport) -> Result<(), EvalError> {
+    atomic_file::write_via(path, |target| draw_confusion(target, path, report), write_err(path))
+}
+
+/// Draws into the file `target`; errors name `path`.
+fn draw_confusion(target: &Path, path: &Path, report: &EvalReport) -> Result<(), EvalError> {
     let err = plot_err(path);
     let k = report.confusion.len() as i32;
     let cell = 48;
     let (left, top) = (130, 70);
     let size = ((left + k * cell + 20) as u32, (top + k * cell + 20) as u32);
-    let root = SVGBackend::new(path, size).into_drawing_area();
+    let root = SVGBackend::new(target, size).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
     let text = |s: &str, x: i32, y: i32, size: f64, colour: RGBColor| {
         Text::new(s.to_owned(), (x, y), ("sans-serif", size).into_font().color(&colour))
@@ -259,7 +278,11 @@ pub fn errors_png(
         draw_text(&mut img, t, gx, y, text_scale, Rgb([0, 130, 0]));
         draw_text(&mut img, p, gx + (t.len() as u32 + 1) * 6 * text_scale, y, text_scale, Rgb([200, 0, 0]));
     }
-    img.save(path).map_err(|e| plot_err(path)(e.to_string()))?;
+    atomic_file::write_via(
+        path,
+        |target| img.save(target).map_err(|e| plot_err(path)(e.to_string())),
+        write_err(path),
+    )?;
     Ok(wrong.len())
 }
 

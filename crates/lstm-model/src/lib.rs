@@ -31,7 +31,7 @@ mod spec;
 mod steps;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -315,13 +315,13 @@ impl LstmClassifier {
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir).map_err(|source| ModelError::Io { path: dir.to_owned(), source })?;
         let weights = dir.join(WEIGHTS_FILE);
-        // The extension selects the format, so the temporary name keeps it.
-        let tmp = dir.join(format!(".tmp.{WEIGHTS_FILE}"));
-        self.vs.save(&tmp)?;
-        rename(&tmp, &weights)?;
+        let io = |path: PathBuf| move |source| ModelError::Io { path: path.clone(), source };
+        // The temporary name keeps the extension, which selects the format.
+        atomic_file::write_via(&weights, |tmp| Ok(self.vs.save(tmp)?), io(weights.clone()))?;
         let json = serde_json::to_vec_pretty(&self.spec)
             .map_err(|source| ModelError::BadSpec { path: dir.join(SPEC_FILE), source })?;
-        write_atomic(&dir.join(SPEC_FILE), &json)
+        let spec = dir.join(SPEC_FILE);
+        atomic_file::write(&spec, json).map_err(io(spec.clone()))
     }
 
     /// Loads a model saved by [`LstmClassifier::save`] onto `device`; the
@@ -396,18 +396,6 @@ impl Draw {
 
 fn invalid_draw(detail: String) -> ModelError {
     ModelError::InvalidConfig { key: "model.init", value: detail, hint: "the initialisation bounds must be finite" }
-}
-
-fn rename(from: &Path, to: &Path) -> Result<()> {
-    std::fs::rename(from, to).map_err(|source| ModelError::Io { path: to.to_owned(), source })
-}
-
-/// Writes `bytes` to `path` through a temporary file and a rename.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    std::fs::write(&tmp, bytes).map_err(|source| ModelError::Io { path: tmp.clone(), source })?;
-    rename(&tmp, path)
 }
 
 #[cfg(test)]

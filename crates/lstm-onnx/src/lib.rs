@@ -91,14 +91,7 @@ pub fn to_bytes(model: &LstmClassifier, options: &ExportOptions) -> Result<Vec<u
 /// same folder and a rename, so that `path` never holds half a model.
 pub fn write(model: &LstmClassifier, options: &ExportOptions, path: &Path) -> Result<()> {
     let bytes = to_bytes(model, options)?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    let io = |path: &Path| {
-        let path = path.to_owned();
-        move |source| OnnxError::Io { path, source }
-    };
-    std::fs::write(&tmp, &bytes).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io(path))
+    atomic_file::write(path, &bytes).map_err(|source| OnnxError::Io { path: path.to_owned(), source })
 }
 
 /// The model as an ONNX `ModelProto`.

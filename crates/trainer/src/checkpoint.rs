@@ -96,12 +96,10 @@ pub fn write(
     let tmp = parent.join(format!(".tmp-step-{:06}", meta.step));
     std::fs::create_dir(&tmp).map_err(io(&tmp))?;
     let tensor_path = tmp.join(STATE_TENSORS);
-    Tensor::write_safetensors(tensors, &tensor_path)?;
-    sync(&tensor_path)?;
+    atomic_file::write_via(&tensor_path, |t| Ok(Tensor::write_safetensors(tensors, t)?), io(&tensor_path))?;
     let json_path = tmp.join(STATE_JSON);
     let text = serde_json::to_vec_pretty(meta).map_err(|e| TrainError::BadCheckpoint(e.to_string()))?;
-    std::fs::write(&json_path, text).map_err(io(&json_path))?;
-    sync(&json_path)?;
+    atomic_file::write(&json_path, text).map_err(io(&json_path))?;
     if dir.exists() {
         discard(&dir)?;
     }

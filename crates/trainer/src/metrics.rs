@@ -157,10 +157,7 @@ impl MetricsSink for JsonlSink {
         for record in &kept {
             text.push_str(&to_line(path, record)?);
         }
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let tmp = path.with_file_name(format!(".{name}.tmp"));
-        std::fs::write(&tmp, text).map_err(metrics_error(&tmp))?;
-        std::fs::rename(&tmp, path).map_err(metrics_error(path))?;
+        atomic_file::write(path, text).map_err(metrics_error(path))?;
         self.file = Some(std::fs::OpenOptions::new().append(true).open(path).map_err(metrics_error(path))?);
         Ok(())
     }
