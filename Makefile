@@ -21,6 +21,7 @@ run: build
 
 test: setup
 	scripts/setup-onnxruntime.sh
+	scripts/setup-report-tools.sh
 	$(CARGO) test --release --workspace
 
 # lstm-mnist against scripts/bench_pytorch.py, side by side (see README "Performance").

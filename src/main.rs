@@ -5,6 +5,7 @@
 
 mod bench;
 mod evaluate;
+mod explain;
 mod predict;
 mod run_folder;
 mod train;
@@ -75,6 +76,25 @@ enum Command {
         #[arg(long)]
         invert: bool,
         /// Print one JSON array with every class probability instead of one line per image.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what the model believes after each row (step) of each image: the
+    /// class probabilities after every step and the step it decides at.
+    Explain {
+        /// The run folder (holding model/) or the model folder itself.
+        #[arg(long, short)]
+        model: PathBuf,
+        /// PNG images and IDX image files (gzipped or raw).
+        #[arg(value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Write one picture per image (PNG) into this folder.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Invert PNG and IDX pixels first, for dark drawings on a light background.
+        #[arg(long)]
+        invert: bool,
+        /// Print one JSON list (file, index, class, name, probability, steps, decided_at) instead of text tables.
         #[arg(long)]
         json: bool,
     },
@@ -166,6 +186,11 @@ fn main() -> ExitCode {
         }
         Command::Predict { model, files, invert, json } => {
             predict::run(&model, &files, invert, json, &mut std::io::stdout().lock()).map_err(Failure::from).map(|()| 0)
+        }
+        Command::Explain { model, files, out, invert, json } => {
+            explain::run(&model, &files, out.as_deref(), invert, json, &mut std::io::stdout().lock())
+                .map_err(Failure::from)
+                .map(|()| 0)
         }
         Command::Bench { config, sets, args } => bench::bench(&config, &sets, args).map(|()| 0),
     };

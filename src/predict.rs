@@ -39,6 +39,9 @@ pub enum PredictError {
     /// The model could not be loaded or run.
     #[error(transparent)]
     Model(#[from] lstm_model::ModelError),
+    /// A per-step explanation or its picture failed.
+    #[error(transparent)]
+    Explain(#[from] eval::EvalError),
 }
 
 impl PredictError {
@@ -89,7 +92,7 @@ fn fit(image: GrayImage, width: u32, height: u32, invert: bool) -> Vec<u8> {
 
 /// Reads one input file into images of `width × height` bytes: a PNG (detected
 /// by its signature) is one image, anything else is read as an IDX image file.
-fn read_images(path: &Path, width: u32, height: u32, invert: bool) -> Result<(bool, Vec<Vec<u8>>), PredictError> {
+pub fn read_images(path: &Path, width: u32, height: u32, invert: bool) -> Result<(bool, Vec<Vec<u8>>), PredictError> {
     let bytes = std::fs::read(path).map_err(|source| PredictError::Io { path: path.to_owned(), source })?;
     if bytes.starts_with(PNG_MAGIC) {
         let image = image::load_from_memory_with_format(&bytes, image::ImageFormat::Png)

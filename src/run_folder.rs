@@ -26,7 +26,11 @@ pub const RUN_FILES: &[&str] = &[
     "confusion.svg",
     "errors.png",
     "decision.svg",
+    lstm_mnist::html::REPORT_HTML,
 ];
+
+/// Test images explained on report.html: this many classified right and this many wrong.
+const EXPLAINED: usize = 3;
 
 /// Writes `value` as pretty JSON through a temporary file, synced, and a
 /// rename: `path` holds either the old or the new complete file, never a part.
@@ -140,7 +144,9 @@ pub fn write_test_pictures(
     let pixels = Vec::<f32>::try_from(images.reshape([-1]).to_kind(tch::Kind::Float)).map_err(eval::EvalError::from)?;
     let truth = Vec::<i64>::try_from(labels).map_err(eval::EvalError::from)?;
     let shape = (size[1] as usize, size[2] as usize);
-    plots::errors_png(&dir.join("errors.png"), &pixels, shape, &truth, &evaluation.predictions, ERRORS_SHOWN)?;
+    let names: Vec<String> = evaluation.report.classes.iter().map(|c| c.class.clone()).collect();
+    let labels = (truth.as_slice(), evaluation.predictions.as_slice());
+    plots::errors_png(&dir.join("errors.png"), &pixels, shape, labels, &names, ERRORS_SHOWN)?;
     Ok(())
 }
 
@@ -159,5 +165,61 @@ pub fn write_curves(dir: &Path) -> Result<(), Failure> {
         }
     }
     plots::curves_svg(&dir.join("curves.svg"), &train, &validation)?;
+    Ok(())
+}
+
+/// Explain pictures of a few test images for report.html: the first
+/// [`EXPLAINED`] classified right and the first [`EXPLAINED`] classified wrong.
+fn explain_pictures(
+    model: &lstm_model::LstmClassifier,
+    evaluation: &Evaluation,
+    images: &Tensor,
+    labels: &Tensor,
+) -> Result<Vec<(String, Vec<u8>)>, Failure> {
+    let truth = Vec::<i64>::try_from(labels).map_err(eval::EvalError::from)?;
+    let right = (0..truth.len()).filter(|&i| truth[i] == evaluation.predictions[i]).take(EXPLAINED);
+    let wrong = (0..truth.len()).filter(|&i| truth[i] != evaluation.predictions[i]).take(EXPLAINED);
+    let chosen: Vec<usize> = right.chain(wrong).collect();
+    if chosen.is_empty() {
+        return Ok(Vec::new());
+    }
+    let index = Tensor::from_slice(&chosen.iter().map(|&i| i as i64).collect::<Vec<_>>());
+    let picked = images.index_select(0, &index).to_kind(tch::Kind::Float);
+    let explained = eval::explain::explain(model, &picked)?;
+    let spec = model.spec();
+    let (h, w) = (spec.image_height as usize, spec.image_width as usize);
+    let pixels = Vec::<f32>::try_from(picked.reshape([-1])).map_err(eval::EvalError::from)?;
+    let read_at = eval::explain::read_order(model);
+    let unit = if spec.config.sequence == lstm_model::Sequence::Rows { "row" } else { "step" };
+    let mut pictures = Vec::new();
+    for (k, (&i, e)) in chosen.iter().zip(&explained).enumerate() {
+        let picture = eval::explain::ExplainPicture {
+            pixels: &pixels[k * h * w..(k + 1) * h * w],
+            shape: (h, w),
+            read_at: &read_at,
+            explanation: e,
+            class_names: &spec.class_names,
+            truth: Some(truth[i] as usize),
+            unit,
+        };
+        let name = |c: usize| spec.class_names.get(c).cloned().unwrap_or_else(|| c.to_string());
+        let caption = format!("test image {i}: true {}, predicted {}", name(truth[i] as usize), e.name);
+        pictures.push((caption, eval::explain::explain_png(&picture)?));
+    }
+    Ok(pictures)
+}
+
+/// report.html in `dir`, from the files already there plus explain pictures
+/// of a few test images.
+pub fn write_page(
+    dir: &Path,
+    (title, subtitle): (&str, &str),
+    config: Option<Value>,
+    model: &lstm_model::LstmClassifier,
+    evaluation: &Evaluation,
+    (images, labels): (&Tensor, &Tensor),
+) -> Result<(), Failure> {
+    let explains = explain_pictures(model, evaluation, images, labels)?;
+    lstm_mnist::html::write_run_page(dir, title, subtitle, config, explains).map_err(io_error(dir))?;
     Ok(())
 }

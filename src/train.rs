@@ -118,6 +118,9 @@ pub fn run(
     write_report(&run_dir, &evaluation, extra)?;
     write_curves(&run_dir)?;
     write_test_pictures(&run_dir, &evaluation, &data.test.0, &data.test.1)?;
+    let title = experiment.name.clone().unwrap_or_else(|| run_dir.display().to_string());
+    let subtitle = format!("training run {}", run_dir.display());
+    run_folder::write_page(&run_dir, (&title, &subtitle), None, &model, &evaluation, (&data.test.0, &data.test.1))?;
     tracing::info!(
         run = %run_dir.display(),
         train_seconds = summary.seconds,
