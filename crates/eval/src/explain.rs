@@ -8,7 +8,7 @@ use std::io::Cursor;
 use image::{Rgb, RgbImage};
 use lstm_model::{LstmClassifier, Sequence};
 use serde::Serialize;
-use tch::Tensor;
+use tch::{Kind, Tensor};
 
 use crate::{text, EvalError};
 
@@ -27,9 +27,11 @@ pub struct Explanation {
     pub decided_at: usize,
 }
 
-/// Explains every image of `images` `[N, height, width]` (`f32` in `[0, 1]`).
-pub fn explain(model: &LstmClassifier, images: &Tensor) -> Result<Vec<Explanation>, EvalError> {
-    let probs = model.step_probabilities(&images.f_to_device(model.device())?)?;
+/// Explains every image of `images` `[N, height, width]` (`f32` in `[0, 1]`),
+/// the recurrent layers computed in `compute` precision (`Kind::Float` for fp32).
+pub fn explain(model: &LstmClassifier, images: &Tensor, compute: Kind) -> Result<Vec<Explanation>, EvalError> {
+    let logits = model.step_logits_with(&images.f_to_device(model.device())?, compute)?;
+    let probs = logits.f_softmax(-1, Kind::Float)?.f_to_device(tch::Device::Cpu)?;
     let size = probs.size();
     let (steps, classes) = (size[1] as usize, size[2] as usize);
     let flat = Vec::<f32>::try_from(probs.f_flatten(0, -1)?)?;
@@ -234,7 +236,7 @@ pub fn png_bytes(img: &RgbImage) -> Result<Vec<u8>, EvalError> {
 mod tests {
     use super::*;
     use lstm_model::{ModelConfig, ModelSpec};
-    use tch::{Device, Kind};
+    use tch::Device;
 
     fn model(sequence: Sequence) -> LstmClassifier {
         let spec = ModelSpec::new(
@@ -251,7 +253,7 @@ mod tests {
         let m = model(Sequence::Rows);
         tch::manual_seed(1);
         let images = Tensor::rand([3, 6, 5], (Kind::Float, Device::Cpu));
-        let explained = explain(&m, &images).unwrap();
+        let explained = explain(&m, &images, Kind::Float).unwrap();
         let predicted = m.predict(&images).unwrap();
         for (e, p) in explained.iter().zip(&predicted) {
             assert_eq!((e.class, &e.name), (p.class, &p.name));

@@ -10,10 +10,35 @@ use lstm_model::{LstmClassifier, Sequence};
 use serde::Serialize;
 use tch::Device;
 
-use crate::predict::{model_dir, read_images, PredictError};
+use super::predict::{parse_precision, read_images, PredictError};
+use crate::run_folder::find_model_dir;
+use crate::Failure;
 
 /// Images per forward pass.
 const BATCH: usize = 500;
+
+/// Arguments of `lstm-mnist explain`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ExplainArgs {
+    /// The run folder (holding model/) or the model folder itself.
+    #[arg(long, short)]
+    pub model: PathBuf,
+    /// PNG images and IDX image files (gzipped or raw).
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Write one picture per image (PNG) into this folder.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Invert PNG and IDX pixels first, for dark drawings on a light background.
+    #[arg(long)]
+    pub invert: bool,
+    /// Print one JSON list (file, index, class, name, probability, steps, decided_at) instead of text tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Compute precision: fp32, bf16 or auto, as for `predict`.
+    #[arg(long, value_name = "PRECISION", value_parser = parse_precision)]
+    pub precision: Option<lstm_model::Precision>,
+}
 
 /// One image's explanation, as printed with `--json`.
 #[derive(Debug, Serialize)]
@@ -56,35 +81,32 @@ fn text_block(label: &str, e: &Explanation, unit: &str, names: &[String]) -> Str
     out
 }
 
-/// Explains every image of `files` with the model in `model`: a text table
-/// per image, or one JSON list with `json`, and with `out` one PNG per image there.
-pub fn run(
-    model: &Path,
-    files: &[PathBuf],
-    out_dir: Option<&Path>,
-    invert: bool,
-    json: bool,
-    out: &mut impl Write,
-) -> Result<(), PredictError> {
+/// Explains every image of `args.files` with the model of `args.model`: a
+/// text table per image, or one JSON list with `--json`, and with `--out` one
+/// PNG per image there.
+pub fn run(args: &ExplainArgs, out: &mut impl Write) -> Result<(), Failure> {
+    let ExplainArgs { model, files, out: out_dir, invert, json, precision } = args;
+    let (invert, json, out_dir) = (*invert, *json, out_dir.as_deref());
     if files.is_empty() {
-        return Err(PredictError::NoFiles);
+        return Err(PredictError::NoFiles.into());
     }
-    let dir = model_dir(model)?;
+    let dir = find_model_dir(model).ok_or_else(|| PredictError::NoModel(model.clone()))?;
+    let compute = crate::precision::model_precision(model, *precision, Device::Cpu)?.kind();
     let model = LstmClassifier::load(&dir, Device::Cpu)?;
     let spec = model.spec().clone();
     let (height, width) = (spec.image_height, spec.image_width);
     let unit = if spec.config.sequence == Sequence::Rows { "row" } else { "step" };
     let read_at = read_order(&model);
     if let Some(d) = out_dir {
-        std::fs::create_dir_all(d).map_err(|source| PredictError::Io { path: d.to_owned(), source })?;
+        std::fs::create_dir_all(d).map_err(crate::io_error(d))?;
     }
     let write_err = |source| PredictError::Io { path: PathBuf::from("stdout"), source };
     let mut rows = Vec::new();
     for file in files {
         let (png, images) = read_images(file, width as u32, height as u32, invert)?;
         for (chunk_index, chunk) in images.chunks(BATCH).enumerate() {
-            let tensor = lstm_model::images_from_bytes(&chunk.concat(), height, width)?;
-            let explained = explain(&model, &tensor)?;
+            let tensor = lstm_model::images_from_bytes(&chunk.concat(), height, width).map_err(PredictError::from)?;
+            let explained = explain(&model, &tensor, compute).map_err(PredictError::from)?;
             for (i, e) in explained.into_iter().enumerate() {
                 let index = (!png).then_some(chunk_index * BATCH + i);
                 if let Some(d) = out_dir {
@@ -99,8 +121,8 @@ pub fn run(
                         unit,
                     };
                     let path = d.join(picture_name(file, index));
-                    let bytes = explain_png(&picture)?;
-                    std::fs::write(&path, bytes).map_err(|source| PredictError::Io { path, source })?;
+                    let bytes = explain_png(&picture).map_err(PredictError::from)?;
+                    std::fs::write(&path, bytes).map_err(crate::io_error(&path))?;
                 }
                 if json {
                     rows.push((file.display().to_string(), index, e));
