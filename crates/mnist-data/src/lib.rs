@@ -34,6 +34,7 @@ pub mod datasets;
 pub mod download;
 mod error;
 pub mod idx;
+pub mod recognise;
 pub mod split;
 
 use std::fmt;
