@@ -20,6 +20,7 @@ run: build
 	$(BIN) train --config $(CONFIG) --force
 
 test: setup
+	scripts/setup-onnxruntime.sh
 	@scripts/test-data.sh
 	$(CARGO) test --release --workspace
 

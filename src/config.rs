@@ -77,9 +77,18 @@ fn parse_value(text: &str) -> Value {
 /// Sets `root[a][b]...` = `value` for the dotted key `a.b...`, creating objects as needed.
 pub fn set_dotted(root: &mut Value, assignment: &str) -> Result<(), ConfigError> {
     let (key, text) = assignment.split_once('=').ok_or_else(|| ConfigError::SetSyntax(assignment.to_owned()))?;
-    let parts: Vec<&str> = key.trim().split('.').collect();
-    if parts.iter().any(|p| p.is_empty()) {
+    if key.trim().split('.').any(|p| p.is_empty()) {
         return Err(ConfigError::SetSyntax(assignment.to_owned()));
+    }
+    set_dotted_value(root, key.trim(), parse_value(text))
+}
+
+/// Sets `root[a][b]...` = `value` for the dotted key `a.b...` (a JSON value,
+/// as sweep files give them), creating objects as needed.
+pub fn set_dotted_value(root: &mut Value, key: &str, value: Value) -> Result<(), ConfigError> {
+    let parts: Vec<&str> = key.split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(ConfigError::SetSyntax(format!("{key}={value}")));
     }
     let mut node = root;
     for (i, part) in parts.iter().enumerate() {
@@ -91,7 +100,7 @@ pub fn set_dotted(root: &mut Value, assignment: &str) -> Result<(), ConfigError>
             });
         };
         if i + 1 == parts.len() {
-            map.insert((*part).to_owned(), parse_value(text));
+            map.insert((*part).to_owned(), value);
             return Ok(());
         }
         node = map.entry((*part).to_owned()).or_insert_with(|| Value::Object(Default::default()));
@@ -116,6 +125,12 @@ impl Experiment {
         for set in sets {
             set_dotted(&mut value, set)?;
         }
+        Self::from_value(value, origin)
+    }
+
+    /// Builds and checks an experiment from a config as a JSON value;
+    /// `origin` names its source in errors and gives the default `name`.
+    pub fn from_value(value: Value, origin: &Path) -> Result<Self, ConfigError> {
         let mut experiment: Self = serde_path_to_error::deserialize(value).map_err(|err| ConfigError::Invalid {
             path: origin.to_owned(),
             key: err.path().to_string(),

@@ -4,5 +4,7 @@
 //! they are a library so that tests and the fuzz targets (`fuzz/`) can call
 //! them without a process.
 
+pub mod compare;
 pub mod config;
 pub mod data;
+pub mod sweep;

@@ -7,7 +7,8 @@ use crate::TrainError;
 /// The `train` section of an experiment config. Defaults are the notebook's.
 ///
 /// The length of training is given by exactly one of `training_iters` (the
-/// notebook's sample count, default when neither is set) and `epochs`.
+/// notebook's sample count, default when none is set), `epochs` and
+/// `max_steps`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainConfig {
@@ -24,6 +25,9 @@ pub struct TrainConfig {
     /// The alternative length: this many passes over the training data, each
     /// a fresh permutation; see `drop_last`. Default null.
     pub epochs: Option<i64>,
+    /// The third alternative: exactly this many optimisation steps, batches
+    /// drawn as with `training_iters` (always full). Default null.
+    pub max_steps: Option<i64>,
     /// With `epochs`: drop each epoch's last partial batch (true) or train on
     /// it (false). Ignored with `training_iters`. Default false.
     pub drop_last: bool,
@@ -105,6 +109,7 @@ impl Default for TrainConfig {
             batch_size: 128,
             training_iters: None,
             epochs: None,
+            max_steps: None,
             drop_last: false,
             display_step: 10,
             seed: 0,
@@ -131,6 +136,8 @@ pub enum Length {
     TrainingIters(i64),
     /// Whole epochs.
     Epochs(i64),
+    /// Optimisation steps.
+    Steps(i64),
 }
 
 /// The optimiser and its hyperparameters; formulas are PyTorch's
@@ -294,18 +301,27 @@ fn bad(key: &'static str, value: impl ToString, hint: &'static str) -> Bad {
 }
 
 impl TrainConfig {
-    /// How long training lasts: `training_iters`, `epochs`, or the notebook's
-    /// 100000 samples when neither is set; both set is an error naming both keys.
+    /// How long training lasts: `training_iters`, `epochs`, `max_steps`, or
+    /// the notebook's 100000 samples when none is set; two set is an error
+    /// naming both keys.
     pub fn length(&self) -> Result<Length, TrainError> {
-        match (self.training_iters, self.epochs) {
-            (Some(_), Some(_)) => Err(TrainError::InvalidConfig {
-                key: "train.training_iters",
-                value: "set together with `train.epochs`".into(),
-                hint: "give the length as exactly one of `train.training_iters` and `train.epochs` (set the other to null)",
+        let given: Vec<(&'static str, Length)> = [
+            ("train.training_iters", self.training_iters.map(Length::TrainingIters)),
+            ("train.epochs", self.epochs.map(Length::Epochs)),
+            ("train.max_steps", self.max_steps.map(Length::Steps)),
+        ]
+        .into_iter()
+        .filter_map(|(key, length)| length.map(|l| (key, l)))
+        .collect();
+        match given.as_slice() {
+            [] => Ok(Length::TrainingIters(DEFAULT_TRAINING_ITERS)),
+            [(_, length)] => Ok(*length),
+            [(first, _), (second, _), ..] => Err(TrainError::InvalidConfig {
+                key: first,
+                value: format!("set together with `{second}`"),
+                hint: "give the length as exactly one of `train.training_iters`, `train.epochs` and \
+                       `train.max_steps` (set the others to null)",
             }),
-            (Some(iters), None) => Ok(Length::TrainingIters(iters)),
-            (None, Some(epochs)) => Ok(Length::Epochs(epochs)),
-            (None, None) => Ok(Length::TrainingIters(DEFAULT_TRAINING_ITERS)),
         }
     }
 
@@ -326,6 +342,7 @@ impl TrainConfig {
         match self.length() {
             Ok(Length::TrainingIters(iters)) if self.batch_size >= 1 => ((iters - 1) / self.batch_size).max(0),
             Ok(Length::Epochs(epochs)) => epochs.max(0) * self.steps_per_epoch(examples),
+            Ok(Length::Steps(steps)) => steps.max(0),
             _ => 0,
         }
     }
@@ -348,6 +365,9 @@ impl TrainConfig {
             }
             Length::Epochs(epochs) if epochs < 1 => {
                 return bad("train.epochs", epochs, "use a positive number of epochs")
+            }
+            Length::Steps(steps) if steps < 1 => {
+                return bad("train.max_steps", steps, "use a positive number of steps")
             }
             _ => {}
         }

@@ -376,7 +376,7 @@ pub fn train(
             tch::manual_seed(step_seed(config.seed, step));
         }
         let batch = match length {
-            Length::TrainingIters(_) => order.next_batch(config.batch_size as usize),
+            Length::TrainingIters(_) | Length::Steps(_) => order.next_batch(config.batch_size as usize),
             Length::Epochs(_) => order.next_batch_in_epoch(config.batch_size as usize, config.drop_last),
         };
         let index = Tensor::f_from_slice(&batch)?.f_to_device(device)?;
