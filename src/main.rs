@@ -62,18 +62,27 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Classify PNG images (any size; white digit on black, as MNIST) and IDX
+    /// Classify PNG and JPEG pictures (any size, either way round) and IDX
     /// image files with a saved model.
     Predict {
         /// The run folder (holding model/) or the model folder itself.
         #[arg(long, short)]
         model: PathBuf,
-        /// PNG images and IDX image files (gzipped or raw).
+        /// PNG and JPEG pictures and IDX image files (gzipped or raw).
         #[arg(value_name = "FILE")]
         files: Vec<PathBuf>,
-        /// Invert PNG and IDX pixels first, for dark drawings on a light background.
-        #[arg(long)]
-        invert: bool,
+        /// Invert pixels first (255 - value): `auto` inverts pictures whose border
+        /// is mostly bright (dark drawings on light paper) and says so; `yes`
+        /// (or `--invert` alone) inverts every image, IDX ones too; `no` none.
+        #[arg(
+            long,
+            value_name = "auto|yes|no",
+            num_args = 0..=1,
+            require_equals = true,
+            default_value = "auto",
+            default_missing_value = "yes"
+        )]
+        invert: image_folder_data::picture::Invert,
         /// Print one JSON array with every class probability instead of one line per image.
         #[arg(long)]
         json: bool,
@@ -153,7 +162,7 @@ pub fn set_threads(threads: Option<usize>) -> usize {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(predict::join_invert_values(std::env::args_os()));
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)

@@ -49,7 +49,8 @@ fn trained() -> (tempfile::TempDir, std::path::PathBuf) {
     let jpeg = data.join("test/beta/extra.jpg");
     image::DynamicImage::ImageLuma8(picture(3, 7, false)).to_rgb8().save_with_format(jpeg, ImageFormat::Jpeg).unwrap();
     let run_dir = tmp.path().join("run");
-    let section = format!(r#"data={{"source": "image-folder", "dir": {:?}, "size": {SIDE}}}"#, data.display().to_string());
+    let section =
+        format!(r#"data={{"source": "image-folder", "dir": {:?}, "size": {SIDE}}}"#, data.display().to_string());
     let out = run(&[
         "train",
         "--config",
@@ -156,6 +157,8 @@ fn bad_pictures_and_layouts_are_reported() {
                 "model.hidden=4",
                 "--set",
                 "train.training_iters=10",
+                "--set",
+                "train.batch_size=4",
                 "--set",
                 "device=cpu",
             ][..],
