@@ -7,4 +7,6 @@
 pub mod compare;
 pub mod config;
 pub mod data;
+pub mod openmp;
+pub mod precision;
 pub mod sweep;

@@ -12,6 +12,8 @@ use lstm_model::{LstmClassifier, Prediction, SPEC_FILE};
 use serde::Serialize;
 use tch::Device;
 
+use crate::Failure;
+
 /// Images per forward pass when classifying a large IDX file.
 const BATCH: usize = 1000;
 
@@ -112,19 +114,27 @@ fn line(file: &Path, index: Option<usize>, p: &Prediction) -> String {
     format!("{}{at}: {class}{name} ({:.4})", file.display(), p.probability)
 }
 
+/// How `predict` reads and reports.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Invert pixels first: `auto` inverts pictures that look like dark
+    /// drawings on a light background (see [`picture::border_is_bright`]).
+    pub invert: Invert,
+    /// One JSON array instead of one line per image.
+    pub json: bool,
+    /// Compute precision; default: the run's (see `lstm_mnist::precision::model_precision`).
+    pub precision: Option<lstm_model::Precision>,
+}
+
 /// Classifies every image of `files` with the model of `model`, writing one
 /// line per image (or one JSON array with `json`) to `out`.
-pub fn run(
-    model: &Path,
-    files: &[PathBuf],
-    invert: Invert,
-    json: bool,
-    out: &mut impl Write,
-) -> Result<(), PredictError> {
+pub fn run(model: &Path, files: &[PathBuf], options: Options, out: &mut impl Write) -> Result<(), Failure> {
+    let Options { invert, json, precision } = options;
     if files.is_empty() {
-        return Err(PredictError::NoFiles);
+        return Err(PredictError::NoFiles.into());
     }
     let dir = model_dir(model)?;
+    let compute = lstm_mnist::precision::model_precision(model, precision, Device::Cpu)?.kind();
     let model = LstmClassifier::load(&dir, Device::Cpu)?;
     let (height, width) = (model.spec().image_height, model.spec().image_width);
     tracing::info!(model = %dir.display(), height, width, "model loaded");
@@ -141,7 +151,9 @@ pub fn run(
         }
         for (chunk_index, chunk) in images.pixels.chunks(BATCH).enumerate() {
             let tensor = lstm_model::images_from_bytes(&chunk.concat(), height, width)?;
-            for (i, prediction) in model.predict(&tensor)?.into_iter().enumerate() {
+            for (i, prediction) in
+                model.predict_with(&tensor, compute).map_err(PredictError::from)?.into_iter().enumerate()
+            {
                 let at = chunk_index * BATCH + i;
                 let index = (!images.picture).then_some(at);
                 if json {

@@ -10,7 +10,7 @@ mod decision;
 pub mod plots;
 mod report;
 
-use lstm_model::LstmClassifier;
+use lstm_model::{LstmClassifier, Precision};
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Reduction, Tensor};
 
@@ -27,6 +27,11 @@ pub const BIDIRECTIONAL_DECISION_STEPS: i64 = 64;
 pub struct EvalConfig {
     /// Images per forward pass. Default 1000.
     pub batch_size: i64,
+    /// Compute precision of the recurrent layers while evaluating (and in
+    /// `predict` and `explain`): `"fp32"`, `"bf16"`, `"fp16"` (CUDA only) or
+    /// `"auto"`. Default null: as `train.precision` (the binary fills it in;
+    /// this crate alone reads null as fp32).
+    pub precision: Option<Precision>,
     /// Whether to compute the decision time (`decision` in `report.json`):
     /// `true`, `false`, or `null` (the default) for "unless the model is
     /// bidirectional over more than 64 steps". A unidirectional model gives
@@ -37,7 +42,7 @@ pub struct EvalConfig {
 
 impl Default for EvalConfig {
     fn default() -> Self {
-        Self { batch_size: 1000, decision: None }
+        Self { batch_size: 1000, precision: None, decision: None }
     }
 }
 
@@ -111,6 +116,7 @@ pub fn evaluate_with_predictions(
     }
     let classes = model.spec().classes();
     let device = model.device();
+    let compute = config.precision.unwrap_or_default().resolve(device).kind();
     let mut loss_sum = 0f64;
     let mut predictions = Vec::with_capacity(n as usize);
     let mut decisions =
@@ -130,13 +136,13 @@ pub fn evaluate_with_predictions(
             }
             let logits = match decisions.as_mut() {
                 Some(counter) => {
-                    let steps = model.step_logits(&x)?;
+                    let steps = model.step_logits_with(&x, compute)?;
                     let step_classes = steps.f_argmax(-1, false)?.f_to_device(tch::Device::Cpu)?;
                     let y_cpu = Vec::<i64>::try_from(&y.f_to_device(tch::Device::Cpu)?)?;
                     decided_at.extend(counter.add(&Vec::<i64>::try_from(&step_classes.f_flatten(0, -1)?)?, &y_cpu));
                     steps.f_select(1, -1)?
                 }
-                None => model.forward_t(&x, false)?,
+                None => model.forward_t_with(&x, false, compute)?,
             };
             let batch_loss =
                 logits.f_log_softmax(-1, Kind::Float)?.f_nll_loss(&y, None::<Tensor>, Reduction::Sum, -100)?;
@@ -194,6 +200,28 @@ mod tests {
     }
 
     #[test]
+    fn bf16_evaluation_computes_in_bf16_and_stays_close_to_fp32() {
+        let spec = ModelSpec::new(
+            ModelConfig { hidden: 8, ..Default::default() },
+            4,
+            3,
+            (0..5).map(|c| c.to_string()).collect(),
+        );
+        let model = LstmClassifier::new(spec, Device::Cpu).unwrap();
+        tch::manual_seed(3);
+        let images = Tensor::rand([40, 4, 3], (Kind::Float, Device::Cpu));
+        let labels = Tensor::randint(5, [40], (Kind::Int64, Device::Cpu));
+        let fp32 = evaluate(&model, &images, &labels, &EvalConfig::default()).unwrap();
+        let bf16_config = EvalConfig { precision: Some(Precision::Bf16), ..Default::default() };
+        let bf16 = evaluate(&model, &images, &labels, &bf16_config).unwrap();
+        assert_eq!(bf16.samples, 40);
+        assert_ne!(bf16.loss, fp32.loss, "bf16 evaluation gave fp32's exact loss: precision not applied");
+        assert!((bf16.loss - fp32.loss).abs() < 0.02, "bf16 loss {} vs fp32 {}", bf16.loss, fp32.loss);
+        let fp32_again = EvalConfig { precision: Some(Precision::Fp32), ..Default::default() };
+        assert_eq!(evaluate(&model, &images, &labels, &fp32_again).unwrap().loss, fp32.loss);
+    }
+
+    #[test]
     fn decision_time_follows_the_per_step_classes() {
         let spec = ModelSpec::new(
             ModelConfig { hidden: 8, bidirectional: true, ..Default::default() },
@@ -206,7 +234,8 @@ mod tests {
         let images = Tensor::rand([17, 6, 3], (Kind::Float, Device::Cpu));
         let labels = Tensor::randint(4, [17], (Kind::Int64, Device::Cpu));
         let e =
-            evaluate_with_predictions(&model, &images, &labels, &EvalConfig { batch_size: 5, decision: None }).unwrap();
+            evaluate_with_predictions(&model, &images, &labels, &EvalConfig { batch_size: 5, ..Default::default() })
+                .unwrap();
         let step_classes = model.step_logits(&images).unwrap().argmax(-1, false);
         let truth = Vec::<i64>::try_from(&labels).unwrap();
         for i in 0..17 {

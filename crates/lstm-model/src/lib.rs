@@ -26,6 +26,7 @@
 //! ```
 
 mod error;
+mod precision;
 mod spec;
 mod steps;
 
@@ -39,6 +40,7 @@ use serde::Serialize;
 use tch::{nn, Device, Kind, Tensor};
 
 pub use error::{ModelError, Result};
+pub use precision::{cpu_has_fast_bf16, cpuinfo_has_fast_bf16, fast_bf16, Precision};
 pub use spec::{
     Cell, Init, ModelConfig, ModelSpec, Readout, Sequence, FORMAT_VERSION, MAX_CLASSES, MAX_IMAGE_PIXELS,
     MAX_PARAMETERS,
@@ -265,7 +267,13 @@ impl LstmClassifier {
 
     /// Logits in evaluation mode, without recording gradients.
     pub fn forward(&self, images: &Tensor) -> Result<Tensor> {
-        tch::no_grad(|| self.forward_t(images, false))
+        self.forward_with(images, Kind::Float)
+    }
+
+    /// [`forward`](Self::forward) with the recurrent layers computed in
+    /// `compute` precision (see [`forward_t_with`](Self::forward_t_with)); `f32` logits.
+    pub fn forward_with(&self, images: &Tensor, compute: Kind) -> Result<Tensor> {
+        tch::no_grad(|| self.forward_t_with(images, false, compute))
     }
 
     /// The most probable class of each image `[N, image_height, image_width]`,
@@ -281,7 +289,12 @@ impl LstmClassifier {
     /// # Ok::<(), lstm_model::ModelError>(())
     /// ```
     pub fn predict(&self, images: &Tensor) -> Result<Vec<Prediction>> {
-        let probs = self.forward(images)?.f_softmax(-1, Kind::Float)?.f_to_device(Device::Cpu)?;
+        self.predict_with(images, Kind::Float)
+    }
+
+    /// [`predict`](Self::predict) with the recurrent layers computed in `compute` precision.
+    pub fn predict_with(&self, images: &Tensor, compute: Kind) -> Result<Vec<Prediction>> {
+        let probs = self.forward_with(images, compute)?.f_softmax(-1, Kind::Float)?.f_to_device(Device::Cpu)?;
         let flat = Vec::<f32>::try_from(probs.f_flatten(0, -1)?)?;
         let classes = self.spec.class_names.len();
         Ok(flat
