@@ -1,3 +1,9 @@
 fn main() {
     torch_build::link_libtorch();
+    // For `lstm-mnist env`: the libtorch built against, and whether the build is CPU-only.
+    if let Some(dir) = torch_build::lib_dir() {
+        println!("cargo:rustc-env=LSTM_MNIST_LIBTORCH_LIB={}", dir.display());
+    }
+    let cpu_only = torch_build::LinkOptions::from_env().cpu_only;
+    println!("cargo:rustc-env=LSTM_MNIST_CPU_ONLY_BUILD={}", u8::from(cpu_only));
 }

@@ -7,4 +7,5 @@
 pub mod compare;
 pub mod config;
 pub mod data;
+pub mod export;
 pub mod sweep;

@@ -14,6 +14,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use config::{ConfigError, DeviceChoice};
+use lstm_mnist::export::{self, ExportError, ExportFormat};
 use lstm_mnist::{config, data};
 use tch::Device;
 
@@ -89,6 +90,25 @@ enum Command {
         #[command(flatten)]
         args: bench::BenchArgs,
     },
+    /// Write a saved model as a standard ONNX file (LSTM/GRU nodes, layout and readout built in).
+    Export {
+        /// A run folder (its model/ is used) or a model folder (model.json + model.safetensors).
+        #[arg(long, value_name = "RUN_DIR")]
+        model: PathBuf,
+        /// The file format.
+        #[arg(long, value_enum, default_value = "onnx")]
+        format: ExportFormat,
+        /// The file to write, for example model.onnx.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Show the libtorch this build uses; --cargo-config prints the .cargo/config.toml
+    /// with which a crate depending on lstm-model builds with plain `cargo build`.
+    Env {
+        /// Print a .cargo/config.toml (the [env] table giving torch-sys LIBTORCH).
+        #[arg(long)]
+        cargo_config: bool,
+    },
 }
 
 /// Why the program stopped; the exit status says which kind.
@@ -110,6 +130,8 @@ pub enum Failure {
     Eval(#[from] eval::EvalError),
     #[error(transparent)]
     Predict(#[from] predict::PredictError),
+    #[error(transparent)]
+    Export(#[from] ExportError),
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
 }
@@ -124,6 +146,7 @@ impl Failure {
             | Failure::Eval(eval::EvalError::InvalidBatchSize(_))
             | Failure::Model(lstm_model::ModelError::InvalidConfig { .. }) => 2,
             Failure::Predict(e) if e.is_usage() => 2,
+            Failure::Export(e) if e.is_usage() => 2,
             _ => 1,
         }
     }
@@ -152,6 +175,18 @@ pub fn set_threads(threads: Option<usize>) -> usize {
     threads
 }
 
+fn run_export(model: &Path, format: ExportFormat, out: &Path) -> Result<u8, Failure> {
+    let exported = export::export(model, format, out)?;
+    tracing::info!(
+        model = %exported.model_dir.display(),
+        out = %out.display(),
+        bytes = exported.bytes,
+        standardization = ?exported.standardization,
+        "exported"
+    );
+    Ok(0)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -168,6 +203,14 @@ fn main() -> ExitCode {
             predict::run(&model, &files, invert, json, &mut std::io::stdout().lock()).map_err(Failure::from).map(|()| 0)
         }
         Command::Bench { config, sets, args } => bench::bench(&config, &sets, args).map(|()| 0),
+        Command::Export { model, format, out } => run_export(&model, format, &out),
+        Command::Env { cargo_config: true } => {
+            export::cargo_config().map(|c| print!("{c}")).map(|()| 0).map_err(Failure::from)
+        }
+        Command::Env { cargo_config: false } => {
+            print!("{}", export::describe());
+            Ok(0)
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),
