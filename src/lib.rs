@@ -8,4 +8,6 @@ pub mod compare;
 pub mod config;
 pub mod data;
 pub mod export;
+pub mod openmp;
+pub mod precision;
 pub mod sweep;

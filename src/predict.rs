@@ -9,6 +9,8 @@ use lstm_model::{LstmClassifier, Prediction, SPEC_FILE};
 use serde::Serialize;
 use tch::Device;
 
+use crate::Failure;
+
 /// Images per forward pass when classifying a large IDX file.
 const BATCH: usize = 1000;
 
@@ -109,19 +111,26 @@ fn read_images(path: &Path, width: u32, height: u32, invert: bool) -> Result<(bo
     Ok((false, images))
 }
 
+/// How `predict` reads and reports.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Invert pixels first (dark drawings on a light background).
+    pub invert: bool,
+    /// One JSON array instead of one line per image.
+    pub json: bool,
+    /// Compute precision; default: the run's (see `lstm_mnist::precision::model_precision`).
+    pub precision: Option<lstm_model::Precision>,
+}
+
 /// Classifies every image of `files` with the model of `model`, writing one
 /// line per image (or one JSON array with `json`) to `out`.
-pub fn run(
-    model: &Path,
-    files: &[PathBuf],
-    invert: bool,
-    json: bool,
-    out: &mut impl Write,
-) -> Result<(), PredictError> {
+pub fn run(model: &Path, files: &[PathBuf], options: Options, out: &mut impl Write) -> Result<(), Failure> {
+    let Options { invert, json, precision } = options;
     if files.is_empty() {
-        return Err(PredictError::NoFiles);
+        return Err(PredictError::NoFiles.into());
     }
     let dir = model_dir(model)?;
+    let compute = lstm_mnist::precision::model_precision(model, precision, Device::Cpu)?.kind();
     let model = LstmClassifier::load(&dir, Device::Cpu)?;
     let (height, width) = (model.spec().image_height, model.spec().image_width);
     tracing::info!(model = %dir.display(), height, width, "model loaded");
@@ -131,7 +140,9 @@ pub fn run(
         let (png, images) = read_images(file, width as u32, height as u32, invert)?;
         for (chunk_index, chunk) in images.chunks(BATCH).enumerate() {
             let tensor = lstm_model::images_from_bytes(&chunk.concat(), height, width)?;
-            for (i, prediction) in model.predict(&tensor)?.into_iter().enumerate() {
+            for (i, prediction) in
+                model.predict_with(&tensor, compute).map_err(PredictError::from)?.into_iter().enumerate()
+            {
                 let index = (!png).then_some(chunk_index * BATCH + i);
                 if json {
                     rows.push((file.display().to_string(), index, prediction));
