@@ -11,6 +11,49 @@ use tch::Device;
 
 use crate::config::{ConfigError, Experiment};
 use crate::data::DataSection;
+use crate::run_folder::find_model_dir;
+use crate::{io_error, Failure};
+
+/// Arguments of `lstm-mnist export`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ExportArgs {
+    /// A run folder (its model/ is used) or a model folder (model.json + model.safetensors).
+    #[arg(long, value_name = "RUN_DIR")]
+    pub model: PathBuf,
+    /// The file format.
+    #[arg(long, value_enum, default_value = "onnx")]
+    pub format: ExportFormat,
+    /// The file to write, for example model.onnx.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// Arguments of `lstm-mnist env`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EnvArgs {
+    /// Print a .cargo/config.toml (the [env] table giving torch-sys LIBTORCH) instead.
+    #[arg(long)]
+    pub cargo_config: bool,
+}
+
+/// `lstm-mnist export`: writes the model and logs what was written.
+pub fn run(args: &ExportArgs) -> Result<(), Failure> {
+    let exported = export(&args.model, args.format, &args.out)?;
+    tracing::info!(
+        model = %exported.model_dir.display(),
+        out = %args.out.display(),
+        bytes = exported.bytes,
+        standardization = ?exported.standardization,
+        "exported"
+    );
+    Ok(())
+}
+
+/// `lstm-mnist env`: the build's libtorch, or with `--cargo-config` a `.cargo/config.toml`.
+pub fn run_env(args: &EnvArgs, out: &mut impl std::io::Write) -> Result<(), Failure> {
+    let text = if args.cargo_config { cargo_config()? } else { describe() };
+    out.write_all(text.as_bytes()).map_err(io_error(Path::new("<stdout>")))
+}
 
 /// The formats `export` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -73,18 +116,6 @@ pub struct Exported {
     pub bytes: u64,
 }
 
-/// The model folder of `path`: `path/model/` for a run folder, `path` for a model folder.
-pub fn model_dir(path: &Path) -> Result<PathBuf, ExportError> {
-    let inner = path.join("model");
-    if inner.join(SPEC_FILE).is_file() {
-        Ok(inner)
-    } else if path.join(SPEC_FILE).is_file() {
-        Ok(path.to_owned())
-    } else {
-        Err(ExportError::NoModel(path.to_owned()))
-    }
-}
-
 /// Writes the model of `model` (a run or model folder) to `out` in `format`.
 ///
 /// A run trained on standardised pixels (`data.normalize = "standardize"` in
@@ -92,7 +123,7 @@ pub fn model_dir(path: &Path) -> Result<PathBuf, ExportError> {
 /// built into the graph, recomputed from its data, so the exported input is
 /// pixel / 255 like every other.
 pub fn export(model: &Path, format: ExportFormat, out: &Path) -> Result<Exported, ExportError> {
-    let dir = model_dir(model)?;
+    let dir = find_model_dir(model).ok_or_else(|| ExportError::NoModel(model.to_owned()))?;
     let classifier = LstmClassifier::load(&dir, Device::Cpu)?;
     let standardization = standardization(&dir)?;
     match format {
