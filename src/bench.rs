@@ -50,7 +50,8 @@ pub fn bench(config_path: &Path, sets: &[String], args: BenchArgs) -> Result<(),
     let threads = experiment.threads.unwrap_or_else(num_cpus::get_physical);
     tch::set_num_threads(threads as i32);
     let device = choose_device(experiment.device)?;
-    let train_precision = trainer::training_precision(experiment.train.precision, device)?;
+    let train_precision =
+        lstm_mnist::precision::resolve(experiment.train.precision, "train.precision", "training", device)?;
     let eval_config = lstm_mnist::precision::eval_config(&experiment, device)?;
 
     let start = Instant::now();

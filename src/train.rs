@@ -52,7 +52,7 @@ pub fn run(
     experiment.train.validate()?;
     let threads = set_threads(experiment.threads);
     let device = choose_device(experiment.device)?;
-    trainer::training_precision(experiment.train.precision, device)?;
+    lstm_mnist::precision::resolve(experiment.train.precision, "train.precision", "training", device)?;
     let eval_config = lstm_mnist::precision::eval_config(&experiment, device)?;
     if resume.is_none() {
         run_folder::check_new_run_dir(&run_dir, force)?;
