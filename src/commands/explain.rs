@@ -10,6 +10,8 @@ use lstm_model::{LstmClassifier, Sequence};
 use serde::Serialize;
 use tch::Device;
 
+use image_folder_data::picture::Invert;
+
 use super::predict::{parse_precision, read_images, PredictError};
 use crate::run_folder::find_model_dir;
 use crate::Failure;
@@ -29,9 +31,17 @@ pub struct ExplainArgs {
     /// Write one picture per image (PNG) into this folder.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Invert PNG and IDX pixels first, for dark drawings on a light background.
-    #[arg(long)]
-    pub invert: bool,
+    /// Invert pixels first, as for `predict`: `auto` (pictures with a mostly
+    /// bright border), `yes` (or `--invert` alone; IDX images too) or `no`.
+    #[arg(
+        long,
+        value_name = "auto|yes|no",
+        num_args = 0..=1,
+        require_equals = true,
+        default_value = "auto",
+        default_missing_value = "yes"
+    )]
+    pub invert: Invert,
     /// Print one JSON list (file, index, class, name, probability, steps, decided_at) instead of text tables.
     #[arg(long)]
     pub json: bool,
@@ -103,8 +113,9 @@ pub fn run(args: &ExplainArgs, out: &mut impl Write) -> Result<(), Failure> {
     let write_err = |source| PredictError::Io { path: PathBuf::from("stdout"), source };
     let mut rows = Vec::new();
     for file in files {
-        let (png, images) = read_images(file, width as u32, height as u32, invert)?;
-        for (chunk_index, chunk) in images.chunks(BATCH).enumerate() {
+        let images = read_images(file, width as u32, height as u32, invert)?;
+        let png = images.picture;
+        for (chunk_index, chunk) in images.pixels.chunks(BATCH).enumerate() {
             let tensor = lstm_model::images_from_bytes(&chunk.concat(), height, width).map_err(PredictError::from)?;
             let explained = explain(&model, &tensor, compute).map_err(PredictError::from)?;
             for (i, e) in explained.into_iter().enumerate() {

@@ -109,7 +109,7 @@ pub fn run(args: &TrainArgs) -> Result<u8, Failure> {
     experiment.train.validate()?;
     let threads = set_threads(experiment.threads);
     let device = choose_device(experiment.device)?;
-    trainer::training_precision(experiment.train.precision, device)?;
+    crate::precision::resolve(experiment.train.precision, "train.precision", "training", device)?;
     let eval_config = crate::precision::eval_config(&experiment, device)?;
     if !resume {
         run_folder::check_new_run_dir(run.dir(), args.force)?;
