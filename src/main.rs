@@ -20,7 +20,7 @@ enum Command {
     Train(train::TrainArgs),
     /// Evaluate a saved model on the test split of a dataset: a table on stdout.
     Eval(evaluate::EvalArgs),
-    /// Classify PNG images (any size; white digit on black, as MNIST) and IDX
+    /// Classify PNG and JPEG pictures (any size, either way round) and IDX
     /// image files with a saved model.
     Predict(predict::PredictArgs),
     /// Time data loading, training steps and evaluation for a config (one JSON line; `make bench`).
@@ -47,7 +47,7 @@ pub unsafe extern "C" fn getenv(name: *const std::ffi::c_char) -> *mut std::ffi:
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(predict::join_invert_values(std::env::args_os()));
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
