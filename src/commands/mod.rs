@@ -3,5 +3,6 @@
 
 pub mod bench;
 pub mod evaluate;
+pub mod export;
 pub mod predict;
 pub mod train;
