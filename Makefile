@@ -21,6 +21,7 @@ run: build
 
 test: setup
 	scripts/setup-onnxruntime.sh
+	scripts/setup-report-tools.sh
 	@scripts/test-data.sh
 	$(CARGO) test --release --workspace
 	scripts/test-embed-outside.sh
