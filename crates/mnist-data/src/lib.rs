@@ -389,7 +389,7 @@ fn download_missing(dir: &Path, named: &NamedDataset, mirrors: &[String]) -> Res
     for ((stem, what, idx), remote) in FILES.into_iter().zip(named.files) {
         let present = candidates(stem, what, idx).iter().any(|name| dir.join(name).is_file());
         if !present {
-            download::fetch(dir, remote.name, remote.sha256, mirrors)?;
+            download::fetch(dir, remote.name, remote.sha256, remote.size, mirrors)?;
         }
     }
     Ok(())
