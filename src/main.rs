@@ -153,6 +153,8 @@ pub fn set_threads(threads: Option<usize>) -> usize {
 }
 
 fn main() -> ExitCode {
+    // libtorch's errors carry C++ stack frames unless told not to; only their first line is shown anyway.
+    std::env::set_var("TORCH_SHOW_CPP_STACKTRACES", "0");
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))

@@ -1,7 +1,7 @@
 //! `lstm-mnist predict`: classifies PNG images and IDX image files with a
 //! saved model, printing the class and its probability for each image.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use image::{imageops::FilterType, GrayImage};
@@ -87,26 +87,105 @@ fn fit(image: GrayImage, width: u32, height: u32, invert: bool) -> Vec<u8> {
     pixels
 }
 
-/// Reads one input file into images of `width × height` bytes: a PNG (detected
-/// by its signature) is one image, anything else is read as an IDX image file.
-fn read_images(path: &Path, width: u32, height: u32, invert: bool) -> Result<(bool, Vec<Vec<u8>>), PredictError> {
-    let bytes = std::fs::read(path).map_err(|source| PredictError::Io { path: path.to_owned(), source })?;
-    if bytes.starts_with(PNG_MAGIC) {
-        let image = image::load_from_memory_with_format(&bytes, image::ImageFormat::Png)
-            .map_err(|source| PredictError::Image { path: path.to_owned(), source })?;
-        return Ok((true, vec![fit(image.to_luma8(), width, height, invert)]));
+/// The largest PNG file read (64 MiB).
+pub const MAX_IMAGE_BYTES: u64 = 64 << 20;
+
+/// Where the results go: one line per image, or the elements of one JSON
+/// array written as they come (memory does not grow with the number of images).
+struct Output<'a, W: Write> {
+    out: &'a mut W,
+    json: bool,
+    rows: usize,
+}
+
+impl<W: Write> Output<'_, W> {
+    fn write(&mut self, file: &Path, index: Option<usize>, prediction: &Prediction) -> std::io::Result<()> {
+        if !self.json {
+            let at = index.map(|i| format!("[{i}]")).unwrap_or_default();
+            return writeln!(self.out, "{}{at}: {} ({:.4})", file.display(), prediction.name, prediction.probability);
+        }
+        let row = Row { file: file.display().to_string(), index, prediction };
+        let text = serde_json::to_string_pretty(&row).expect("predictions serialise");
+        // Exactly what pretty-printing the whole array gives: each element indented by two spaces.
+        let sep = if self.rows == 0 { "[\n" } else { ",\n" };
+        let indented: Vec<String> = text.lines().map(|l| format!("  {l}")).collect();
+        self.rows += 1;
+        write!(self.out, "{sep}{}", indented.join("\n"))
     }
-    let idx = mnist_data::idx::read_images(path)?;
-    let size = idx.rows * idx.cols;
-    let images = (0..idx.count)
-        .map(|i| {
-            let pixels = idx.pixels[i * size..(i + 1) * size].to_vec();
-            let image =
-                GrayImage::from_raw(idx.cols as u32, idx.rows as u32, pixels).expect("IDX image of rows x cols bytes");
-            fit(image, width, height, invert)
-        })
-        .collect();
-    Ok((false, images))
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        match (self.json, self.rows) {
+            (false, _) => Ok(()),
+            (true, 0) => writeln!(self.out, "[]"),
+            (true, _) => writeln!(self.out, "\n]"),
+        }
+    }
+}
+
+/// An input file, opened and its header checked.
+enum Input {
+    /// A decoded PNG image.
+    Png(image::DynamicImage),
+    /// An IDX image file, read a batch at a time.
+    Idx(mnist_data::idx::ImageStream),
+}
+
+/// Opens one input: a PNG (detected by its signature, at most
+/// [`MAX_IMAGE_BYTES`]) is decoded; anything else is opened as an IDX image
+/// file. Only regular files are read.
+fn open_input(path: &Path) -> Result<Input, PredictError> {
+    let io = |source| PredictError::Io { path: path.to_owned(), source };
+    let mut file = mnist_data::idx::open_regular(path)?;
+    let mut magic = Vec::new();
+    Read::by_ref(&mut file).take(PNG_MAGIC.len() as u64).read_to_end(&mut magic).map_err(io)?;
+    if magic != PNG_MAGIC {
+        return Ok(Input::Idx(mnist_data::idx::ImageStream::open(path)?));
+    }
+    let len = file.metadata().map_err(io)?.len();
+    if len > MAX_IMAGE_BYTES {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{len} bytes: larger than the 64 MiB a PNG image may have here"),
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(io)?;
+    let image = image::load_from_memory_with_format(&bytes, image::ImageFormat::Png)
+        .map_err(|source| PredictError::Image { path: path.to_owned(), source })?;
+    Ok(Input::Png(image))
+}
+
+/// Classifies the images of one file, an IDX file `BATCH` images at a
+/// time, so memory stays flat whatever the number of images.
+fn classify_file<W: Write>(
+    model: &LstmClassifier,
+    path: &Path,
+    invert: bool,
+    out: &mut Output<W>,
+) -> Result<(), PredictError> {
+    let (height, width) = (model.spec().image_height, model.spec().image_width);
+    let write_err = |source| PredictError::Io { path: PathBuf::from("stdout"), source };
+    let mut stream = match open_input(path)? {
+        Input::Png(image) => {
+            let pixels = fit(image.to_luma8(), width as u32, height as u32, invert);
+            let prediction = model.predict(&lstm_model::images_from_bytes(&pixels, height, width)?)?;
+            return out.write(path, None, &prediction[0]).map_err(write_err);
+        }
+        Input::Idx(stream) => stream,
+    };
+    let (rows, cols) = (stream.rows as u32, stream.cols as u32);
+    let mut index = 0;
+    while let Some(batch) = stream.next_batch(BATCH)? {
+        let mut pixels = Vec::with_capacity(batch.len() / (stream.rows * stream.cols) * (width * height) as usize);
+        for raw in batch.chunks(stream.rows * stream.cols) {
+            let image = GrayImage::from_raw(cols, rows, raw.to_vec()).expect("IDX image of rows x cols bytes");
+            pixels.extend(fit(image, width as u32, height as u32, invert));
+        }
+        for prediction in model.predict(&lstm_model::images_from_bytes(&pixels, height, width)?)? {
+            out.write(path, Some(index), &prediction).map_err(write_err)?;
+            index += 1;
+        }
+    }
+    Ok(())
 }
 
 /// Classifies every image of `files` with the model of `model`, writing one
@@ -125,31 +204,13 @@ pub fn run(
     let model = LstmClassifier::load(&dir, Device::Cpu)?;
     let (height, width) = (model.spec().image_height, model.spec().image_width);
     tracing::info!(model = %dir.display(), height, width, "model loaded");
-    let write_err = |source| PredictError::Io { path: PathBuf::from("stdout"), source };
-    let mut rows = Vec::new();
+    // Every file is opened and its header checked before anything is printed.
     for file in files {
-        let (png, images) = read_images(file, width as u32, height as u32, invert)?;
-        for (chunk_index, chunk) in images.chunks(BATCH).enumerate() {
-            let tensor = lstm_model::images_from_bytes(&chunk.concat(), height, width)?;
-            for (i, prediction) in model.predict(&tensor)?.into_iter().enumerate() {
-                let index = (!png).then_some(chunk_index * BATCH + i);
-                if json {
-                    rows.push((file.display().to_string(), index, prediction));
-                } else {
-                    let at = index.map(|i| format!("[{i}]")).unwrap_or_default();
-                    writeln!(out, "{}{at}: {} ({:.4})", file.display(), prediction.name, prediction.probability)
-                        .map_err(write_err)?;
-                }
-            }
-        }
+        open_input(file)?;
     }
-    if json {
-        let rows: Vec<Row> = rows
-            .iter()
-            .map(|(file, index, prediction)| Row { file: file.clone(), index: *index, prediction })
-            .collect();
-        let text = serde_json::to_string_pretty(&rows).expect("predictions serialise");
-        writeln!(out, "{text}").map_err(write_err)?;
+    let mut output = Output { out, json, rows: 0 };
+    for file in files {
+        classify_file(&model, file, invert, &mut output)?;
     }
-    Ok(())
+    output.finish().map_err(|source| PredictError::Io { path: PathBuf::from("stdout"), source })
 }

@@ -50,6 +50,7 @@ pub fn run(
         (None, None) => return Err(Failure::Usage("give --config FILE or --resume RUN_DIR".into())),
     };
     experiment.train.validate()?;
+    experiment.eval.validate()?;
     let threads = set_threads(experiment.threads);
     let device = choose_device(experiment.device)?;
     if resume.is_none() {
@@ -64,8 +65,18 @@ pub fn run(
         classes = ?data.class_names,
         "data ready"
     );
+    for (split, n) in [("training", data.train.1.size()[0]), ("test", data.test.1.size()[0])] {
+        if n == 0 {
+            return Err(Failure::Usage(format!(
+                "the {split} split is empty: check the data folder (`data.dir`) and `data.validation`"
+            )));
+        }
+    }
     let size = data.train.0.size();
     let spec = ModelSpec::new(experiment.model.clone(), size[1], size[2], data.class_names.clone());
+    spec.validate()?;
+    experiment.train.validate_for(size[0])?;
+    lstm_mnist::memory::check_training_fits(&spec, experiment.train.batch_size, lstm_mnist::memory::available_bytes())?;
     let model = LstmClassifier::new(spec, device)?;
 
     if resume.is_none() {
