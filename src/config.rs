@@ -67,10 +67,12 @@ pub enum ConfigError {
     Invalid { path: PathBuf, key: String, message: String },
     #[error("config `threads` = {0} is invalid: use a positive number of threads, at most {MAX_THREADS}, or leave it out for one per core")]
     Threads(usize),
-    #[error("config `name` = {0:?} is invalid: a run name is one folder name of letters, digits, `-`, `_` and `.`, not starting with `.` (use --out for a path)")]
+    #[error("config `name` = {0:?} is invalid: a run name is one folder name of letters, digits and `-_.=,+`, not starting with `.` (use --out for a path)")]
     Name(String),
     #[error("cannot read config {}: {why}", path.display())]
     NotAFile { path: PathBuf, why: String },
+    #[error("`{key}` = \"fp16\" needs a CUDA device: on the CPU use \"fp32\", \"bf16\" or \"auto\"")]
+    Fp16OffCuda { key: &'static str },
 }
 
 /// The most libtorch threads a config may ask for.
@@ -156,12 +158,14 @@ impl<'de> serde::de::Visitor<'de> for Strict<'_> {
 }
 
 /// Whether `name` can name a run folder under `runs/`: one plain path
-/// component of letters, digits, `-`, `_` and `.`, not starting with `.`.
+/// component of ASCII letters, digits, `-`, `_`, `.`, `=`, `,` and `+`
+/// (the last three for sweep trial names such as `lr=0.01,cell=gru`), not
+/// starting with `.`, at most 255 bytes.
 pub fn is_plain_name(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with('.')
         && name.len() <= 255
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '=' | ',' | '+'))
 }
 
 /// Reads a config or other small text file: only a regular file (after
@@ -188,9 +192,18 @@ pub fn read_small_file(path: &Path) -> Result<String, ConfigError> {
 /// Sets `root[a][b]...` = `value` for the dotted key `a.b...`, creating objects as needed.
 pub fn set_dotted(root: &mut Value, assignment: &str) -> Result<(), ConfigError> {
     let (key, text) = assignment.split_once('=').ok_or_else(|| ConfigError::SetSyntax(assignment.to_owned()))?;
-    let parts: Vec<&str> = key.trim().split('.').collect();
-    if parts.iter().any(|p| p.is_empty()) {
+    if key.trim().split('.').any(|p| p.is_empty()) {
         return Err(ConfigError::SetSyntax(assignment.to_owned()));
+    }
+    set_dotted_value(root, key.trim(), parse_value(text))
+}
+
+/// Sets `root[a][b]...` = `value` for the dotted key `a.b...` (a JSON value,
+/// as sweep files give them), creating objects as needed.
+pub fn set_dotted_value(root: &mut Value, key: &str, value: Value) -> Result<(), ConfigError> {
+    let parts: Vec<&str> = key.split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(ConfigError::SetSyntax(format!("{key}={value}")));
     }
     let mut node = root;
     for (i, part) in parts.iter().enumerate() {
@@ -202,7 +215,7 @@ pub fn set_dotted(root: &mut Value, assignment: &str) -> Result<(), ConfigError>
             });
         };
         if i + 1 == parts.len() {
-            map.insert((*part).to_owned(), parse_value(text));
+            map.insert((*part).to_owned(), value);
             return Ok(());
         }
         node = map.entry((*part).to_owned()).or_insert_with(|| Value::Object(Default::default()));
@@ -224,6 +237,12 @@ impl Experiment {
         for set in sets {
             set_dotted(&mut value, set)?;
         }
+        Self::from_value(value, origin)
+    }
+
+    /// Builds and checks an experiment from a config as a JSON value;
+    /// `origin` names its source in errors and gives the default `name`.
+    pub fn from_value(value: Value, origin: &Path) -> Result<Self, ConfigError> {
         let mut experiment: Self = serde_path_to_error::deserialize(value).map_err(|err| ConfigError::Invalid {
             path: origin.to_owned(),
             key: err.path().to_string(),
@@ -335,7 +354,7 @@ mod tests {
             assert!(matches!(err, ConfigError::Name(_)), "{bad}: {err}");
             assert!(err.to_string().contains("`name`"), "{err}");
         }
-        for good in ["seed", "fashion-mnist_v2.1", "A9"] {
+        for good in ["seed", "fashion-mnist_v2.1", "A9", "lr=0.01,cell=gru+x"] {
             let e = Experiment::from_json_str(&json!({ "name": good }).to_string(), &[], origin).unwrap();
             assert_eq!(e.name.as_deref(), Some(good));
         }

@@ -34,13 +34,14 @@ pub fn run(model: &Path, config: Option<&Path>, sets: &[String], out: Option<&Pa
     let experiment = Experiment::load(&config_path, sets)?;
     let threads = set_threads(experiment.threads);
     let device = choose_device(experiment.device)?;
+    let eval_config = lstm_mnist::precision::eval_config(&experiment, device)?;
     let dir = model_dir(model);
     let classifier = LstmClassifier::load(&dir, device)?;
     let data = lstm_mnist::data::load(&experiment.data)?;
     if data.class_names != classifier.spec().class_names {
         tracing::warn!(model = ?classifier.spec().class_names, data = ?data.class_names, "class names differ");
     }
-    let evaluation = eval::evaluate_with_predictions(&classifier, &data.test.0, &data.test.1, &experiment.eval)?;
+    let evaluation = eval::evaluate_with_predictions(&classifier, &data.test.0, &data.test.1, &eval_config)?;
     print!("{}", evaluation.report.table());
     if let Some(out) = out {
         std::fs::create_dir_all(out).map_err(io_error(out))?;

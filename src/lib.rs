@@ -4,6 +4,10 @@
 //! they are a library so that tests and the fuzz targets (`fuzz/`) can call
 //! them without a process.
 
+pub mod compare;
 pub mod config;
 pub mod data;
 pub mod memory;
+pub mod openmp;
+pub mod precision;
+pub mod sweep;

@@ -77,6 +77,10 @@ enum Command {
         /// Print one JSON array with every class probability instead of one line per image.
         #[arg(long)]
         json: bool,
+        /// Compute precision: fp32, bf16 or auto (bf16 where the CPU runs it fast).
+        /// Default: the run's eval.precision, else its train.precision, else fp32.
+        #[arg(long, value_name = "PRECISION", value_parser = parse_precision)]
+        precision: Option<lstm_model::Precision>,
     },
     /// Time data loading, training steps and evaluation for a config (one JSON line; `make bench`).
     Bench {
@@ -89,6 +93,12 @@ enum Command {
         #[command(flatten)]
         args: bench::BenchArgs,
     },
+}
+
+/// A `--precision` value: `fp32`, `bf16`, `fp16` or `auto`, as in the config.
+fn parse_precision(text: &str) -> Result<lstm_model::Precision, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned()))
+        .map_err(|_| format!("`{text}` is not a precision: use fp32, bf16, fp16 or auto"))
 }
 
 /// Why the program stopped; the exit status says which kind.
@@ -149,7 +159,22 @@ pub fn set_threads(threads: Option<usize>) -> usize {
     let threads = threads.unwrap_or_else(num_cpus::get_physical);
     tch::set_num_threads(threads as i32);
     tracing::info!(threads, "libtorch threads");
+    lstm_mnist::openmp::log_settings();
     threads
+}
+
+/// libc's `getenv` for this process, with one default added: libgomp reads
+/// `GOMP_SPINCOUNT` through it when it loads, before `main` (see `lstm_mnist::openmp`).
+/// The build script exports this symbol, so shared libraries bind to it.
+///
+/// # Safety
+/// As libc's `getenv`: `name` is NULL or NUL-terminated, and no other thread
+/// changes the environment meanwhile.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[no_mangle]
+pub unsafe extern "C" fn getenv(name: *const std::ffi::c_char) -> *mut std::ffi::c_char {
+    // SAFETY: the caller passes a NUL-terminated string, as for libc's getenv.
+    unsafe { lstm_mnist::openmp::getenv(name) }
 }
 
 fn main() -> ExitCode {
@@ -166,8 +191,9 @@ fn main() -> ExitCode {
         Command::Eval { model, config, sets, out } => {
             evaluate::run(&model, config.as_deref(), &sets, out.as_deref()).map(|()| 0)
         }
-        Command::Predict { model, files, invert, json } => {
-            predict::run(&model, &files, invert, json, &mut std::io::stdout().lock()).map_err(Failure::from).map(|()| 0)
+        Command::Predict { model, files, invert, json, precision } => {
+            let options = predict::Options { invert, json, precision };
+            predict::run(&model, &files, options, &mut std::io::stdout().lock()).map(|()| 0)
         }
         Command::Bench { config, sets, args } => bench::bench(&config, &sets, args).map(|()| 0),
     };

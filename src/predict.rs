@@ -9,6 +9,8 @@ use lstm_model::{LstmClassifier, Prediction, SPEC_FILE};
 use serde::Serialize;
 use tch::Device;
 
+use crate::Failure;
+
 /// Images per forward pass when classifying a large IDX file.
 const BATCH: usize = 1000;
 
@@ -159,7 +161,7 @@ fn open_input(path: &Path) -> Result<Input, PredictError> {
 fn classify_file<W: Write>(
     model: &LstmClassifier,
     path: &Path,
-    invert: bool,
+    (invert, compute): (bool, tch::Kind),
     out: &mut Output<W>,
 ) -> Result<(), PredictError> {
     let (height, width) = (model.spec().image_height, model.spec().image_width);
@@ -167,7 +169,7 @@ fn classify_file<W: Write>(
     let mut stream = match open_input(path)? {
         Input::Png(image) => {
             let pixels = fit(image.to_luma8(), width as u32, height as u32, invert);
-            let prediction = model.predict(&lstm_model::images_from_bytes(&pixels, height, width)?)?;
+            let prediction = model.predict_with(&lstm_model::images_from_bytes(&pixels, height, width)?, compute)?;
             return out.write(path, None, &prediction[0]).map_err(write_err);
         }
         Input::Idx(stream) => stream,
@@ -180,7 +182,7 @@ fn classify_file<W: Write>(
             let image = GrayImage::from_raw(cols, rows, raw.to_vec()).expect("IDX image of rows x cols bytes");
             pixels.extend(fit(image, width as u32, height as u32, invert));
         }
-        for prediction in model.predict(&lstm_model::images_from_bytes(&pixels, height, width)?)? {
+        for prediction in model.predict_with(&lstm_model::images_from_bytes(&pixels, height, width)?, compute)? {
             out.write(path, Some(index), &prediction).map_err(write_err)?;
             index += 1;
         }
@@ -188,29 +190,38 @@ fn classify_file<W: Write>(
     Ok(())
 }
 
+/// How `predict` reads and reports.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Invert pixels first (dark drawings on a light background).
+    pub invert: bool,
+    /// One JSON array instead of one line per image.
+    pub json: bool,
+    /// Compute precision; default: the run's (see `lstm_mnist::precision::model_precision`).
+    pub precision: Option<lstm_model::Precision>,
+}
+
 /// Classifies every image of `files` with the model of `model`, writing one
-/// line per image (or one JSON array with `json`) to `out`.
-pub fn run(
-    model: &Path,
-    files: &[PathBuf],
-    invert: bool,
-    json: bool,
-    out: &mut impl Write,
-) -> Result<(), PredictError> {
+/// line per image (or one JSON array with `json`) to `out`. Every file is
+/// opened and its header checked before anything is printed; IDX files are
+/// then read a batch at a time.
+pub fn run(model: &Path, files: &[PathBuf], options: Options, out: &mut impl Write) -> Result<(), Failure> {
+    let Options { invert, json, precision } = options;
     if files.is_empty() {
-        return Err(PredictError::NoFiles);
+        return Err(PredictError::NoFiles.into());
     }
     let dir = model_dir(model)?;
-    let model = LstmClassifier::load(&dir, Device::Cpu)?;
+    let compute = lstm_mnist::precision::model_precision(model, precision, Device::Cpu)?.kind();
+    let model = LstmClassifier::load(&dir, Device::Cpu).map_err(PredictError::from)?;
     let (height, width) = (model.spec().image_height, model.spec().image_width);
     tracing::info!(model = %dir.display(), height, width, "model loaded");
-    // Every file is opened and its header checked before anything is printed.
     for file in files {
         open_input(file)?;
     }
     let mut output = Output { out, json, rows: 0 };
     for file in files {
-        classify_file(&model, file, invert, &mut output)?;
+        classify_file(&model, file, (invert, compute), &mut output)?;
     }
-    output.finish().map_err(|source| PredictError::Io { path: PathBuf::from("stdout"), source })
+    output.finish().map_err(|source| PredictError::Io { path: PathBuf::from("stdout"), source })?;
+    Ok(())
 }

@@ -25,6 +25,7 @@ pub const RUN_FILES: &[&str] = &[
     "curves.svg",
     "confusion.svg",
     "errors.png",
+    "decision.svg",
 ];
 
 /// Writes `value` as pretty JSON through a temporary file, synced, and a
@@ -123,7 +124,7 @@ pub fn write_report(dir: &Path, evaluation: &Evaluation, extra: Value) -> Result
     write_json(&dir.join("report.json"), &report)
 }
 
-/// confusion.svg and errors.png for a test split.
+/// confusion.svg, errors.png and (when computed) decision.svg for a test split.
 pub fn write_test_pictures(
     dir: &Path,
     evaluation: &Evaluation,
@@ -132,6 +133,10 @@ pub fn write_test_pictures(
 ) -> Result<(), Failure> {
     plots::confusion_svg(&dir.join("confusion.svg"), &evaluation.report)?;
     let size = images.size();
+    if let Some(decision) = &evaluation.report.decision {
+        let unit = if decision.steps as i64 == size[1] { "rows" } else { "steps" };
+        plots::decision_svg(&dir.join("decision.svg"), decision, unit)?;
+    }
     let pixels = Vec::<f32>::try_from(images.reshape([-1]).to_kind(tch::Kind::Float)).map_err(eval::EvalError::from)?;
     let truth = Vec::<i64>::try_from(labels).map_err(eval::EvalError::from)?;
     let shape = (size[1] as usize, size[2] as usize);

@@ -53,6 +53,8 @@ pub fn run(
     experiment.eval.validate()?;
     let threads = set_threads(experiment.threads);
     let device = choose_device(experiment.device)?;
+    trainer::training_precision(experiment.train.precision, device)?;
+    let eval_config = lstm_mnist::precision::eval_config(&experiment, device)?;
     if resume.is_none() {
         run_folder::check_new_run_dir(&run_dir, force)?;
     }
@@ -119,7 +121,7 @@ pub fn run(
         return Ok(INTERRUPTED);
     }
     writeln!(stdout, "Optimization Finished!").map_err(io_error(Path::new("stdout")))?;
-    let evaluation = eval::evaluate_with_predictions(&model, &data.test.0, &data.test.1, &experiment.eval)?;
+    let evaluation = eval::evaluate_with_predictions(&model, &data.test.0, &data.test.1, &eval_config)?;
     writeln!(stdout, "Testing Accuracy: {}", evaluation.report.accuracy).map_err(io_error(Path::new("stdout")))?;
     drop(stdout);
     tracing::info!("test report\n{}", evaluation.report.table());

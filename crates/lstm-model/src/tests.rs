@@ -380,7 +380,7 @@ fn a_huge_description_with_small_weights_is_refused_before_allocating() {
 fn non_finite_weights_are_refused_at_load() {
     let dir = tempfile::tempdir().unwrap();
     let model = LstmClassifier::new(spec(ModelConfig { hidden: 4, ..Default::default() }), Device::Cpu).unwrap();
-    tch::no_grad(|| model.var_store().variables()["out.bias"].shallow_clone().fill_(f64::NAN));
+    let _ = tch::no_grad(|| model.var_store().variables()["out.bias"].shallow_clone().fill_(f64::NAN));
     model.save(dir.path()).unwrap();
     let err = LstmClassifier::load(dir.path(), Device::Cpu).unwrap_err();
     assert!(matches!(&err, ModelError::NonFiniteWeights { name, .. } if name == "out.bias"), "{err}");
@@ -412,7 +412,7 @@ fn weights_header_is_checked_for_types_offsets_and_special_files() {
     let write = |header: &str, data: usize| {
         let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
         bytes.extend_from_slice(header.as_bytes());
-        bytes.extend(std::iter::repeat(0u8).take(data));
+        bytes.extend(std::iter::repeat_n(0u8, data));
         std::fs::write(&path, bytes).unwrap();
     };
     write(r#"{"t": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]}}"#, 24);

@@ -7,7 +7,8 @@ use crate::TrainError;
 /// The `train` section of an experiment config. Defaults are the notebook's.
 ///
 /// The length of training is given by exactly one of `training_iters` (the
-/// notebook's sample count, default when neither is set) and `epochs`.
+/// notebook's sample count, default when none is set), `epochs` and
+/// `max_steps`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainConfig {
@@ -24,6 +25,9 @@ pub struct TrainConfig {
     /// The alternative length: this many passes over the training data, each
     /// a fresh permutation; see `drop_last`. Default null.
     pub epochs: Option<i64>,
+    /// The third alternative: exactly this many optimisation steps, batches
+    /// drawn as with `training_iters` (always full). Default null.
+    pub max_steps: Option<i64>,
     /// With `epochs`: drop each epoch's last partial batch (true) or train on
     /// it (false). Ignored with `training_iters`. Default false.
     pub drop_last: bool,
@@ -54,48 +58,32 @@ pub struct TrainConfig {
     /// How many step checkpoints to keep in `checkpoints/`. Default 2.
     pub keep_checkpoints: usize,
     /// Compute precision of the training forward and backward passes:
-    /// `"fp32"`, `"bf16"` or `"fp16"` (the latter CUDA only). Mixed precision
+    /// `"fp32"`, `"bf16"`, `"fp16"` (CUDA only) or `"auto"` (bf16 where the CPU
+    /// has AVX-512 BF16 or AMX, or the GPU runs bf16; fp32 elsewhere). Mixed precision
     /// keeps `f32` master weights and optimiser state; the recurrent layers
     /// run in the lower precision, the readout, loss and evaluation in `f32`.
     /// Default `"fp32"`.
     pub precision: Precision,
 }
 
-/// `train.precision`: the kind the recurrent layers compute in while training.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Precision {
-    /// 32-bit floats throughout (default).
-    #[default]
-    Fp32,
-    /// bfloat16 compute, `f32` master weights. Runs on the CPU and on CUDA;
-    /// on a CPU without AVX-512 BF16 libtorch's bf16 LSTM is much slower than fp32.
-    Bf16,
-    /// float16 compute, `f32` master weights; CUDA only.
-    Fp16,
-}
+pub use lstm_model::Precision;
 
-impl Precision {
-    /// The tensor kind of the computation.
-    pub fn kind(self) -> tch::Kind {
-        match self {
-            Precision::Fp32 => tch::Kind::Float,
-            Precision::Bf16 => tch::Kind::BFloat16,
-            Precision::Fp16 => tch::Kind::Half,
-        }
+/// The precision training computes in on `device`: `"auto"` resolved (bf16
+/// where the CPU has AVX-512 BF16 or AMX, or the GPU runs bf16; else fp32);
+/// an error naming `train.precision` for fp16 off CUDA.
+pub fn training_precision(precision: Precision, device: tch::Device) -> Result<Precision, TrainError> {
+    let resolved = precision.resolve(device);
+    if resolved == Precision::Fp16 && !device.is_cuda() {
+        return Err(TrainError::InvalidConfig {
+            key: "train.precision",
+            value: "\"fp16\"".into(),
+            hint: "fp16 training needs a CUDA device; on the CPU use \"fp32\", \"bf16\" or \"auto\"",
+        });
     }
-
-    /// Checks that `device` can train in this precision: fp16 needs CUDA.
-    pub fn check_device(self, device: tch::Device) -> Result<(), TrainError> {
-        if self == Precision::Fp16 && !device.is_cuda() {
-            return bad(
-                "train.precision",
-                "\"fp16\"",
-                "fp16 training needs a CUDA device; on the CPU use \"fp32\" (or \"bf16\")",
-            );
-        }
-        Ok(())
+    if precision == Precision::Auto {
+        tracing::info!(precision = resolved.name(), ?device, "train.precision \"auto\" chose {}", resolved.name());
     }
+    Ok(resolved)
 }
 
 impl Default for TrainConfig {
@@ -105,6 +93,7 @@ impl Default for TrainConfig {
             batch_size: 128,
             training_iters: None,
             epochs: None,
+            max_steps: None,
             drop_last: false,
             display_step: 10,
             seed: 0,
@@ -131,6 +120,8 @@ pub enum Length {
     TrainingIters(i64),
     /// Whole epochs.
     Epochs(i64),
+    /// Optimisation steps.
+    Steps(i64),
 }
 
 /// The optimiser and its hyperparameters; formulas are PyTorch's
@@ -294,18 +285,27 @@ fn bad(key: &'static str, value: impl ToString, hint: &'static str) -> Bad {
 }
 
 impl TrainConfig {
-    /// How long training lasts: `training_iters`, `epochs`, or the notebook's
-    /// 100000 samples when neither is set; both set is an error naming both keys.
+    /// How long training lasts: `training_iters`, `epochs`, `max_steps`, or
+    /// the notebook's 100000 samples when none is set; two set is an error
+    /// naming both keys.
     pub fn length(&self) -> Result<Length, TrainError> {
-        match (self.training_iters, self.epochs) {
-            (Some(_), Some(_)) => Err(TrainError::InvalidConfig {
-                key: "train.training_iters",
-                value: "set together with `train.epochs`".into(),
-                hint: "give the length as exactly one of `train.training_iters` and `train.epochs` (set the other to null)",
+        let given: Vec<(&'static str, Length)> = [
+            ("train.training_iters", self.training_iters.map(Length::TrainingIters)),
+            ("train.epochs", self.epochs.map(Length::Epochs)),
+            ("train.max_steps", self.max_steps.map(Length::Steps)),
+        ]
+        .into_iter()
+        .filter_map(|(key, length)| length.map(|l| (key, l)))
+        .collect();
+        match given.as_slice() {
+            [] => Ok(Length::TrainingIters(DEFAULT_TRAINING_ITERS)),
+            [(_, length)] => Ok(*length),
+            [(first, _), (second, _), ..] => Err(TrainError::InvalidConfig {
+                key: first,
+                value: format!("set together with `{second}`"),
+                hint: "give the length as exactly one of `train.training_iters`, `train.epochs` and \
+                       `train.max_steps` (set the others to null)",
             }),
-            (Some(iters), None) => Ok(Length::TrainingIters(iters)),
-            (None, Some(epochs)) => Ok(Length::Epochs(epochs)),
-            (None, None) => Ok(Length::TrainingIters(DEFAULT_TRAINING_ITERS)),
         }
     }
 
@@ -326,6 +326,7 @@ impl TrainConfig {
         match self.length() {
             Ok(Length::TrainingIters(iters)) if self.batch_size >= 1 => ((iters - 1) / self.batch_size).max(0),
             Ok(Length::Epochs(epochs)) => epochs.max(0).saturating_mul(self.steps_per_epoch(examples)),
+            Ok(Length::Steps(steps)) => steps.max(0),
             _ => 0,
         }
     }
@@ -348,6 +349,9 @@ impl TrainConfig {
             }
             Length::Epochs(epochs) if epochs < 1 => {
                 return bad("train.epochs", epochs, "use a positive number of epochs")
+            }
+            Length::Steps(steps) if steps < 1 => {
+                return bad("train.max_steps", steps, "use a positive number of steps")
             }
             _ => {}
         }
@@ -458,8 +462,13 @@ impl TrainConfig {
             Length::Epochs(epochs) => {
                 epochs.checked_mul(self.steps_per_epoch(examples)).ok_or_else(|| too_long("train.epochs", epochs))?
             }
+            Length::Steps(steps) => steps,
         };
-        let key = if self.epochs.is_some() { "train.epochs" } else { "train.training_iters" };
+        let key = match self.length()? {
+            Length::Epochs(_) => "train.epochs",
+            Length::Steps(_) => "train.max_steps",
+            Length::TrainingIters(_) => "train.training_iters",
+        };
         if steps < 1 {
             return Err(TrainError::InvalidConfig {
                 key,

@@ -34,6 +34,7 @@ use tch::{Kind, Tensor};
 
 pub use batches::BatchOrder;
 pub use checkpoint::{CheckpointMeta, ValidationPoint};
+pub use config::training_precision;
 pub use config::{
     AdamConfig, ConstantSchedule, CosineSchedule, Length, OneCycleSchedule, OptimizerConfig, Precision, RmspropConfig,
     ScheduleConfig, SgdConfig, StepSchedule, TrainConfig, DEFAULT_TRAINING_ITERS,
@@ -245,8 +246,7 @@ pub fn train(
     options: &Options,
 ) -> Result<TrainSummary, TrainError> {
     config.validate()?;
-    config.precision.check_device(model.device())?;
-    let compute = config.precision.kind();
+    let compute = config::training_precision(config.precision, model.device())?.kind();
     // libtorch's generator only drives dropout: reseeding it (about 0.7 ms a
     // step on the CPU) is needed for exact resume only when there is dropout.
     let reseed = model.spec().config.dropout > 0.0;
@@ -377,7 +377,7 @@ pub fn train(
             tch::manual_seed(step_seed(config.seed, step));
         }
         let batch = match length {
-            Length::TrainingIters(_) => order.next_batch(config.batch_size as usize),
+            Length::TrainingIters(_) | Length::Steps(_) => order.next_batch(config.batch_size as usize),
             Length::Epochs(_) => order.next_batch_in_epoch(config.batch_size as usize, config.drop_last),
         };
         let index = Tensor::f_from_slice(&batch)?.f_to_device(device)?;

@@ -46,6 +46,26 @@ fn invalid_values_name_their_key() {
     let both = TrainConfig { training_iters: Some(1000), epochs: Some(2), ..Default::default() };
     let err = both.validate().unwrap_err().to_string();
     assert!(err.contains("train.training_iters") && err.contains("train.epochs"), "{err}");
+    let two = TrainConfig { epochs: Some(2), max_steps: Some(30), ..Default::default() };
+    let err = two.validate().unwrap_err().to_string();
+    assert!(err.contains("train.epochs") && err.contains("train.max_steps"), "{err}");
+}
+
+#[test]
+fn max_steps_is_exactly_that_many_steps() {
+    let config = TrainConfig { max_steps: Some(25), ..Default::default() };
+    assert_eq!(config.length().unwrap(), Length::Steps(25));
+    assert_eq!((config.steps(7), config.steps(100_000)), (25, 25), "independent of the data size");
+    let zero = TrainConfig { max_steps: Some(0), ..Default::default() };
+    assert!(zero.validate().unwrap_err().to_string().contains("train.max_steps"));
+    let (images, labels) = toy_data(64);
+    let m = model(4);
+    let config = TrainConfig { max_steps: Some(7), batch_size: 10, display_step: 1, ..Default::default() };
+    let split = Split { images: &images, labels: &labels };
+    let mut log = Vec::new();
+    let summary = train(&m, split, None, &config, &mut log, &Options::default()).unwrap();
+    assert_eq!((summary.steps, summary.total_steps, summary.samples), (7, 7, 70));
+    assert_eq!(String::from_utf8(log).unwrap().lines().count(), 7);
 }
 
 /// Two separable classes: bright images are class 1, dark ones class 0.

@@ -1,0 +1,346 @@
+//! Reads a folder of images sorted into class folders — the layout of
+//! torchvision's `ImageFolder` — into libtorch tensors:
+//!
+//! ```text
+//! DIR/train/<class>/*.png|*.jpg|*.jpeg    training images (subfolders allowed)
+//! DIR/test/<class>/...                    test images
+//! DIR/val/<class>/...                     validation images (optional)
+//! ```
+//!
+//! The classes are the folder names of `train/`, sorted; they become the
+//! model's class names. Every image is decoded (PNG or JPEG, by content),
+//! converted to grayscale, resized to [`ImageFolderConfig::size`] and,
+//! depending on [`ImageFolderConfig::invert`], inverted, by [`picture`]: the
+//! same code `lstm-mnist predict` runs on a picture, so training and
+//! prediction see images prepared alike. Files are read in parallel (rayon)
+//! straight from disk, each into its place in one pixel buffer.
+//!
+//! Images come out as `[N, height, width]` `f32` in `[0, 1]` (or
+//! standardised), labels as `[N]` `i64`.
+//!
+//! ```no_run
+//! let config = image_folder_data::ImageFolderConfig::from_dir("my-digits");
+//! let data = image_folder_data::load(&config)?;
+//! println!("{} classes: {:?}", data.class_names.len(), data.class_names);
+//! # Ok::<(), image_folder_data::ImageFolderError>(())
+//! ```
+
+mod config;
+mod listing;
+pub mod picture;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use rayon::prelude::*;
+use tch::{Kind, Tensor};
+
+pub use config::{ImageFolderConfig, ImageSize, MAX_PIXELS};
+pub use listing::{class_folders, EXTENSIONS, MAX_CLASSES};
+use listing::{list_split, Listing};
+use mnist_data::Normalize;
+use picture::PictureError;
+
+/// Why an image folder could not be loaded. Every variant names the file,
+/// folder or config key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageFolderError {
+    /// A `data` value is invalid.
+    #[error("data.{key}: {message}")]
+    InvalidConfig { key: &'static str, message: String },
+    /// `data.dir` does not exist.
+    #[error("{}: no such folder (data.dir): give a folder holding train/<class>/ and test/<class>/", .0.display())]
+    MissingDir(PathBuf),
+    /// The folder lacks `train/` or `test/`.
+    #[error("{}: no such folder; an image folder holds train/<class>/ and test/<class>/, optionally val/<class>/", .0.display())]
+    MissingSplit(PathBuf),
+    /// `train/` holds no class folder.
+    #[error("{}: no class folders; put each class's images in a folder named after it, as train/<class>/", .0.display())]
+    NoClasses(PathBuf),
+    /// A class folder's name is not UTF-8.
+    #[error("{}: a class folder's name must be valid UTF-8 (it becomes the class name); rename it", path.display())]
+    BadClassName { path: PathBuf },
+    /// More classes than supported.
+    #[error("{}: {count} class folders; at most {MAX_CLASSES} are supported", path.display())]
+    TooManyClasses { path: PathBuf, count: usize },
+    /// A test or validation class the training split lacks.
+    #[error(
+        "{}: no class of that name in train/ (classes: {}); the model can only learn classes it is trained on",
+        path.display(), classes.join(", ")
+    )]
+    UnknownClass { path: PathBuf, classes: Vec<String> },
+    /// A training class folder without images.
+    #[error("{}: no images (.png, .jpg, .jpeg) in this class folder; add some or remove the folder", path.display())]
+    EmptyClass { path: PathBuf },
+    /// A split ended up empty.
+    #[error("{}: no images left to {what}", path.display())]
+    EmptySplit { path: PathBuf, what: &'static str },
+    /// A folder could not be read.
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    /// An image file could not be read.
+    #[error("{source}{}", more_bad(*.more))]
+    BadImage { source: PictureError, more: usize },
+    /// The validation size does not fit the training split.
+    #[error(transparent)]
+    Validation(mnist_data::DataError),
+    /// A tensor operation failed.
+    #[error(transparent)]
+    Torch(#[from] tch::TchError),
+}
+
+fn more_bad(more: usize) -> String {
+    let others = match more {
+        0 => String::new(),
+        1 => " (and 1 more bad file)".to_owned(),
+        n => format!(" (and {n} more bad files)"),
+    };
+    format!("{others}; fix or remove it, or set data.skip_bad: true to skip bad files with a warning")
+}
+
+impl ImageFolderError {
+    /// Whether the config is at fault (a value, or a folder that is missing
+    /// or laid out wrongly) rather than the contents of a file.
+    pub fn is_config(&self) -> bool {
+        use ImageFolderError::*;
+        matches!(
+            self,
+            InvalidConfig { .. }
+                | MissingDir(_)
+                | MissingSplit(_)
+                | NoClasses(_)
+                | UnknownClass { .. }
+                | EmptyClass { .. }
+                | TooManyClasses { .. }
+                | Validation(mnist_data::DataError::InvalidConfig { .. })
+        )
+    }
+}
+
+/// What loading found, for the log.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LoadReport {
+    /// Images read, all splits together.
+    pub images: usize,
+    /// How many of them were inverted.
+    pub inverted: usize,
+    /// Bad files skipped (with `skip_bad`).
+    pub skipped: Vec<PathBuf>,
+    /// Files in class folders not ending in an image extension (not read).
+    pub ignored: Vec<PathBuf>,
+    /// Wall time of reading and preparing the images, in seconds.
+    pub seconds: f64,
+    /// Mean and standard deviation applied, with `normalize: "standardize"`.
+    pub standardization: Option<(f64, f64)>,
+}
+
+/// An image folder as tensors: images `[N, height, width]` `f32`, labels `[N]` `i64`.
+#[derive(Debug)]
+pub struct Dataset {
+    /// Training images and labels.
+    pub train: (Tensor, Tensor),
+    /// Validation images and labels (from `val/`, or held out of `train/`).
+    pub validation: Option<(Tensor, Tensor)>,
+    /// Test images and labels.
+    pub test: (Tensor, Tensor),
+    /// The class folder names, sorted: class index `i` is `class_names[i]`.
+    pub class_names: Vec<String>,
+    /// What loading found.
+    pub report: LoadReport,
+}
+
+/// Images and labels of one split.
+type Pair = (Tensor, Tensor);
+
+/// Pixels and labels of one split, read from its files.
+struct Pixels {
+    bytes: Vec<u8>,
+    labels: Vec<u8>,
+}
+
+impl Pixels {
+    fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    fn tensors(&self, size: ImageSize) -> Result<Pair, ImageFolderError> {
+        let shape = [self.len() as i64, i64::from(size.height), i64::from(size.width)];
+        let images =
+            Tensor::f_from_slice(&self.bytes)?.f_reshape(shape)?.f_to_kind(Kind::Float)?.f_div_scalar_(255.0)?;
+        let labels = Tensor::f_from_slice(&self.labels)?.f_to_kind(Kind::Int64)?;
+        Ok((images, labels))
+    }
+}
+
+/// Reads every file of `listing` in parallel into one buffer. A bad file is
+/// an error naming it, or with `skip_bad` is left out and recorded in `report`.
+fn read_split(
+    listing: Listing,
+    config: &ImageFolderConfig,
+    report: &mut LoadReport,
+) -> Result<Pixels, ImageFolderError> {
+    let ImageSize { height, width } = config.size;
+    let pixels_per_image = (height * width) as usize;
+    let mut bytes = vec![0u8; listing.files.len() * pixels_per_image];
+    let outcomes: Vec<Result<bool, PictureError>> = bytes
+        .par_chunks_mut(pixels_per_image)
+        .zip(listing.files.par_iter())
+        .map(|(slot, path)| {
+            let prepared = picture::load(path, width, height, config.invert)?;
+            slot.copy_from_slice(&prepared.pixels);
+            Ok(prepared.inverted)
+        })
+        .collect();
+    report.ignored.extend(listing.ignored);
+    let bad = outcomes.iter().filter(|o| o.is_err()).count();
+    let mut labels = listing.labels;
+    let mut kept = Vec::with_capacity(outcomes.len());
+    for (i, outcome) in outcomes.into_iter().enumerate() {
+        match outcome {
+            Ok(inverted) => {
+                report.inverted += usize::from(inverted);
+                kept.push(i);
+            }
+            Err(source) if !config.skip_bad => return Err(ImageFolderError::BadImage { source, more: bad - 1 }),
+            Err(_) => report.skipped.push(listing.files[i].clone()),
+        }
+    }
+    if bad > 0 {
+        // Move the good images (and their labels) to the front, in order.
+        for (to, &from) in kept.iter().enumerate() {
+            bytes.copy_within(from * pixels_per_image..(from + 1) * pixels_per_image, to * pixels_per_image);
+            labels[to] = labels[from];
+        }
+        bytes.truncate(kept.len() * pixels_per_image);
+        labels.truncate(kept.len());
+    }
+    report.images += labels.len();
+    Ok(Pixels { bytes, labels })
+}
+
+/// The folder `name` of `dir`, which must exist unless `optional`.
+fn split_dir(dir: &Path, name: &str, optional: bool) -> Result<Option<PathBuf>, ImageFolderError> {
+    let path = dir.join(name);
+    match (path.is_dir(), optional) {
+        (true, _) => Ok(Some(path)),
+        (false, true) => Ok(None),
+        (false, false) => Err(ImageFolderError::MissingSplit(path)),
+    }
+}
+
+/// Reads one split folder, requiring it to hold at least one image.
+fn load_split(
+    path: &Path,
+    classes: &[String],
+    what: &'static str,
+    config: &ImageFolderConfig,
+    report: &mut LoadReport,
+) -> Result<Pixels, ImageFolderError> {
+    let listing = list_split(path, classes, what == "train on")?;
+    let pixels = read_split(listing, config, report)?;
+    if pixels.len() == 0 {
+        return Err(ImageFolderError::EmptySplit { path: path.to_owned(), what });
+    }
+    Ok(pixels)
+}
+
+/// Splits `train` into training and validation tensors, stratified by class.
+fn hold_out(
+    train: &Pixels,
+    size: mnist_data::ValidationSize,
+    config: &ImageFolderConfig,
+) -> Result<(Pair, Pair), ImageFolderError> {
+    let count = size.count(train.len()).map_err(ImageFolderError::Validation)?;
+    let holdout = mnist_data::split::stratified_holdout(&train.labels, count, config.seed);
+    let (images, labels) = train.tensors(config.size)?;
+    let pick = |idx: &[i64]| -> Result<Pair, ImageFolderError> {
+        let idx = Tensor::f_from_slice(idx)?;
+        Ok((images.f_index_select(0, &idx)?, labels.f_index_select(0, &idx)?))
+    };
+    Ok((pick(&holdout.train)?, pick(&holdout.validation)?))
+}
+
+/// Standardises every split with the training images' mean and standard deviation.
+fn standardize(data: &mut Dataset, train_dir: &Path) -> Result<(), ImageFolderError> {
+    let mean = data.train.0.f_mean(Kind::Double)?.f_double_value(&[])?;
+    let std = data.train.0.f_std(true)?.f_double_value(&[])?;
+    if std.is_nan() || std <= 0.0 {
+        return Err(ImageFolderError::InvalidConfig {
+            key: "normalize",
+            message: format!(
+                "every training pixel under {} has the same value, so it cannot be standardised; use \"scale\"",
+                train_dir.display()
+            ),
+        });
+    }
+    let splits = [Some(&mut data.train), data.validation.as_mut(), Some(&mut data.test)];
+    for (images, _) in splits.into_iter().flatten() {
+        *images = images.f_sub_scalar(mean)?.f_div_scalar(std)?;
+    }
+    data.report.standardization = Some((mean, std));
+    Ok(())
+}
+
+/// Checks the config and finds the class names (the sorted folder names of `train/`).
+fn classes_of(config: &ImageFolderConfig) -> Result<(PathBuf, Vec<String>), ImageFolderError> {
+    let dir = config.dir.clone().ok_or_else(|| ImageFolderError::InvalidConfig {
+        key: "dir",
+        message: "missing: give the folder holding train/<class>/ and test/<class>/".into(),
+    })?;
+    config.size.validate()?;
+    if !dir.is_dir() {
+        return Err(ImageFolderError::MissingDir(dir));
+    }
+    let train_dir = dir.join("train");
+    split_dir(&dir, "train", false)?;
+    let classes = class_folders(&train_dir)?;
+    if classes.is_empty() {
+        return Err(ImageFolderError::NoClasses(train_dir));
+    }
+    if classes.len() > MAX_CLASSES {
+        return Err(ImageFolderError::TooManyClasses { path: train_dir, count: classes.len() });
+    }
+    Ok((dir, classes))
+}
+
+/// Loads the training, validation and test splits of the image folder `config.dir`.
+pub fn load(config: &ImageFolderConfig) -> Result<Dataset, ImageFolderError> {
+    let (dir, classes) = classes_of(config)?;
+    let test_dir = split_dir(&dir, "test", false)?.expect("required split");
+    let val_dir = split_dir(&dir, "val", true)?;
+    if let (Some(val), Some(_)) = (&val_dir, config.validation) {
+        return Err(ImageFolderError::InvalidConfig {
+            key: "validation",
+            message: format!("{} already holds the validation images; remove data.validation", val.display()),
+        });
+    }
+    let start = Instant::now();
+    let mut report = LoadReport::default();
+    let train = load_split(&dir.join("train"), &classes, "train on", config, &mut report)?;
+    let test = load_split(&test_dir, &classes, "test on", config, &mut report)?;
+    let val = val_dir.map(|v| load_split(&v, &classes, "validate on", config, &mut report)).transpose()?;
+    report.seconds = start.elapsed().as_secs_f64();
+    if !report.skipped.is_empty() {
+        tracing::warn!(
+            skipped = report.skipped.len(),
+            first = %report.skipped[0].display(),
+            "skipped files that are not readable PNG or JPEG images (data.skip_bad)"
+        );
+    }
+    let (train, validation) = match (val, config.validation) {
+        (Some(val), _) => (train.tensors(config.size)?, Some(val.tensors(config.size)?)),
+        (None, Some(size)) => {
+            let (train, validation) = hold_out(&train, size, config)?;
+            (train, Some(validation))
+        }
+        (None, None) => (train.tensors(config.size)?, None),
+    };
+    let mut data = Dataset { train, validation, test: test.tensors(config.size)?, class_names: classes, report };
+    if config.normalize == Normalize::Standardize {
+        standardize(&mut data, &dir.join("train"))?;
+    }
+    Ok(data)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,319 @@
+//! How a picture becomes a model input: decoded (PNG or JPEG, recognised by
+//! content), converted to grayscale (transparent pixels over white), resized
+//! to the model's image size and, when asked or when it looks like a dark
+//! drawing on a light background, inverted.
+//!
+//! This is the one implementation used both for training on image folders
+//! ([`crate::load`]) and by `lstm-mnist predict` and `explain`, so a picture
+//! is prepared the same way for training and for prediction.
+//!
+//! ```
+//! use image_folder_data::picture::{prepare, Invert};
+//! // A dark stroke on white paper, 56x56: shrunk to 28x28 and inverted.
+//! let paper = image::GrayImage::from_fn(56, 56, |x, _| image::Luma([if (26..30).contains(&x) { 0 } else { 255 }]));
+//! let prepared = prepare(paper, 28, 28, Invert::Auto);
+//! assert!(prepared.inverted);
+//! assert_eq!(prepared.pixels.len(), 28 * 28);
+//! assert_eq!(prepared.pixels[0], 0); // the white border is now black
+//! assert_eq!(prepared.pixels[14], 255); // and the stroke white
+//! ```
+
+use std::fmt;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use image::{imageops::FilterType, DynamicImage, GrayImage, ImageFormat, ImageReader};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Why a picture could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum PictureError {
+    /// The file could not be opened or read.
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    /// The file is neither a PNG nor a JPEG.
+    #[error("{}: not a PNG or JPEG image (recognised by content, not by name)", path.display())]
+    UnknownFormat { path: PathBuf },
+    /// The file looks like an image but does not decode (truncated, corrupt, too large).
+    #[error("{}: cannot decode the {format} image: {source}", path.display())]
+    Decode { path: PathBuf, format: &'static str, source: image::ImageError },
+}
+
+/// Whether to invert pictures (255 - value) so that they are light on dark,
+/// as MNIST digits are: in a config `"auto"`, `"yes"` or `"no"` (`true` and
+/// `false` are accepted too); on the command line `--invert=auto|yes|no`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Invert {
+    /// Invert a picture whose border is mostly bright (see [`border_is_bright`]).
+    #[default]
+    Auto,
+    /// Always invert.
+    Yes,
+    /// Never invert.
+    No,
+}
+
+impl Invert {
+    /// The three values, as written in configs and on the command line.
+    pub const NAMES: [&'static str; 3] = ["auto", "yes", "no"];
+
+    /// Whether a picture that already has the model's size gets inverted.
+    pub fn applies_to(self, image: &GrayImage) -> bool {
+        match self {
+            Invert::Auto => border_is_bright(image),
+            Invert::Yes => true,
+            Invert::No => false,
+        }
+    }
+}
+
+impl fmt::Display for Invert {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Invert::Auto => "auto",
+            Invert::Yes => "yes",
+            Invert::No => "no",
+        })
+    }
+}
+
+impl FromStr for Invert {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Invert::Auto),
+            "yes" | "true" => Ok(Invert::Yes),
+            "no" | "false" => Ok(Invert::No),
+            other => Err(format!("`{other}` is not a way to invert: use auto, yes or no")),
+        }
+    }
+}
+
+impl Serialize for Invert {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Invert {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Invert;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("\"auto\", \"yes\", \"no\", true or false")
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Invert, E> {
+                Ok(if v { Invert::Yes } else { Invert::No })
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Invert, E> {
+                v.parse().map_err(E::custom)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+/// A picture ready for a model: `height × width` bytes, row by row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prepared {
+    /// Grayscale pixels, 0 black to 255 white, after any inversion.
+    pub pixels: Vec<u8>,
+    /// Whether the picture was inverted.
+    pub inverted: bool,
+}
+
+/// Whether the first bytes of a file are those of a PNG or a JPEG.
+pub fn is_picture(head: &[u8]) -> bool {
+    matches!(image::guess_format(head), Ok(ImageFormat::Png | ImageFormat::Jpeg))
+}
+
+/// Whether the file at `path` starts like a PNG or a JPEG.
+pub fn is_picture_file(path: &Path) -> Result<bool, PictureError> {
+    let io = |source| PictureError::Io { path: path.to_owned(), source };
+    let mut head = Vec::with_capacity(16);
+    std::fs::File::open(path).map_err(io)?.take(16).read_to_end(&mut head).map_err(io)?;
+    Ok(is_picture(&head))
+}
+
+/// Decodes a PNG or JPEG file (recognised by content) to grayscale, streaming
+/// it from disk. Transparent pixels are laid over white, as viewers show them.
+pub fn open(path: &Path) -> Result<GrayImage, PictureError> {
+    let io = |source| PictureError::Io { path: path.to_owned(), source };
+    let mut file = BufReader::new(std::fs::File::open(path).map_err(io)?);
+    // Recognised by content only (the name's extension is not trusted).
+    let (image_format, format) = match image::guess_format(file.fill_buf().map_err(io)?) {
+        Ok(ImageFormat::Png) => (ImageFormat::Png, "PNG"),
+        Ok(ImageFormat::Jpeg) => (ImageFormat::Jpeg, "JPEG"),
+        _ => return Err(PictureError::UnknownFormat { path: path.to_owned() }),
+    };
+    let image = ImageReader::with_format(file, image_format).decode().map_err(|source| PictureError::Decode {
+        path: path.to_owned(),
+        format,
+        source,
+    })?;
+    Ok(to_gray(image))
+}
+
+/// Grayscale (ITU-R BT.709 luma, as the `image` crate computes it), with any
+/// transparency composited over white.
+pub fn to_gray(image: DynamicImage) -> GrayImage {
+    if !image.color().has_alpha() {
+        return image.into_luma8();
+    }
+    let with_alpha = image.into_luma_alpha8();
+    let (w, h) = with_alpha.dimensions();
+    let pixels = with_alpha
+        .pixels()
+        .map(|p| {
+            let [luma, alpha] = p.0.map(u32::from);
+            ((luma * alpha + 255 * (255 - alpha) + 127) / 255) as u8
+        })
+        .collect();
+    GrayImage::from_raw(w, h, pixels).expect("one byte per pixel")
+}
+
+/// Resizes to `width × height`: box-averaged when shrinking (each source pixel
+/// counts towards one target pixel, so a picture drawn at a whole multiple of
+/// the size comes back exactly), bilinear when enlarging.
+pub fn fit(image: GrayImage, width: u32, height: u32) -> GrayImage {
+    let (w, h) = image.dimensions();
+    if (w, h) == (width, height) {
+        image
+    } else if w >= width && h >= height {
+        image::imageops::thumbnail(&image, width, height)
+    } else {
+        image::imageops::resize(&image, width, height, FilterType::Triangle)
+    }
+}
+
+/// Whether most of the picture's border is bright (value 128 or more): the
+/// sign of a dark drawing on a light background. The border is the outer ring
+/// of `max(1, min(width, height) / 14)` pixels, 2 pixels at 28×28.
+pub fn border_is_bright(image: &GrayImage) -> bool {
+    let (w, h) = image.dimensions();
+    let ring = (w.min(h) / 14).max(1);
+    let (mut bright, mut total) = (0u64, 0u64);
+    for (x, y, p) in image.enumerate_pixels() {
+        if x < ring || y < ring || x + ring >= w || y + ring >= h {
+            total += 1;
+            bright += u64::from(p.0[0] >= 128);
+        }
+    }
+    2 * bright > total
+}
+
+/// Resizes a grayscale picture to `width × height` ([`fit`]) and inverts it
+/// as `invert` says (with [`Invert::Auto`], judged on the resized picture).
+pub fn prepare(image: GrayImage, width: u32, height: u32, invert: Invert) -> Prepared {
+    let image = fit(image, width, height);
+    let inverted = invert.applies_to(&image);
+    let mut pixels = image.into_raw();
+    if inverted {
+        pixels.iter_mut().for_each(|p| *p = 255 - *p);
+    }
+    Prepared { pixels, inverted }
+}
+
+/// [`open`], then [`prepare`].
+pub fn load(path: &Path, width: u32, height: u32, invert: Invert) -> Result<Prepared, PictureError> {
+    Ok(prepare(open(path)?, width, height, invert))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{Luma, LumaA, Rgb};
+
+    fn stripe(w: u32, h: u32, ink: u8, paper: u8) -> GrayImage {
+        GrayImage::from_fn(w, h, |x, _| Luma([if x >= w / 3 && x < 2 * w / 3 { ink } else { paper }]))
+    }
+
+    #[test]
+    fn invert_parses_and_serialises() {
+        for (text, value) in [("auto", Invert::Auto), ("yes", Invert::Yes), ("no", Invert::No)] {
+            assert_eq!(text.parse::<Invert>().unwrap(), value);
+            assert_eq!(serde_json::to_value(value).unwrap(), text);
+            assert_eq!(serde_json::from_value::<Invert>(serde_json::json!(text)).unwrap(), value);
+        }
+        assert_eq!(serde_json::from_str::<Invert>("true").unwrap(), Invert::Yes);
+        assert_eq!(serde_json::from_str::<Invert>("false").unwrap(), Invert::No);
+        let err = "maybe".parse::<Invert>().unwrap_err();
+        assert!(err.contains("maybe") && err.contains("auto, yes or no"), "{err}");
+        assert!(serde_json::from_str::<Invert>("3").is_err());
+    }
+
+    #[test]
+    fn auto_inverts_dark_on_light_only() {
+        let light_on_dark = prepare(stripe(28, 28, 255, 0), 28, 28, Invert::Auto);
+        assert!(!light_on_dark.inverted);
+        assert_eq!(light_on_dark.pixels, stripe(28, 28, 255, 0).into_raw());
+        let dark_on_light = prepare(stripe(28, 28, 0, 255), 28, 28, Invert::Auto);
+        assert!(dark_on_light.inverted);
+        assert_eq!(dark_on_light.pixels, light_on_dark.pixels);
+        assert!(!prepare(stripe(28, 28, 0, 255), 28, 28, Invert::No).inverted);
+        assert!(prepare(stripe(28, 28, 255, 0), 28, 28, Invert::Yes).inverted);
+    }
+
+    #[test]
+    fn border_needs_a_majority_of_bright_pixels() {
+        // Left half of the picture bright: half the border, not a majority.
+        let half = GrayImage::from_fn(28, 28, |x, _| Luma([if x < 14 { 255 } else { 0 }]));
+        assert!(!border_is_bright(&half));
+        let most = GrayImage::from_fn(28, 28, |x, _| Luma([if x < 20 { 200 } else { 0 }]));
+        assert!(border_is_bright(&most));
+        // A bright centre does not count.
+        let centre = GrayImage::from_fn(28, 28, |x, y| {
+            Luma([if (2..26).contains(&x) && (2..26).contains(&y) { 255 } else { 0 }])
+        });
+        assert!(!border_is_bright(&centre));
+        assert!(border_is_bright(&GrayImage::from_pixel(1, 1, Luma([255]))));
+    }
+
+    #[test]
+    fn whole_multiples_shrink_exactly_and_enlarging_keeps_the_size() {
+        let small = GrayImage::from_fn(5, 6, |x, y| Luma([(x * 40 + y * 7) as u8]));
+        let big = image::imageops::resize(&small, 20, 24, FilterType::Nearest);
+        assert_eq!(fit(big, 5, 6), small);
+        let enlarged = fit(small.clone(), 28, 28);
+        assert_eq!(enlarged.dimensions(), (28, 28));
+        assert_eq!(fit(small.clone(), 5, 6), small);
+        // One dimension larger, one smaller.
+        assert_eq!(fit(small, 3, 12).dimensions(), (3, 12));
+    }
+
+    #[test]
+    fn transparency_is_laid_over_white() {
+        let image = image::ImageBuffer::from_fn(2, 1, |x, _| if x == 0 { LumaA([0u8, 0]) } else { LumaA([0, 255]) });
+        let gray = to_gray(DynamicImage::ImageLumaA8(image));
+        assert_eq!(gray.into_raw(), vec![255, 0]);
+        let rgb = image::RgbImage::from_pixel(1, 1, Rgb([255, 255, 255]));
+        assert_eq!(to_gray(DynamicImage::ImageRgb8(rgb)).into_raw(), vec![255]);
+    }
+
+    #[test]
+    fn files_are_recognised_by_content() {
+        let tmp = tempfile::tempdir().unwrap();
+        let png = tmp.path().join("really-a-png.jpg");
+        stripe(8, 8, 255, 0).save_with_format(&png, ImageFormat::Png).unwrap();
+        let jpeg = tmp.path().join("photo.png");
+        DynamicImage::ImageLuma8(stripe(16, 16, 0, 255)).to_rgb8().save_with_format(&jpeg, ImageFormat::Jpeg).unwrap();
+        assert!(is_picture_file(&png).unwrap() && is_picture_file(&jpeg).unwrap());
+        assert_eq!(open(&png).unwrap(), stripe(8, 8, 255, 0));
+        let from_jpeg = load(&jpeg, 8, 8, Invert::Auto).unwrap();
+        assert!(from_jpeg.inverted, "JPEG of a dark stripe on white");
+        let text = tmp.path().join("notes.png");
+        std::fs::write(&text, "not an image").unwrap();
+        assert!(!is_picture_file(&text).unwrap());
+        let err = open(&text).unwrap_err();
+        assert!(matches!(err, PictureError::UnknownFormat { .. }) && err.to_string().contains("notes.png"), "{err}");
+        let truncated = tmp.path().join("truncated.png");
+        std::fs::write(&truncated, &std::fs::read(&png).unwrap()[..40]).unwrap();
+        let err = open(&truncated).unwrap_err();
+        assert!(matches!(err, PictureError::Decode { .. }) && err.to_string().contains("truncated.png"), "{err}");
+        let err = open(&tmp.path().join("missing.png")).unwrap_err();
+        assert!(matches!(err, PictureError::Io { .. }) && err.to_string().contains("missing.png"), "{err}");
+    }
+}

@@ -1,0 +1,125 @@
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use super::*;
+
+/// A finished run folder as `train` leaves it (the parts compare reads).
+fn fake_run(dir: &Path, lr: f64, seed: u64, accuracy: f64, losses: &[f64]) {
+    std::fs::create_dir_all(dir).unwrap();
+    let config = json!({"name": dir.file_name().unwrap().to_str().unwrap(), "threads": 1,
+        "model": {"hidden": 8, "seed": seed}, "train": {"learning_rate": lr, "seed": seed, "batch_size": 20}});
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    let mut metrics = String::new();
+    for (i, loss) in losses.iter().enumerate() {
+        let step = (i + 1) * 10;
+        metrics.push_str(&format!(
+            "{{\"kind\":\"train\",\"step\":{step},\"samples\":{},\"loss\":{loss},\"accuracy\":0.5,\"lr\":{lr},\"samples_per_second\":100.0,\"elapsed\":{}}}\n",
+            step * 20,
+            step as f64 / 10.0
+        ));
+        metrics.push_str(&format!(
+            "{{\"kind\":\"validation\",\"step\":{step},\"samples\":{},\"loss\":1.0,\"accuracy\":{},\"best\":true,\"elapsed\":1.0}}\n",
+            step * 20,
+            accuracy - 0.01 * (losses.len() - i - 1) as f64
+        ));
+    }
+    std::fs::write(dir.join("metrics.jsonl"), metrics).unwrap();
+    let steps = losses.len() * 10;
+    let report = json!({"accuracy": accuracy, "samples": 100, "train": {"steps": steps, "samples": steps * 20,
+        "seconds": 4.0, "last_loss": losses.last(), "best_validation": {"step": steps, "accuracy": accuracy, "loss": 1.0}}});
+    std::fs::write(dir.join("report.json"), report.to_string()).unwrap();
+}
+
+#[test]
+fn differing_keys_groups_by_all_but_the_seed_and_stats() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sweep = tmp.path().join("sw");
+    let runs = [(0.01, 0, 0.9), (0.01, 1, 0.8), (0.1, 0, 0.5), (0.1, 1, 0.7)];
+    let mut trials = Vec::new();
+    for (i, (lr, seed, acc)) in runs.iter().enumerate() {
+        let name = format!("lr={lr},seed={seed}");
+        fake_run(&sweep.join(&name), *lr, *seed, *acc, &[2.0, 1.0 / (i + 1) as f64]);
+        trials.push(json!({"id": i, "dir": name}));
+    }
+    std::fs::write(sweep.join("sweep.json"), json!({"trials": trials}).to_string()).unwrap();
+    let c = compare(std::slice::from_ref(&sweep)).unwrap();
+    assert_eq!(c.keys, ["model.seed", "train.learning_rate", "train.seed"], "name is never a difference");
+    assert_eq!(c.runs.len(), 4);
+    assert_eq!(c.runs[1].differs["train.seed"], json!(1));
+    assert_eq!(c.runs[3].final_train_loss, Some(0.25));
+    assert_eq!(c.runs[0].steps, Some(20));
+    assert_eq!(c.runs[0].samples_per_second, Some(100.0), "400 samples in 4 s");
+    assert_eq!(c.runs[0].curves.validation_accuracy, vec![(10.0, 0.89), (20.0, 0.9)]);
+    assert_eq!(c.groups.len(), 2);
+    let g = &c.groups[0];
+    assert_eq!((g.n, g.runs.clone()), (2, vec![0, 1]));
+    assert_eq!(g.differs, BTreeMap::from([("train.learning_rate".to_owned(), json!(0.01))]));
+    let acc = g.test_accuracy.unwrap();
+    assert!((acc.mean - 0.85).abs() < 1e-12 && (acc.min, acc.max) == (0.8, 0.9));
+    assert!((acc.std.unwrap() - 0.0707106781).abs() < 1e-9);
+    assert_eq!(c.groups[1].test_accuracy.unwrap().n, 2);
+
+    // JSON: the documented fields, no curves.
+    let j = c.summary_json();
+    assert_eq!(j["runs"][2]["differs"]["train.learning_rate"], json!(0.1));
+    assert_eq!(j["runs"][2]["test_accuracy"], json!(0.5));
+    assert!(j["runs"][0].get("curves").is_none());
+    assert_eq!(j["groups"][1]["n"], json!(2));
+
+    // Sorting, and what the table and CSV show.
+    let mut sorted = c.clone();
+    sorted.sort("-test_accuracy").unwrap();
+    let order: Vec<Option<f64>> = sorted.runs.iter().map(|r| r.test_accuracy).collect();
+    assert_eq!(order, [Some(0.9), Some(0.8), Some(0.7), Some(0.5)]);
+    assert_eq!(sorted.groups[1].runs, vec![2, 3], "group members follow the new order");
+    assert!(matches!(sorted.sort("accuracy"), Err(CompareError::BadSort(_))));
+    sorted.sort("train.learning_rate").unwrap();
+    assert_eq!(sorted.runs[0].differs["train.learning_rate"], json!(0.01));
+    let table = table(&c);
+    assert!(table.lines().next().unwrap().starts_with("run"), "{table}");
+    assert!(table.contains("lr=0.1,seed=1") && table.contains("0.7000"), "{table}");
+    assert!(table.contains("train.learning_rate=0.01") && table.contains("0.8500"), "{table}");
+    let csv = csv(&c);
+    assert_eq!(csv.lines().count(), 5);
+    assert!(csv.starts_with("dir,model.seed,train.learning_rate,train.seed,group,test_accuracy,"), "{csv}");
+    assert!(csv.lines().nth(1).unwrap().ends_with("/lr=0.01,seed=0\",0,0.01,0,0,0.9,0.9,1,20,4,100"), "{csv}");
+
+    // The sweep folder's files.
+    let out = tmp.path().join("out");
+    write_outputs(&c, &out).unwrap();
+    let svg = std::fs::read_to_string(out.join("compare.svg")).unwrap();
+    assert!(svg.contains("validation accuracy") && svg.contains("train.learning_rate=0.1"), "legend per group");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary, j);
+    assert_eq!(std::fs::read_to_string(out.join("summary.csv")).unwrap(), csv);
+}
+
+#[test]
+fn run_folders_unfinished_runs_and_bad_paths() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    fake_run(&a, 0.01, 0, 0.9, &[1.0]);
+    std::fs::create_dir(&b).unwrap();
+    std::fs::write(b.join("config.json"), r#"{"name": "b", "model": {"hidden": 16}}"#).unwrap();
+    let c = compare(&[a.clone(), b.clone()]).unwrap();
+    assert_eq!(c.runs.len(), 2);
+    assert!(c.keys.contains(&"model.hidden".to_owned()) && c.keys.contains(&"train.learning_rate".to_owned()));
+    assert_eq!(c.runs[1].differs["train.learning_rate"], serde_json::Value::Null, "missing keys are null");
+    assert!(!c.runs[1].finished && c.runs[1].test_accuracy.is_none());
+    assert_eq!(c.groups.len(), 2);
+    assert!(table(&c).contains(" - "), "unknown numbers show as -");
+    // A folder of run folders without sweep.json is read too.
+    let c = compare(&[tmp.path().to_owned()]).unwrap();
+    assert_eq!(c.runs.iter().map(|r| r.name.clone().unwrap()).collect::<Vec<_>>(), ["a", "b"]);
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let err = compare(&[empty]).unwrap_err().to_string();
+    assert!(err.contains("empty") && err.contains("no run"), "{err}");
+    let err = compare(&[PathBuf::from("/no/such/folder")]).unwrap_err().to_string();
+    assert!(err.contains("/no/such/folder"), "{err}");
+    std::fs::write(b.join("config.json"), "{").unwrap();
+    let err = compare(std::slice::from_ref(&b)).unwrap_err().to_string();
+    assert!(err.contains("config.json") && err.contains("JSON"), "{err}");
+}
