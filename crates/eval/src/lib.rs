@@ -17,6 +17,9 @@ use tch::{Kind, Reduction, Tensor};
 pub use decision::{ClassDecision, Decision, DecisionCounter};
 pub use report::{ClassMetrics, ConfusedPair, EvalReport};
 
+/// Images per forward pass when nothing else is configured: evaluation,
+/// validation during training and prediction.
+pub const DEFAULT_BATCH_SIZE: i64 = 1000;
 /// Longest sequence for which a bidirectional model's decision time is
 /// computed by default (it costs one pass per step).
 pub const BIDIRECTIONAL_DECISION_STEPS: i64 = 64;
@@ -25,7 +28,7 @@ pub const BIDIRECTIONAL_DECISION_STEPS: i64 = 64;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EvalConfig {
-    /// Images per forward pass. Default 1000.
+    /// Images per forward pass. Default [`DEFAULT_BATCH_SIZE`] (1000).
     pub batch_size: i64,
     /// Compute precision of the recurrent layers while evaluating (and in
     /// `predict` and `explain`): `"fp32"`, `"bf16"`, `"fp16"` (CUDA only) or
@@ -42,7 +45,7 @@ pub struct EvalConfig {
 
 impl Default for EvalConfig {
     fn default() -> Self {
-        Self { batch_size: 1000, precision: None, decision: None }
+        Self { batch_size: DEFAULT_BATCH_SIZE, precision: None, decision: None }
     }
 }
 
@@ -114,6 +117,52 @@ pub fn evaluate_with_predictions(
     labels: &Tensor,
     config: &EvalConfig,
 ) -> Result<Evaluation, EvalError> {
+    let pass = batched_pass(model, images, labels, config, config.wants_decision(model))?;
+    let truth = Vec::<i64>::try_from(&labels.f_to_device(tch::Device::Cpu)?.f_to_kind(Kind::Int64)?)?;
+    let n = pass.predictions.len();
+    let names = &model.spec().class_names;
+    let mut report = EvalReport::from_predictions(&truth, &pass.predictions, names, pass.loss_sum / n as f64);
+    report.decision = pass.decisions.map(|counter| counter.finish(names));
+    tracing::info!(accuracy = report.accuracy, samples = n, loss = report.loss, "evaluated");
+    Ok(Evaluation { report, predictions: pass.predictions, decided_at: pass.decided_at })
+}
+
+/// Mean cross-entropy and accuracy (0 to 1) of `model` on a whole split, in
+/// evaluation mode: what the trainer reports for its validations (no decision time).
+pub fn loss_and_accuracy(
+    model: &LstmClassifier,
+    images: &Tensor,
+    labels: &Tensor,
+    config: &EvalConfig,
+) -> Result<(f64, f64), EvalError> {
+    let pass = batched_pass(model, images, labels, config, false)?;
+    let n = pass.predictions.len() as f64;
+    Ok((pass.loss_sum / n, pass.correct as f64 / n))
+}
+
+/// What one batched pass over a split adds up.
+struct Pass {
+    /// Decision-time counts, when asked for.
+    decisions: Option<DecisionCounter>,
+    /// `decided_at` of each image, when the decision time is computed.
+    decided_at: Vec<usize>,
+    /// Summed cross-entropy.
+    loss_sum: f64,
+    /// Correctly classified images.
+    correct: i64,
+    /// Predicted class of each image.
+    predictions: Vec<i64>,
+}
+
+/// Runs `model` over the split in batches of `config.batch_size`, without
+/// gradients; with `decisions`, also counts when each prediction was decided.
+fn batched_pass(
+    model: &LstmClassifier,
+    images: &Tensor,
+    labels: &Tensor,
+    config: &EvalConfig,
+    decisions: bool,
+) -> Result<Pass, EvalError> {
     config.validate()?;
     let n = labels.size().first().copied().unwrap_or(0);
     if labels.dim() != 1 || images.size().first() != Some(&n) || n == 0 {
@@ -126,11 +175,13 @@ pub fn evaluate_with_predictions(
     let classes = model.spec().classes();
     let device = model.device();
     let compute = config.precision.unwrap_or_default().resolve(device).kind();
-    let mut loss_sum = 0f64;
-    let mut predictions = Vec::with_capacity(n as usize);
-    let mut decisions =
-        config.wants_decision(model).then(|| DecisionCounter::new(model.spec().steps as usize, classes as usize));
-    let mut decided_at = Vec::new();
+    let mut pass = Pass {
+        loss_sum: 0.0,
+        correct: 0,
+        predictions: Vec::with_capacity(n as usize),
+        decisions: decisions.then(|| DecisionCounter::new(model.spec().steps as usize, classes as usize)),
+        decided_at: Vec::new(),
+    };
     tch::no_grad(|| -> Result<(), EvalError> {
         for start in (0..n).step_by(config.batch_size as usize) {
             let len = config.batch_size.min(n - start);
@@ -143,30 +194,27 @@ pub fn evaluate_with_predictions(
                     if min < 0 { min } else { max }
                 )));
             }
-            let logits = match decisions.as_mut() {
+            let logits = match pass.decisions.as_mut() {
                 Some(counter) => {
                     let steps = model.step_logits_with(&x, compute)?;
                     let step_classes = steps.f_argmax(-1, false)?.f_to_device(tch::Device::Cpu)?;
                     let y_cpu = Vec::<i64>::try_from(&y.f_to_device(tch::Device::Cpu)?)?;
-                    decided_at.extend(counter.add(&Vec::<i64>::try_from(&step_classes.f_flatten(0, -1)?)?, &y_cpu));
+                    pass.decided_at
+                        .extend(counter.add(&Vec::<i64>::try_from(&step_classes.f_flatten(0, -1)?)?, &y_cpu));
                     steps.f_select(1, -1)?
                 }
                 None => model.forward_t_with(&x, false, compute)?,
             };
             let batch_loss =
                 logits.f_log_softmax(-1, Kind::Float)?.f_nll_loss(&y, None::<Tensor>, Reduction::Sum, -100)?;
-            loss_sum += batch_loss.f_double_value(&[])?;
-            let predicted = logits.f_argmax(-1, false)?.f_to_device(tch::Device::Cpu)?;
-            predictions.extend(Vec::<i64>::try_from(&predicted)?);
+            pass.loss_sum += batch_loss.f_double_value(&[])?;
+            let predicted = logits.f_argmax(-1, false)?;
+            pass.correct += predicted.f_eq_tensor(&y)?.f_sum(Kind::Int64)?.f_int64_value(&[])?;
+            pass.predictions.extend(Vec::<i64>::try_from(&predicted.f_to_device(tch::Device::Cpu)?)?);
         }
         Ok(())
     })?;
-    let truth = Vec::<i64>::try_from(&labels.f_to_device(tch::Device::Cpu)?.f_to_kind(Kind::Int64)?)?;
-    let names = &model.spec().class_names;
-    let mut report = EvalReport::from_predictions(&truth, &predictions, names, loss_sum / n as f64);
-    report.decision = decisions.map(|counter| counter.finish(names));
-    tracing::info!(accuracy = report.accuracy, samples = n, loss = report.loss, "evaluated");
-    Ok(Evaluation { report, predictions, decided_at })
+    Ok(pass)
 }
 
 #[cfg(test)]

@@ -9,10 +9,38 @@ use lstm_model::{LstmClassifier, Prediction, SPEC_FILE};
 use serde::Serialize;
 use tch::Device;
 
+use crate::run_folder::find_model_dir;
 use crate::Failure;
 
 /// Images per forward pass when classifying a large IDX file.
-const BATCH: usize = 1000;
+const BATCH: usize = eval::DEFAULT_BATCH_SIZE as usize;
+
+/// Arguments of `lstm-mnist predict`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PredictArgs {
+    /// The run folder (holding model/) or the model folder itself.
+    #[arg(long, short)]
+    pub model: PathBuf,
+    /// PNG images and IDX image files (gzipped or raw).
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Invert PNG and IDX pixels first, for dark drawings on a light background.
+    #[arg(long)]
+    pub invert: bool,
+    /// Print one JSON array with every class probability instead of one line per image.
+    #[arg(long)]
+    pub json: bool,
+    /// Compute precision: fp32, bf16 or auto (bf16 where the CPU runs it fast).
+    /// Default: the run's eval.precision, else its train.precision, else fp32.
+    #[arg(long, value_name = "PRECISION", value_parser = parse_precision)]
+    pub precision: Option<lstm_model::Precision>,
+}
+
+/// A `--precision` value: `fp32`, `bf16`, `fp16` or `auto`, as in the config.
+fn parse_precision(text: &str) -> Result<lstm_model::Precision, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned()))
+        .map_err(|_| format!("`{text}` is not a precision: use fp32, bf16, fp16 or auto"))
+}
 
 /// The first bytes of every PNG file.
 const PNG_MAGIC: &[u8] = b"\x89PNG\r\n\x1a\n";
@@ -59,14 +87,6 @@ struct Row<'a> {
     index: Option<usize>,
     #[serde(flatten)]
     prediction: &'a Prediction,
-}
-
-/// The model folder: `dir` itself, or `dir/model` for a run folder.
-pub fn model_dir(dir: &Path) -> Result<PathBuf, PredictError> {
-    [dir.to_owned(), dir.join("model")]
-        .into_iter()
-        .find(|d| d.join(SPEC_FILE).is_file())
-        .ok_or_else(|| PredictError::NoModel(dir.to_owned()))
 }
 
 /// Converts one grayscale image to the model's input size (box-averaged when
@@ -190,29 +210,19 @@ fn classify_file<W: Write>(
     Ok(())
 }
 
-/// How `predict` reads and reports.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Options {
-    /// Invert pixels first (dark drawings on a light background).
-    pub invert: bool,
-    /// One JSON array instead of one line per image.
-    pub json: bool,
-    /// Compute precision; default: the run's (see `lstm_mnist::precision::model_precision`).
-    pub precision: Option<lstm_model::Precision>,
-}
-
-/// Classifies every image of `files` with the model of `model`, writing one
-/// line per image (or one JSON array with `json`) to `out`. Every file is
-/// opened and its header checked before anything is printed; IDX files are
-/// then read a batch at a time.
-pub fn run(model: &Path, files: &[PathBuf], options: Options, out: &mut impl Write) -> Result<(), Failure> {
-    let Options { invert, json, precision } = options;
+/// Classifies every image of `args.files` with the model of `args.model`,
+/// writing one line per image (or one JSON array with `--json`) to `out`.
+/// Every file is opened and its header checked before anything is printed;
+/// IDX files are then read a batch at a time.
+pub fn run(args: &PredictArgs, out: &mut impl Write) -> Result<(), Failure> {
+    let PredictArgs { model, files, invert, json, precision } = args;
+    let (invert, json) = (*invert, *json);
     if files.is_empty() {
         return Err(PredictError::NoFiles.into());
     }
-    let dir = model_dir(model)?;
-    let compute = lstm_mnist::precision::model_precision(model, precision, Device::Cpu)?.kind();
-    let model = LstmClassifier::load(&dir, Device::Cpu).map_err(PredictError::from)?;
+    let dir = find_model_dir(model).ok_or_else(|| PredictError::NoModel(model.clone()))?;
+    let compute = crate::precision::model_precision(model, *precision, Device::Cpu)?.kind();
+    let model = LstmClassifier::load(&dir, Device::Cpu)?;
     let (height, width) = (model.spec().image_height, model.spec().image_width);
     tracing::info!(model = %dir.display(), height, width, "model loaded");
     for file in files {
