@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::commands::export::ExportError;
 use crate::commands::predict::PredictError;
 use crate::config::ConfigError;
 use crate::data::DataLoadError;
@@ -33,6 +34,9 @@ pub enum Failure {
     /// `predict` failed.
     #[error(transparent)]
     Predict(#[from] PredictError),
+    /// `export` or `env` failed.
+    #[error(transparent)]
+    Export(#[from] ExportError),
     /// A file could not be read or written.
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
@@ -48,6 +52,7 @@ impl Failure {
             | Failure::Eval(eval::EvalError::InvalidBatchSize(_))
             | Failure::Model(lstm_model::ModelError::InvalidConfig { .. }) => 2,
             Failure::Predict(e) if e.is_usage() => 2,
+            Failure::Export(e) if e.is_usage() => 2,
             _ => 1,
         }
     }

@@ -3,5 +3,7 @@
 
 pub mod bench;
 pub mod evaluate;
+pub mod explain;
+pub mod export;
 pub mod predict;
 pub mod train;

@@ -1,10 +1,13 @@
-//! `lstm-mnist predict`: classifies PNG images and IDX image files with a
-//! saved model, printing the class and its probability for each image.
+//! `lstm-mnist predict`: classifies pictures (PNG, JPEG) and IDX image files
+//! with a saved model, printing the class, its name and its probability for
+//! each image. Pictures are prepared by `image_folder_data::picture`, as the
+//! image-folder data source prepares training pictures.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use image::{imageops::FilterType, GrayImage};
+use image::GrayImage;
+use image_folder_data::picture::{self, Invert, PictureError};
 use lstm_model::{LstmClassifier, Prediction, SPEC_FILE};
 use serde::Serialize;
 use tch::Device;
@@ -21,12 +24,21 @@ pub struct PredictArgs {
     /// The run folder (holding model/) or the model folder itself.
     #[arg(long, short)]
     pub model: PathBuf,
-    /// PNG images and IDX image files (gzipped or raw).
+    /// PNG and JPEG pictures and IDX image files (gzipped or raw).
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Invert PNG and IDX pixels first, for dark drawings on a light background.
-    #[arg(long)]
-    pub invert: bool,
+    /// Invert pixels first (255 - value): `auto` inverts pictures whose border
+    /// is mostly bright (dark drawings on light paper) and says so; `yes`
+    /// (or `--invert` alone) inverts every image, IDX ones too; `no` none.
+    #[arg(
+        long,
+        value_name = "auto|yes|no",
+        num_args = 0..=1,
+        require_equals = true,
+        default_value = "auto",
+        default_missing_value = "yes"
+    )]
+    pub invert: Invert,
     /// Print one JSON array with every class probability instead of one line per image.
     #[arg(long)]
     pub json: bool,
@@ -37,13 +49,10 @@ pub struct PredictArgs {
 }
 
 /// A `--precision` value: `fp32`, `bf16`, `fp16` or `auto`, as in the config.
-fn parse_precision(text: &str) -> Result<lstm_model::Precision, String> {
+pub(crate) fn parse_precision(text: &str) -> Result<lstm_model::Precision, String> {
     serde_json::from_value(serde_json::Value::String(text.to_owned()))
         .map_err(|_| format!("`{text}` is not a precision: use fp32, bf16, fp16 or auto"))
 }
-
-/// The first bytes of every PNG file.
-const PNG_MAGIC: &[u8] = b"\x89PNG\r\n\x1a\n";
 
 /// Why `predict` could not classify.
 #[derive(Debug, thiserror::Error)]
@@ -55,11 +64,11 @@ pub enum PredictError {
     )]
     NoModel(PathBuf),
     /// No image files were given.
-    #[error("no images given: pass one or more PNG or IDX files after --model RUN_DIR")]
+    #[error("no images given: pass one or more PNG, JPEG or IDX files after --model RUN_DIR")]
     NoFiles,
-    /// A PNG could not be decoded.
-    #[error("{}: cannot decode the PNG image: {source}", path.display())]
-    Image { path: PathBuf, source: image::ImageError },
+    /// A picture could not be read or decoded.
+    #[error(transparent)]
+    Picture(#[from] PictureError),
     /// An input file could not be read.
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
@@ -69,6 +78,9 @@ pub enum PredictError {
     /// The model could not be loaded or run.
     #[error(transparent)]
     Model(#[from] lstm_model::ModelError),
+    /// A per-step explanation or its picture failed.
+    #[error(transparent)]
+    Explain(#[from] eval::EvalError),
 }
 
 impl PredictError {
@@ -82,35 +94,57 @@ impl PredictError {
 #[derive(Debug, Serialize)]
 struct Row<'a> {
     file: String,
-    /// Position of the image in an IDX file; absent for a PNG.
+    /// Position of the image in an IDX file; absent for a picture.
     #[serde(skip_serializing_if = "Option::is_none")]
     index: Option<usize>,
     #[serde(flatten)]
     prediction: &'a Prediction,
+    /// Whether the image was inverted before classifying.
+    inverted: bool,
 }
 
-/// Converts one grayscale image to the model's input size (box-averaged when
-/// shrinking, bilinear when enlarging), as bytes, inverted if asked.
-fn fit(image: GrayImage, width: u32, height: u32, invert: bool) -> Vec<u8> {
-    let (w, h) = image.dimensions();
-    let image = if (w, h) == (width, height) {
-        image
-    } else if w >= width && h >= height {
-        // Box averaging: each source pixel counts towards one target pixel, so
-        // a digit drawn at a whole multiple of the model's size comes back exactly.
-        image::imageops::thumbnail(&image, width, height)
-    } else {
-        image::imageops::resize(&image, width, height, FilterType::Triangle)
-    };
-    let mut pixels = image.into_raw();
-    if invert {
-        pixels.iter_mut().for_each(|p| *p = 255 - *p);
+/// The images of one input file, ready for the model.
+pub(crate) struct Images {
+    /// Whether the file is a picture (one image) rather than an IDX file.
+    pub picture: bool,
+    /// `height × width` bytes per image.
+    pub pixels: Vec<Vec<u8>>,
+}
+
+/// Reads one input file into images of `width × height` bytes: a PNG or JPEG
+/// (recognised by content) is one image, prepared by [`picture::load`] (so
+/// with [`Invert::Auto`] a dark drawing on a light background is inverted);
+/// anything else is read as an IDX image file, inverted only with [`Invert::Yes`].
+pub(crate) fn read_images(path: &Path, width: u32, height: u32, invert: Invert) -> Result<Images, PredictError> {
+    if picture::is_picture_file(path)? {
+        let prepared = picture::load(path, width, height, invert)?;
+        return Ok(Images { picture: true, pixels: vec![prepared.pixels] });
     }
-    pixels
+    let idx = mnist_data::idx::read_images(path)?;
+    let size = idx.rows * idx.cols;
+    let invert = if invert == Invert::Yes { Invert::Yes } else { Invert::No };
+    let pixels: Vec<Vec<u8>> = (0..idx.count)
+        .map(|i| {
+            let pixels = idx.pixels[i * size..(i + 1) * size].to_vec();
+            let image =
+                GrayImage::from_raw(idx.cols as u32, idx.rows as u32, pixels).expect("IDX image of rows x cols bytes");
+            picture::prepare(image, width, height, invert).pixels
+        })
+        .collect();
+    Ok(Images { picture: false, pixels })
 }
 
-/// The largest PNG file read (64 MiB).
-pub const MAX_IMAGE_BYTES: u64 = 64 << 20;
+/// One output line: `FILE[INDEX]: CLASS NAME (PROBABILITY)`, the name left out
+/// when it is only the class index.
+fn line(file: &Path, index: Option<usize>, p: &Prediction) -> String {
+    let at = index.map(|i| format!("[{i}]")).unwrap_or_default();
+    let class = p.class.to_string();
+    let name = if p.name == class { String::new() } else { format!(" {}", p.name) };
+    format!("{}{at}: {class}{name} ({:.4})", file.display(), p.probability)
+}
+
+/// The largest picture file read (64 MiB).
+pub const MAX_PICTURE_BYTES: u64 = 64 << 20;
 
 /// Where the results go: one line per image, or the elements of one JSON
 /// array written as they come (memory does not grow with the number of images).
@@ -121,89 +155,94 @@ struct Output<'a, W: Write> {
 }
 
 impl<W: Write> Output<'_, W> {
-    fn write(&mut self, file: &Path, index: Option<usize>, prediction: &Prediction) -> std::io::Result<()> {
+    fn write(
+        &mut self,
+        file: &Path,
+        index: Option<usize>,
+        prediction: &Prediction,
+        inverted: bool,
+    ) -> Result<(), PredictError> {
+        let write_err = |source| PredictError::Io { path: PathBuf::from("stdout"), source };
         if !self.json {
-            let at = index.map(|i| format!("[{i}]")).unwrap_or_default();
-            return writeln!(self.out, "{}{at}: {} ({:.4})", file.display(), prediction.name, prediction.probability);
+            return writeln!(self.out, "{}", line(file, index, prediction)).map_err(write_err);
         }
-        let row = Row { file: file.display().to_string(), index, prediction };
+        let row = Row { file: file.display().to_string(), index, prediction, inverted };
         let text = serde_json::to_string_pretty(&row).expect("predictions serialise");
         // Exactly what pretty-printing the whole array gives: each element indented by two spaces.
         let sep = if self.rows == 0 { "[\n" } else { ",\n" };
         let indented: Vec<String> = text.lines().map(|l| format!("  {l}")).collect();
         self.rows += 1;
-        write!(self.out, "{sep}{}", indented.join("\n"))
+        write!(self.out, "{sep}{}", indented.join("\n")).map_err(write_err)
     }
 
-    fn finish(&mut self) -> std::io::Result<()> {
-        match (self.json, self.rows) {
+    fn finish(&mut self) -> Result<(), PredictError> {
+        let done = match (self.json, self.rows) {
             (false, _) => Ok(()),
             (true, 0) => writeln!(self.out, "[]"),
             (true, _) => writeln!(self.out, "\n]"),
+        };
+        done.map_err(|source| PredictError::Io { path: PathBuf::from("stdout"), source })
+    }
+}
+
+/// Checks one input before anything is printed: a regular file (after
+/// following links; a FIFO or a device is an error, not a hang), a picture
+/// of at most [`MAX_PICTURE_BYTES`], or an IDX image file with a valid header.
+fn check_input(path: &Path) -> Result<(), PredictError> {
+    let file = mnist_data::idx::open_regular(path)?;
+    if picture::is_picture_file(path)? {
+        let len = file.metadata().map_err(|source| PredictError::Io { path: path.to_owned(), source })?.len();
+        if len > MAX_PICTURE_BYTES {
+            return Err(PredictError::Io {
+                path: path.to_owned(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("{len} bytes: larger than the 64 MiB a picture may have here"),
+                ),
+            });
         }
+        return Ok(());
     }
+    mnist_data::idx::ImageStream::open(path)?;
+    Ok(())
 }
 
-/// An input file, opened and its header checked.
-enum Input {
-    /// A decoded PNG image.
-    Png(image::DynamicImage),
-    /// An IDX image file, read a batch at a time.
-    Idx(mnist_data::idx::ImageStream),
-}
-
-/// Opens one input: a PNG (detected by its signature, at most
-/// [`MAX_IMAGE_BYTES`]) is decoded; anything else is opened as an IDX image
-/// file. Only regular files are read.
-fn open_input(path: &Path) -> Result<Input, PredictError> {
-    let io = |source| PredictError::Io { path: path.to_owned(), source };
-    let mut file = mnist_data::idx::open_regular(path)?;
-    let mut magic = Vec::new();
-    Read::by_ref(&mut file).take(PNG_MAGIC.len() as u64).read_to_end(&mut magic).map_err(io)?;
-    if magic != PNG_MAGIC {
-        return Ok(Input::Idx(mnist_data::idx::ImageStream::open(path)?));
-    }
-    let len = file.metadata().map_err(io)?.len();
-    if len > MAX_IMAGE_BYTES {
-        return Err(io(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!("{len} bytes: larger than the 64 MiB a PNG image may have here"),
-        )));
-    }
-    let bytes = std::fs::read(path).map_err(io)?;
-    let image = image::load_from_memory_with_format(&bytes, image::ImageFormat::Png)
-        .map_err(|source| PredictError::Image { path: path.to_owned(), source })?;
-    Ok(Input::Png(image))
-}
-
-/// Classifies the images of one file, an IDX file `BATCH` images at a
-/// time, so memory stays flat whatever the number of images.
+/// Classifies the images of one input file: a picture is one image; an IDX
+/// file is read `BATCH` images at a time, so memory stays flat whatever the
+/// number of images.
 fn classify_file<W: Write>(
     model: &LstmClassifier,
     path: &Path,
-    (invert, compute): (bool, tch::Kind),
+    (invert, compute): (Invert, tch::Kind),
     out: &mut Output<W>,
 ) -> Result<(), PredictError> {
     let (height, width) = (model.spec().image_height, model.spec().image_width);
-    let write_err = |source| PredictError::Io { path: PathBuf::from("stdout"), source };
-    let mut stream = match open_input(path)? {
-        Input::Png(image) => {
-            let pixels = fit(image.to_luma8(), width as u32, height as u32, invert);
-            let prediction = model.predict_with(&lstm_model::images_from_bytes(&pixels, height, width)?, compute)?;
-            return out.write(path, None, &prediction[0]).map_err(write_err);
+    if picture::is_picture_file(path)? {
+        let prepared = picture::load(path, width as u32, height as u32, invert)?;
+        if prepared.inverted && invert == Invert::Auto {
+            eprintln!(
+                "note: {}: inverted (its border is mostly bright: a dark drawing on a light background); \
+                 pass --invert=no to classify it as it is",
+                path.display()
+            );
         }
-        Input::Idx(stream) => stream,
-    };
-    let (rows, cols) = (stream.rows as u32, stream.cols as u32);
+        let tensor = lstm_model::images_from_bytes(&prepared.pixels, height, width)?;
+        let prediction = model.predict_with(&tensor, compute)?;
+        return out.write(path, None, &prediction[0], prepared.inverted);
+    }
+    let mut stream = mnist_data::idx::ImageStream::open(path)?;
+    let invert = if invert == Invert::Yes { Invert::Yes } else { Invert::No };
+    let (rows, cols) = (stream.rows, stream.cols);
     let mut index = 0;
     while let Some(batch) = stream.next_batch(BATCH)? {
-        let mut pixels = Vec::with_capacity(batch.len() / (stream.rows * stream.cols) * (width * height) as usize);
-        for raw in batch.chunks(stream.rows * stream.cols) {
-            let image = GrayImage::from_raw(cols, rows, raw.to_vec()).expect("IDX image of rows x cols bytes");
-            pixels.extend(fit(image, width as u32, height as u32, invert));
+        let mut pixels = Vec::with_capacity(batch.len() / (rows * cols) * (width * height) as usize);
+        for raw in batch.chunks(rows * cols) {
+            let image =
+                GrayImage::from_raw(cols as u32, rows as u32, raw.to_vec()).expect("IDX image of rows x cols bytes");
+            pixels.extend(picture::prepare(image, width as u32, height as u32, invert).pixels);
         }
         for prediction in model.predict_with(&lstm_model::images_from_bytes(&pixels, height, width)?, compute)? {
-            out.write(path, Some(index), &prediction).map_err(write_err)?;
+            out.write(path, Some(index), &prediction, invert == Invert::Yes)?;
             index += 1;
         }
     }
@@ -212,11 +251,10 @@ fn classify_file<W: Write>(
 
 /// Classifies every image of `args.files` with the model of `args.model`,
 /// writing one line per image (or one JSON array with `--json`) to `out`.
-/// Every file is opened and its header checked before anything is printed;
-/// IDX files are then read a batch at a time.
+/// Every file is checked before anything is printed; IDX files are then read
+/// a batch at a time and the JSON array written element by element.
 pub fn run(args: &PredictArgs, out: &mut impl Write) -> Result<(), Failure> {
     let PredictArgs { model, files, invert, json, precision } = args;
-    let (invert, json) = (*invert, *json);
     if files.is_empty() {
         return Err(PredictError::NoFiles.into());
     }
@@ -226,12 +264,57 @@ pub fn run(args: &PredictArgs, out: &mut impl Write) -> Result<(), Failure> {
     let (height, width) = (model.spec().image_height, model.spec().image_width);
     tracing::info!(model = %dir.display(), height, width, "model loaded");
     for file in files {
-        open_input(file)?;
+        check_input(file)?;
     }
-    let mut output = Output { out, json, rows: 0 };
+    let mut output = Output { out, json: *json, rows: 0 };
     for file in files {
-        classify_file(&model, file, (invert, compute), &mut output)?;
+        classify_file(&model, file, (*invert, compute), &mut output)?;
     }
-    output.finish().map_err(|source| PredictError::Io { path: PathBuf::from("stdout"), source })?;
+    output.finish()?;
     Ok(())
+}
+
+/// Joins `--invert VALUE` into `--invert=VALUE` when VALUE is one of the
+/// invert words, so that both spellings work while a bare `--invert` before a
+/// file name keeps meaning `--invert=yes`.
+pub fn join_invert_values(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let words = ["auto", "yes", "no", "true", "false"];
+    let mut out: Vec<std::ffi::OsString> = Vec::new();
+    let mut args = args.into_iter().peekable();
+    while let Some(arg) = args.next() {
+        if arg == "--invert" {
+            if let Some(word) = args.peek().and_then(|w| w.to_str()).filter(|w| words.contains(w)) {
+                out.push(format!("--invert={word}").into());
+                args.next();
+                continue;
+            }
+        }
+        out.push(arg);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invert_values_join_only_the_invert_words() {
+        let args = |a: &[&str]| a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        let joined = join_invert_values(args(&["predict", "--invert", "no", "a.png", "--invert", "b.png"]));
+        assert_eq!(joined, args(&["predict", "--invert=no", "a.png", "--invert", "b.png"]));
+        assert_eq!(join_invert_values(args(&["x", "--invert"])), args(&["x", "--invert"]));
+    }
+
+    #[test]
+    fn lines_show_the_name_unless_it_is_the_index() {
+        let p = |class: usize, name: &str| Prediction {
+            class,
+            name: name.into(),
+            probability: 0.98,
+            probabilities: vec![],
+        };
+        assert_eq!(line(Path::new("a.png"), None, &p(7, "seven")), "a.png: 7 seven (0.9800)");
+        assert_eq!(line(Path::new("t.idx"), Some(3), &p(7, "7")), "t.idx[3]: 7 (0.9800)");
+    }
 }

@@ -120,7 +120,7 @@ pub fn run(args: &TrainArgs) -> Result<u8, Failure> {
     experiment.eval.validate()?;
     let threads = set_threads(experiment.threads);
     let device = choose_device(experiment.device)?;
-    trainer::training_precision(experiment.train.precision, device)?;
+    crate::precision::resolve(experiment.train.precision, "train.precision", "training", device)?;
     let eval_config = crate::precision::eval_config(&experiment, device)?;
     if !resume {
         run_folder::check_new_run_dir(run.dir(), args.force)?;
@@ -166,6 +166,10 @@ pub fn run(args: &TrainArgs) -> Result<u8, Failure> {
     write_report(&run, &evaluation, extra)?;
     write_curves(&run)?;
     write_test_pictures(&run, &evaluation, &data.test.0, &data.test.1)?;
+    let title = experiment.name.clone().unwrap_or_else(|| run.dir().display().to_string());
+    let subtitle = format!("training run {}", run.dir().display());
+    let compute = (&model, eval_config.precision.unwrap_or_default().resolve(device).kind());
+    run_folder::write_page(&run, (&title, &subtitle), None, compute, &evaluation, (&data.test.0, &data.test.1))?;
     tracing::info!(
         run = %run.dir().display(),
         train_seconds = summary.seconds,
