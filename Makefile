@@ -20,6 +20,7 @@ run: build
 	$(BIN) train --config $(CONFIG) --force
 
 test: setup
+	scripts/setup-onnxruntime.sh
 	$(CARGO) test --release --workspace
 
 # lstm-mnist against scripts/bench_pytorch.py, side by side (see README "Performance").

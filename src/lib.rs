@@ -1,10 +1,17 @@
 //! The library half of `lstm-mnist`: the experiment config (one JSON file
-//! composed of each crate's section, plus `--set` overrides) and the wiring
-//! from the data crates to tensors. The binary (`src/main.rs`) uses these;
-//! they are a library so that tests and the fuzz targets (`fuzz/`) can call
-//! them without a process.
+//! composed of each crate's section, plus `--set` overrides), the wiring
+//! from the data crates to tensors, the run-folder layout, sweeps and
+//! comparisons, and the commands themselves. The binary (`src/main.rs`)
+//! only parses arguments and calls [`commands`]; tests and the fuzz targets
+//! (`fuzz/`) call the library without a process.
 
+pub mod commands;
 pub mod compare;
 pub mod config;
 pub mod data;
+mod failure;
+pub mod run_folder;
+pub mod runtime;
 pub mod sweep;
+
+pub use failure::{io_error, Failure};

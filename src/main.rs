@@ -1,21 +1,12 @@
 //! `lstm-mnist`: trains, evaluates and saves LSTM classifiers of MNIST-family
-//! images from JSON experiment configs. This binary only wires the library
-//! crates together: data from `mnist-data`, the model from `lstm-model`, the
-//! loop from `trainer` and the reports from `eval`.
+//! images from JSON experiment configs. This file only parses the command
+//! line and dispatches to the commands of the library (`lstm_mnist::commands`).
 
-mod bench;
-mod evaluate;
-mod predict;
-mod run_folder;
-mod train;
-
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use config::{ConfigError, DeviceChoice};
-use lstm_mnist::{config, data};
-use tch::Device;
+use lstm_mnist::commands::{bench, evaluate, predict, train};
+use lstm_mnist::Failure;
 
 #[derive(Parser)]
 #[command(name = "lstm-mnist", version, about = "LSTM sequence classifiers of MNIST-family images, on libtorch")]
@@ -27,129 +18,14 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train a model from a JSON experiment config, then evaluate it on the test split.
-    Train {
-        /// The experiment config (JSON), for example configs/seed.json.
-        #[arg(long, short, required_unless_present = "resume")]
-        config: Option<PathBuf>,
-        /// Override a config value by its dotted key, with a JSON value
-        /// (a bare string is taken as a string): --set train.batch_size=64
-        #[arg(long = "set", value_name = "KEY=VALUE", conflicts_with = "resume")]
-        sets: Vec<String>,
-        /// The run folder. Default: runs/<config name>/
-        #[arg(long, conflicts_with = "resume")]
-        out: Option<PathBuf>,
-        /// Continue the run in RUN_DIR from its newest checkpoint, with its own
-        /// config.json; the steps taken are those of an uninterrupted run.
-        #[arg(long, value_name = "RUN_DIR", conflicts_with = "config")]
-        resume: Option<PathBuf>,
-        /// Train into an existing run folder, replacing its run (config.json,
-        /// report.json, metrics.jsonl, model/, checkpoints/, pictures).
-        #[arg(long, conflicts_with = "resume")]
-        force: bool,
-    },
+    Train(train::TrainArgs),
     /// Evaluate a saved model on the test split of a dataset: a table on stdout.
-    Eval {
-        /// A run folder (its model/ is used) or a model folder (model.json + model.safetensors).
-        #[arg(long, value_name = "RUN_DIR")]
-        model: PathBuf,
-        /// The config giving the data (and device); default: the run folder's config.json.
-        #[arg(long, short)]
-        config: Option<PathBuf>,
-        /// Override a config value by its dotted key: --set data.dir=/usr/share/datasets/fashion-mnist
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        sets: Vec<String>,
-        /// Also write report.json, confusion.svg and errors.png into this folder.
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
+    Eval(evaluate::EvalArgs),
     /// Classify PNG images (any size; white digit on black, as MNIST) and IDX
     /// image files with a saved model.
-    Predict {
-        /// The run folder (holding model/) or the model folder itself.
-        #[arg(long, short)]
-        model: PathBuf,
-        /// PNG images and IDX image files (gzipped or raw).
-        #[arg(value_name = "FILE")]
-        files: Vec<PathBuf>,
-        /// Invert PNG and IDX pixels first, for dark drawings on a light background.
-        #[arg(long)]
-        invert: bool,
-        /// Print one JSON array with every class probability instead of one line per image.
-        #[arg(long)]
-        json: bool,
-    },
+    Predict(predict::PredictArgs),
     /// Time data loading, training steps and evaluation for a config (one JSON line; `make bench`).
-    Bench {
-        /// The experiment config (JSON), for example configs/seed.json.
-        #[arg(long, short)]
-        config: PathBuf,
-        /// Override a config value by its dotted key, as for `train`.
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        sets: Vec<String>,
-        #[command(flatten)]
-        args: bench::BenchArgs,
-    },
-}
-
-/// Why the program stopped; the exit status says which kind.
-#[derive(Debug, thiserror::Error)]
-pub enum Failure {
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error("config `device` = \"cuda\" but no CUDA GPU is usable here: use \"auto\" or \"cpu\"")]
-    NoCuda,
-    #[error("{0}")]
-    Usage(String),
-    #[error(transparent)]
-    Data(#[from] data::DataLoadError),
-    #[error(transparent)]
-    Model(#[from] lstm_model::ModelError),
-    #[error(transparent)]
-    Train(#[from] trainer::TrainError),
-    #[error(transparent)]
-    Eval(#[from] eval::EvalError),
-    #[error(transparent)]
-    Predict(#[from] predict::PredictError),
-    #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
-}
-
-impl Failure {
-    /// 2 for a usage or config error, 1 for anything else.
-    fn exit_code(&self) -> u8 {
-        match self {
-            Failure::Config(_) | Failure::NoCuda | Failure::Usage(_) => 2,
-            Failure::Data(err) if err.is_config() => 2,
-            Failure::Train(trainer::TrainError::InvalidConfig { .. })
-            | Failure::Eval(eval::EvalError::InvalidBatchSize(_))
-            | Failure::Model(lstm_model::ModelError::InvalidConfig { .. }) => 2,
-            Failure::Predict(e) if e.is_usage() => 2,
-            _ => 1,
-        }
-    }
-}
-
-pub fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Failure + '_ {
-    move |source| Failure::Io { path: path.to_owned(), source }
-}
-
-pub fn choose_device(choice: DeviceChoice) -> Result<Device, Failure> {
-    let device = match choice {
-        DeviceChoice::Cpu => Device::Cpu,
-        DeviceChoice::Auto => Device::cuda_if_available(),
-        DeviceChoice::Cuda if tch::Cuda::is_available() => Device::Cuda(0),
-        DeviceChoice::Cuda => return Err(Failure::NoCuda),
-    };
-    tracing::info!(?device, cuda_devices = tch::Cuda::device_count(), "device chosen");
-    Ok(device)
-}
-
-/// Sets libtorch's CPU threads; returns the number.
-pub fn set_threads(threads: Option<usize>) -> usize {
-    let threads = threads.unwrap_or_else(num_cpus::get_physical);
-    tch::set_num_threads(threads as i32);
-    tracing::info!(threads, "libtorch threads");
-    threads
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -159,15 +35,11 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let result = match cli.command {
-        Command::Train { config, sets, out, resume, force } => train::run(config.as_deref(), &sets, out, resume, force),
-        Command::Eval { model, config, sets, out } => {
-            evaluate::run(&model, config.as_deref(), &sets, out.as_deref()).map(|()| 0)
-        }
-        Command::Predict { model, files, invert, json } => {
-            predict::run(&model, &files, invert, json, &mut std::io::stdout().lock()).map_err(Failure::from).map(|()| 0)
-        }
-        Command::Bench { config, sets, args } => bench::bench(&config, &sets, args).map(|()| 0),
+    let result = match &cli.command {
+        Command::Train(args) => train::run(args),
+        Command::Eval(args) => evaluate::run(args).map(|()| 0),
+        Command::Predict(args) => predict::run(args, &mut std::io::stdout().lock()).map_err(Failure::from).map(|()| 0),
+        Command::Bench(args) => bench::run(args).map(|()| 0),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,7 +1,8 @@
-//! What a run folder holds besides the model and checkpoints: report.json and
-//! the pictures.
+//! The layout of a run folder, in one place: which file holds what
+//! ([`RunFolder`]), checking and clearing a folder for a new run, and writing
+//! report.json and the pictures.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use eval::plots::{self, CurvePoint};
 use eval::Evaluation;
@@ -14,18 +15,101 @@ use crate::{io_error, Failure};
 /// Misclassified images shown in errors.png.
 const ERRORS_SHOWN: usize = 48;
 
+/// The resolved experiment config.
+pub const CONFIG: &str = "config.json";
+/// The test report.
+pub const REPORT: &str = "report.json";
+/// One JSON line per displayed step and validation.
+pub const METRICS: &str = "metrics.jsonl";
+/// The saved model (`model.json`, `model.safetensors`).
+pub const MODEL: &str = "model";
+/// The trainer's checkpoints (`step-NNNNNN/`).
+pub const CHECKPOINTS: &str = "checkpoints";
+/// Loss and accuracy curves.
+pub const CURVES: &str = "curves.svg";
+/// The confusion matrix.
+pub const CONFUSION: &str = "confusion.svg";
+/// Misclassified test images.
+pub const ERRORS: &str = "errors.png";
+
 /// Files and folders a training run writes into its run folder (besides
 /// temporary names); `--force` removes exactly these before a new run.
-pub const RUN_FILES: &[&str] = &[
-    "config.json",
-    "report.json",
-    trainer::metrics::METRICS_FILE,
-    "model",
-    "checkpoints",
-    "curves.svg",
-    "confusion.svg",
-    "errors.png",
-];
+pub const RUN_FILES: &[&str] = &[CONFIG, REPORT, METRICS, MODEL, CHECKPOINTS, CURVES, CONFUSION, ERRORS];
+
+/// A run folder: where each of its files lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunFolder {
+    dir: PathBuf,
+}
+
+impl RunFolder {
+    /// The run folder `dir` (nothing is created).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// The folder itself.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// `config.json`.
+    pub fn config(&self) -> PathBuf {
+        self.dir.join(CONFIG)
+    }
+
+    /// `report.json`.
+    pub fn report(&self) -> PathBuf {
+        self.dir.join(REPORT)
+    }
+
+    /// `metrics.jsonl`.
+    pub fn metrics(&self) -> PathBuf {
+        self.dir.join(METRICS)
+    }
+
+    /// `model/`.
+    pub fn model(&self) -> PathBuf {
+        self.dir.join(MODEL)
+    }
+
+    /// `checkpoints/`.
+    pub fn checkpoints(&self) -> PathBuf {
+        self.dir.join(CHECKPOINTS)
+    }
+
+    /// `curves.svg`.
+    pub fn curves(&self) -> PathBuf {
+        self.dir.join(CURVES)
+    }
+
+    /// `confusion.svg`.
+    pub fn confusion(&self) -> PathBuf {
+        self.dir.join(CONFUSION)
+    }
+
+    /// `errors.png`.
+    pub fn errors(&self) -> PathBuf {
+        self.dir.join(ERRORS)
+    }
+
+    /// The trainer's files here: checkpoints in `checkpoints/`, records in
+    /// `metrics.jsonl` (more sinks can be pushed onto the result).
+    pub fn trainer_options<'a>(&self, resume: bool) -> trainer::Options<'a> {
+        trainer::Options {
+            checkpoints: Some(self.checkpoints()),
+            resume,
+            sinks: vec![Box::new(trainer::JsonlSink::new(self.metrics()))],
+            ..Default::default()
+        }
+    }
+}
+
+/// The model folder `path` names: `path/model/` for a run folder, else
+/// `path` itself if it holds a model; `None` when neither does.
+pub fn find_model_dir(path: &Path) -> Option<PathBuf> {
+    [path.join(MODEL), path.to_owned()].into_iter().find(|d| d.join(lstm_model::SPEC_FILE).is_file())
+}
 
 /// Writes `value` as pretty JSON through a temporary file, synced, and a
 /// rename: `path` holds either the old or the new complete file, never a part.
@@ -82,7 +166,7 @@ pub fn check_new_run_dir(dir: &Path, force: bool) -> Result<(), Failure> {
     if existing == dir && !force {
         let entries = std::fs::read_dir(dir).map_err(io_error(dir))?;
         if entries.count() > 0 {
-            let what = if dir.join("config.json").is_file() { "holds a run" } else { "is not empty" };
+            let what = if dir.join(CONFIG).is_file() { "holds a run" } else { "is not empty" };
             return Err(Failure::Usage(format!(
                 "run folder {} already {what}: continue it with `lstm-mnist train --resume {}`, \
                  replace it with --force, or choose another --out",
@@ -115,33 +199,33 @@ pub fn clear_run(dir: &Path) -> Result<(), Failure> {
 /// report.json: the evaluation's numbers at the top level (`accuracy`,
 /// `samples`, `correct`, `loss`, `macro_f1`, `classes`, `confusion`,
 /// `most_confused`) plus the `extra` fields.
-pub fn write_report(dir: &Path, evaluation: &Evaluation, extra: Value) -> Result<(), Failure> {
+pub fn write_report(run: &RunFolder, evaluation: &Evaluation, extra: Value) -> Result<(), Failure> {
     let mut report = serde_json::to_value(&evaluation.report).expect("reports serialise");
     if let (Value::Object(map), Value::Object(extra)) = (&mut report, extra) {
         map.extend(extra);
     }
-    write_json(&dir.join("report.json"), &report)
+    write_json(&run.report(), &report)
 }
 
 /// confusion.svg and errors.png for a test split.
 pub fn write_test_pictures(
-    dir: &Path,
+    run: &RunFolder,
     evaluation: &Evaluation,
     images: &Tensor,
     labels: &Tensor,
 ) -> Result<(), Failure> {
-    plots::confusion_svg(&dir.join("confusion.svg"), &evaluation.report)?;
+    plots::confusion_svg(&run.confusion(), &evaluation.report)?;
     let size = images.size();
     let pixels = Vec::<f32>::try_from(images.reshape([-1]).to_kind(tch::Kind::Float)).map_err(eval::EvalError::from)?;
     let truth = Vec::<i64>::try_from(labels).map_err(eval::EvalError::from)?;
     let shape = (size[1] as usize, size[2] as usize);
-    plots::errors_png(&dir.join("errors.png"), &pixels, shape, &truth, &evaluation.predictions, ERRORS_SHOWN)?;
+    plots::errors_png(&run.errors(), &pixels, shape, &truth, &evaluation.predictions, ERRORS_SHOWN)?;
     Ok(())
 }
 
 /// curves.svg from the run's metrics.jsonl.
-pub fn write_curves(dir: &Path) -> Result<(), Failure> {
-    let records = trainer::metrics::read(&dir.join(trainer::metrics::METRICS_FILE))?;
+pub fn write_curves(run: &RunFolder) -> Result<(), Failure> {
+    let records = trainer::metrics::read(&run.metrics())?;
     let (mut train, mut validation) = (Vec::new(), Vec::new());
     for record in records {
         match record {
@@ -153,6 +237,6 @@ pub fn write_curves(dir: &Path) -> Result<(), Failure> {
             }
         }
     }
-    plots::curves_svg(&dir.join("curves.svg"), &train, &validation)?;
+    plots::curves_svg(&run.curves(), &train, &validation)?;
     Ok(())
 }

@@ -347,7 +347,7 @@ fn divergence_stops_naming_the_step_and_keeps_the_last_good_checkpoint() {
     let (meta, tensors) = trainer::checkpoint::read(&good).unwrap();
     assert_eq!(meta.step, 30);
     assert!(tensors.values().all(|t| t.isfinite().all().int64_value(&[]) == 1));
-    assert_eq!(trainer::checkpoint::latest(&run_dir).unwrap(), Some(good));
+    assert_eq!(trainer::checkpoint::latest(&run_dir.join("checkpoints")).unwrap(), Some(good));
     assert!(!run_dir.join("report.json").exists() && !run_dir.join("model").exists());
     assert!(!text(&out.stdout).contains("Optimization Finished!"));
 }
@@ -366,12 +366,12 @@ impl Rng {
 }
 
 fn newest_step(run_dir: &Path) -> i64 {
-    trainer::checkpoint::list(run_dir).unwrap_or_default().last().map_or(0, |(s, _)| *s)
+    trainer::checkpoint::list(&run_dir.join("checkpoints")).unwrap_or_default().last().map_or(0, |(s, _)| *s)
 }
 
 /// Everything under a real name in the run folder is complete.
 fn check_run_folder(run_dir: &Path, kill: usize) {
-    for (step, dir) in trainer::checkpoint::list(run_dir).unwrap() {
+    for (step, dir) in trainer::checkpoint::list(&run_dir.join("checkpoints")).unwrap() {
         let (meta, tensors) = trainer::checkpoint::read(&dir).unwrap_or_else(|e| panic!("kill {kill}: {e}"));
         assert_eq!(meta.step, step, "kill {kill}");
         assert!(tensors.keys().any(|k| k.starts_with("model.")) && tensors.keys().any(|k| k.starts_with("optim.")));

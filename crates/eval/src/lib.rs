@@ -15,17 +15,21 @@ use tch::{Kind, Reduction, Tensor};
 
 pub use report::{ClassMetrics, ConfusedPair, EvalReport};
 
+/// Images per forward pass when nothing else is configured: evaluation,
+/// validation during training and prediction.
+pub const DEFAULT_BATCH_SIZE: i64 = 1000;
+
 /// The `eval` section of an experiment config.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EvalConfig {
-    /// Images per forward pass. Default 1000.
+    /// Images per forward pass. Default [`DEFAULT_BATCH_SIZE`] (1000).
     pub batch_size: i64,
 }
 
 impl Default for EvalConfig {
     fn default() -> Self {
-        Self { batch_size: 1000 }
+        Self { batch_size: DEFAULT_BATCH_SIZE }
     }
 }
 
@@ -75,6 +79,45 @@ pub fn evaluate_with_predictions(
     labels: &Tensor,
     config: &EvalConfig,
 ) -> Result<Evaluation, EvalError> {
+    let pass = batched_pass(model, images, labels, config)?;
+    let truth = Vec::<i64>::try_from(&labels.f_to_device(tch::Device::Cpu)?.f_to_kind(Kind::Int64)?)?;
+    let n = pass.predictions.len();
+    let report =
+        EvalReport::from_predictions(&truth, &pass.predictions, &model.spec().class_names, pass.loss_sum / n as f64);
+    tracing::info!(accuracy = report.accuracy, samples = n, loss = report.loss, "evaluated");
+    Ok(Evaluation { report, predictions: pass.predictions })
+}
+
+/// Mean cross-entropy and accuracy (0 to 1) of `model` on a whole split, in
+/// evaluation mode: what the trainer reports for its validations.
+pub fn loss_and_accuracy(
+    model: &LstmClassifier,
+    images: &Tensor,
+    labels: &Tensor,
+    config: &EvalConfig,
+) -> Result<(f64, f64), EvalError> {
+    let pass = batched_pass(model, images, labels, config)?;
+    let n = pass.predictions.len() as f64;
+    Ok((pass.loss_sum / n, pass.correct as f64 / n))
+}
+
+/// What one batched pass over a split adds up.
+struct Pass {
+    /// Summed cross-entropy.
+    loss_sum: f64,
+    /// Correctly classified images.
+    correct: i64,
+    /// Predicted class of each image.
+    predictions: Vec<i64>,
+}
+
+/// Runs `model` over the split in batches of `config.batch_size`, without gradients.
+fn batched_pass(
+    model: &LstmClassifier,
+    images: &Tensor,
+    labels: &Tensor,
+    config: &EvalConfig,
+) -> Result<Pass, EvalError> {
     if config.batch_size < 1 {
         return Err(EvalError::InvalidBatchSize(config.batch_size));
     }
@@ -88,8 +131,7 @@ pub fn evaluate_with_predictions(
     }
     let classes = model.spec().classes();
     let device = model.device();
-    let mut loss_sum = 0f64;
-    let mut predictions = Vec::with_capacity(n as usize);
+    let mut pass = Pass { loss_sum: 0.0, correct: 0, predictions: Vec::with_capacity(n as usize) };
     tch::no_grad(|| -> Result<(), EvalError> {
         for start in (0..n).step_by(config.batch_size as usize) {
             let len = config.batch_size.min(n - start);
@@ -105,16 +147,14 @@ pub fn evaluate_with_predictions(
             let logits = model.forward_t(&x, false)?;
             let batch_loss =
                 logits.f_log_softmax(-1, Kind::Float)?.f_nll_loss(&y, None::<Tensor>, Reduction::Sum, -100)?;
-            loss_sum += batch_loss.f_double_value(&[])?;
-            let predicted = logits.f_argmax(-1, false)?.f_to_device(tch::Device::Cpu)?;
-            predictions.extend(Vec::<i64>::try_from(&predicted)?);
+            pass.loss_sum += batch_loss.f_double_value(&[])?;
+            let predicted = logits.f_argmax(-1, false)?;
+            pass.correct += predicted.f_eq_tensor(&y)?.f_sum(Kind::Int64)?.f_int64_value(&[])?;
+            pass.predictions.extend(Vec::<i64>::try_from(&predicted.f_to_device(tch::Device::Cpu)?)?);
         }
         Ok(())
     })?;
-    let truth = Vec::<i64>::try_from(&labels.f_to_device(tch::Device::Cpu)?.f_to_kind(Kind::Int64)?)?;
-    let report = EvalReport::from_predictions(&truth, &predictions, &model.spec().class_names, loss_sum / n as f64);
-    tracing::info!(accuracy = report.accuracy, samples = n, loss = report.loss, "evaluated");
-    Ok(Evaluation { report, predictions })
+    Ok(pass)
 }
 
 #[cfg(test)]

@@ -42,6 +42,9 @@ pub use spec::{
     Cell, Init, ModelConfig, ModelSpec, Readout, Sequence, FORMAT_VERSION, MAX_CLASSES, MAX_IMAGE_PIXELS,
     MAX_PARAMETERS,
 };
+/// The `tch` this crate is built on, so that dependents use the same version
+/// (a second `tch` fails to link: both claim `links = "tch"`).
+pub use tch;
 
 /// File name of the weights inside a saved-model folder.
 pub const WEIGHTS_FILE: &str = "model.safetensors";

@@ -1,11 +1,11 @@
 //! Checkpoints: everything needed to continue a run exactly.
 //!
-//! A checkpoint is a folder `checkpoints/step-000200/` holding
+//! A checkpoint is a folder `step-000200/` in the run's checkpoints folder holding
 //! `state.safetensors` (model weights as `model.<name>`, optimiser buffers as
 //! `optim.<buffer>.<name>`, the best-so-far weights as `best.<name>`) and
 //! `state.json` ([`CheckpointMeta`]: step, data position, optimiser step
 //! count, learning rate, best validation, elapsed time). It is written as
-//! `checkpoints/.tmp-step-000200/`, synced, then renamed into place, so a
+//! `.tmp-step-000200/`, synced, then renamed into place, so a
 //! checkpoint folder under its real name is always complete; a crash leaves
 //! at most a `.tmp-*` folder, which is ignored and removed by the next
 //! write. Old checkpoints are pruned by renaming them to `.old-*` first, so a
@@ -68,9 +68,9 @@ pub struct CheckpointMeta {
     pub seed: u64,
 }
 
-/// The folder of the checkpoint after step `step`.
-pub fn checkpoint_dir(run_dir: &Path, step: i64) -> PathBuf {
-    run_dir.join("checkpoints").join(format!("step-{step:06}"))
+/// The folder of the checkpoint after step `step`, inside the checkpoints folder `checkpoints`.
+pub fn checkpoint_dir(checkpoints: &Path, step: i64) -> PathBuf {
+    checkpoints.join(format!("step-{step:06}"))
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
@@ -81,15 +81,16 @@ fn sync(path: &Path) -> Result<(), TrainError> {
     std::fs::File::open(path).and_then(|f| f.sync_all()).map_err(io(path))
 }
 
-/// Writes a checkpoint atomically and deletes all but the newest `keep`; returns its folder.
+/// Writes a checkpoint atomically into the folder `checkpoints` and deletes
+/// all but the newest `keep`; returns its folder.
 pub fn write(
-    run_dir: &Path,
+    checkpoints: &Path,
     meta: &CheckpointMeta,
     tensors: &[(String, Tensor)],
     keep: usize,
 ) -> Result<PathBuf, TrainError> {
-    let dir = checkpoint_dir(run_dir, meta.step);
-    let parent = dir.parent().unwrap_or(run_dir).to_owned();
+    let dir = checkpoint_dir(checkpoints, meta.step);
+    let parent = checkpoints.to_owned();
     std::fs::create_dir_all(&parent).map_err(io(&parent))?;
     remove_leftovers(&parent)?;
     let tmp = parent.join(format!(".tmp-step-{:06}", meta.step));
@@ -106,7 +107,7 @@ pub fn write(
     }
     std::fs::rename(&tmp, &dir).map_err(io(&dir))?;
     let _ = sync(&parent);
-    let all = list(run_dir)?;
+    let all = list(checkpoints)?;
     for (_, old) in all.iter().take(all.len().saturating_sub(keep)) {
         discard(old)?;
     }
@@ -142,15 +143,15 @@ pub fn remove_leftovers(checkpoints: &Path) -> Result<(), TrainError> {
     Ok(())
 }
 
-/// Complete checkpoints of a run, oldest first.
-pub fn list(run_dir: &Path) -> Result<Vec<(i64, PathBuf)>, TrainError> {
-    let parent = run_dir.join("checkpoints");
+/// Complete checkpoints in the folder `checkpoints`, oldest first.
+pub fn list(checkpoints: &Path) -> Result<Vec<(i64, PathBuf)>, TrainError> {
+    let parent = checkpoints;
     if !parent.is_dir() {
         return Ok(Vec::new());
     }
     let mut found = Vec::new();
-    for entry in std::fs::read_dir(&parent).map_err(io(&parent))? {
-        let entry = entry.map_err(io(&parent))?;
+    for entry in std::fs::read_dir(parent).map_err(io(parent))? {
+        let entry = entry.map_err(io(parent))?;
         let name = entry.file_name().to_string_lossy().into_owned();
         if let Some(step) = name.strip_prefix("step-").and_then(|s| s.parse::<i64>().ok()) {
             found.push((step, entry.path()));
@@ -160,9 +161,9 @@ pub fn list(run_dir: &Path) -> Result<Vec<(i64, PathBuf)>, TrainError> {
     Ok(found)
 }
 
-/// The newest complete checkpoint of a run, if any.
-pub fn latest(run_dir: &Path) -> Result<Option<PathBuf>, TrainError> {
-    Ok(list(run_dir)?.pop().map(|(_, p)| p))
+/// The newest complete checkpoint in the folder `checkpoints`, if any.
+pub fn latest(checkpoints: &Path) -> Result<Option<PathBuf>, TrainError> {
+    Ok(list(checkpoints)?.pop().map(|(_, p)| p))
 }
 
 /// Reads a checkpoint folder.

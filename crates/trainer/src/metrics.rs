@@ -1,4 +1,5 @@
-//! `metrics.jsonl`: one JSON record per line, per displayed step and per validation.
+//! Metric records and where they go: a [`MetricsSink`] receives every
+//! record; [`JsonlSink`] writes them as JSON lines (`metrics.jsonl`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -7,10 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
 
-/// File name of the metrics log inside a run folder.
-pub const METRICS_FILE: &str = "metrics.jsonl";
-
-/// One line of `metrics.jsonl`.
+/// One metric record: a displayed training step or a validation (one line of `metrics.jsonl`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum MetricRecord {
@@ -57,24 +55,58 @@ impl MetricRecord {
     }
 }
 
-/// Reads every record of a `metrics.jsonl`.
-pub fn read(path: &Path) -> Result<Vec<MetricRecord>, TrainError> {
-    let text = std::fs::read_to_string(path).map_err(|source| TrainError::File { path: path.to_owned(), source })?;
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
+/// Receives the trainer's metric records as they are made.
+///
+/// `start` is called once before the first step, with the step the run
+/// resumes after (if it does), so that a sink continuing an earlier session
+/// can drop what that session recorded after its last checkpoint.
+pub trait MetricsSink {
+    /// Called once before training starts.
+    fn start(&mut self, resumed_after: Option<i64>) -> Result<(), TrainError> {
+        let _ = resumed_after;
+        Ok(())
+    }
+    /// Records one displayed step or validation.
+    fn record(&mut self, record: &MetricRecord) -> Result<(), TrainError>;
+    /// Called after a checkpoint of step `step` was written to `dir`.
+    fn on_checkpoint(&mut self, step: i64, dir: &Path) -> Result<(), TrainError> {
+        let _ = (step, dir);
+        Ok(())
+    }
+    /// Called once when training ends without an error.
+    fn finish(&mut self) -> Result<(), TrainError> {
+        Ok(())
+    }
+}
+
+fn metrics_error(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
+    move |source| TrainError::Metrics { path: path.to_owned(), source: Box::new(source) }
+}
+
+fn parse_lines<'t>(path: &Path, lines: impl Iterator<Item = &'t str>) -> Result<Vec<MetricRecord>, TrainError> {
+    lines
         .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, line)| {
-            serde_json::from_str(line)
-                .map_err(|e| TrainError::BadCheckpoint(format!("{} line {}: {e}", path.display(), i + 1)))
+            serde_json::from_str(line).map_err(|e| TrainError::Metrics {
+                path: path.to_owned(),
+                source: format!("line {}: {e}", i + 1).into(),
+            })
         })
         .collect()
 }
 
-/// Reads the records of a `metrics.jsonl` that a killed run may have left
-/// with a torn last line (one not ended by a newline): that line is dropped,
-/// any other bad line is an error.
+/// Reads every record of a JSON-lines metrics file.
+pub fn read(path: &Path) -> Result<Vec<MetricRecord>, TrainError> {
+    let text = std::fs::read_to_string(path).map_err(metrics_error(path))?;
+    parse_lines(path, text.lines())
+}
+
+/// Reads the records of a metrics file that a killed run may have left with
+/// a torn last line (one not ended by a newline): that line is dropped, any
+/// other bad line is an error.
 fn read_after_crash(path: &Path) -> Result<Vec<MetricRecord>, TrainError> {
-    let text = std::fs::read_to_string(path).map_err(|source| TrainError::File { path: path.to_owned(), source })?;
+    let text = std::fs::read_to_string(path).map_err(metrics_error(path))?;
     let complete = match text.rfind('\n') {
         Some(end) => &text[..=end],
         None => "",
@@ -82,48 +114,62 @@ fn read_after_crash(path: &Path) -> Result<Vec<MetricRecord>, TrainError> {
     if complete.len() < text.len() {
         tracing::warn!(path = %path.display(), "dropping a torn last line left by an interrupted run");
     }
-    complete
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, line)| {
-            serde_json::from_str(line)
-                .map_err(|e| TrainError::BadCheckpoint(format!("{} line {}: {e}", path.display(), i + 1)))
-        })
-        .collect()
+    parse_lines(path, complete.lines())
 }
 
-/// Appends records to `metrics.jsonl`, line by line.
-pub(crate) struct MetricsWriter {
+/// Appends records to a JSON-lines file (`metrics.jsonl`), one line each.
+///
+/// A fresh run starts the file afresh; a resumed one keeps the records up to
+/// the checkpoint's step and drops later ones, written after it.
+#[derive(Debug)]
+pub struct JsonlSink {
     path: PathBuf,
-    file: std::fs::File,
+    file: Option<std::fs::File>,
 }
 
-impl MetricsWriter {
-    /// Starts the file afresh, or (resuming after step `keep_upto`) keeps the
-    /// records up to that step and drops later ones written after the checkpoint.
-    pub fn open(run_dir: &Path, keep_upto: Option<i64>) -> Result<Self, TrainError> {
-        let path = run_dir.join(METRICS_FILE);
-        let err = |source| TrainError::File { path: path.clone(), source };
-        let kept = match keep_upto {
-            Some(step) if path.is_file() => read_after_crash(&path)?.into_iter().filter(|r| r.step() <= step).collect(),
+impl JsonlSink {
+    /// A sink writing to `path` (created or rewritten by [`MetricsSink::start`]).
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into(), file: None }
+    }
+
+    /// The file written.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+fn to_line(path: &Path, record: &MetricRecord) -> Result<String, TrainError> {
+    let mut line = serde_json::to_string(record)
+        .map_err(|e| TrainError::Metrics { path: path.to_owned(), source: Box::new(e) })?;
+    line.push('\n');
+    Ok(line)
+}
+
+impl MetricsSink for JsonlSink {
+    fn start(&mut self, resumed_after: Option<i64>) -> Result<(), TrainError> {
+        let path = &self.path;
+        let kept = match resumed_after {
+            Some(step) if path.is_file() => read_after_crash(path)?.into_iter().filter(|r| r.step() <= step).collect(),
             _ => Vec::new(),
         };
         let mut text = String::new();
         for record in &kept {
-            text.push_str(&serde_json::to_string(record).map_err(|e| TrainError::BadCheckpoint(e.to_string()))?);
-            text.push('\n');
+            text.push_str(&to_line(path, record)?);
         }
-        let tmp = run_dir.join(format!(".{METRICS_FILE}.tmp"));
-        std::fs::write(&tmp, text).map_err(|source| TrainError::File { path: tmp.clone(), source })?;
-        std::fs::rename(&tmp, &path).map_err(err)?;
-        let file = std::fs::OpenOptions::new().append(true).open(&path).map_err(err)?;
-        Ok(Self { path, file })
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let tmp = path.with_file_name(format!(".{name}.tmp"));
+        std::fs::write(&tmp, text).map_err(metrics_error(&tmp))?;
+        std::fs::rename(&tmp, path).map_err(metrics_error(path))?;
+        self.file = Some(std::fs::OpenOptions::new().append(true).open(path).map_err(metrics_error(path))?);
+        Ok(())
     }
 
-    pub fn write(&mut self, record: &MetricRecord) -> Result<(), TrainError> {
-        let mut line = serde_json::to_string(record).map_err(|e| TrainError::BadCheckpoint(e.to_string()))?;
-        line.push('\n');
-        self.file.write_all(line.as_bytes()).map_err(|source| TrainError::File { path: self.path.clone(), source })
+    fn record(&mut self, record: &MetricRecord) -> Result<(), TrainError> {
+        let line = to_line(&self.path, record)?;
+        let Some(file) = &mut self.file else {
+            return Err(TrainError::Metrics { path: self.path.clone(), source: "record before start".into() });
+        };
+        file.write_all(line.as_bytes()).map_err(metrics_error(&self.path))
     }
 }

@@ -1,6 +1,9 @@
 use super::*;
+use std::collections::BTreeMap;
+use std::path::Path;
+
 use lstm_model::{ModelConfig, ModelSpec};
-use tch::Device;
+use tch::{Device, Kind};
 
 #[test]
 fn notebook_defaults_give_781_steps() {
@@ -63,7 +66,7 @@ fn max_steps_is_exactly_that_many_steps() {
     let config = TrainConfig { max_steps: Some(7), batch_size: 10, display_step: 1, ..Default::default() };
     let split = Split { images: &images, labels: &labels };
     let mut log = Vec::new();
-    let summary = train(&m, split, None, &config, &mut log, &Options::default()).unwrap();
+    let summary = train(&m, split, None, &config, &mut log, Options::default()).unwrap();
     assert_eq!((summary.steps, summary.total_steps, summary.samples), (7, 7, 70));
     assert_eq!(String::from_utf8(log).unwrap().lines().count(), 7);
 }
@@ -99,7 +102,7 @@ fn learns_a_separable_problem_and_prints_notebook_lines() {
         ..Default::default()
     };
     let mut out = Vec::new();
-    let summary = train(&model, split(&data), None, &config, &mut out, &Options::default()).unwrap();
+    let summary = train(&model, split(&data), None, &config, &mut out, Options::default()).unwrap();
     assert_eq!((summary.steps, summary.stop), (60, Stop::Completed));
     let text = String::from_utf8(out).unwrap();
     let lines: Vec<&str> = text.lines().collect();
@@ -118,7 +121,7 @@ fn same_seed_same_losses() {
         let config =
             TrainConfig { batch_size: 16, training_iters: Some(16 * 21), display_step: 5, seed, ..Default::default() };
         let mut out = Vec::new();
-        train(&model(8), split(&data), None, &config, &mut out, &Options::default()).unwrap();
+        train(&model(8), split(&data), None, &config, &mut out, Options::default()).unwrap();
         String::from_utf8(out).unwrap()
     };
     assert_eq!(run(3), run(3));
@@ -135,14 +138,26 @@ fn mismatched_data_is_an_error() {
         None,
         &TrainConfig::default(),
         &mut Vec::new(),
-        &Options::default(),
+        Options::default(),
     )
     .unwrap_err();
     assert!(matches!(err, TrainError::BadData(_)), "{err}");
 }
 
+/// The metrics file of the tests' run folders.
+const METRICS: &str = "metrics.jsonl";
+
+/// Options writing checkpoints to `dir/checkpoints` and records to `dir/metrics.jsonl`.
+fn files(dir: &Path) -> Options<'static> {
+    Options {
+        checkpoints: Some(dir.join("checkpoints")),
+        sinks: vec![Box::new(JsonlSink::new(dir.join(METRICS)))],
+        ..Default::default()
+    }
+}
+
 fn train_losses(dir: &Path) -> Vec<(i64, f64)> {
-    metrics::read(&dir.join(metrics::METRICS_FILE))
+    metrics::read(&dir.join(METRICS))
         .unwrap()
         .into_iter()
         .filter_map(|r| match r {
@@ -173,15 +188,15 @@ fn resumed_run_takes_exactly_the_uninterrupted_steps() {
     };
     let full_dir = tempfile::tempdir().unwrap();
     let mut full_out = Vec::new();
-    let opts = Options { run_dir: Some(full_dir.path()), ..Default::default() };
+    let opts = files(full_dir.path());
     let full_model = model(8);
-    let full = train(&full_model, split(&data), Some(split(&val)), &config, &mut full_out, &opts).unwrap();
+    let full = train(&full_model, split(&data), Some(split(&val)), &config, &mut full_out, opts).unwrap();
     assert_eq!(full.steps, 24);
 
     let dir = tempfile::tempdir().unwrap();
     let mut first_out = Vec::new();
-    let opts = Options { run_dir: Some(dir.path()), stop_after: Some(10), ..Default::default() };
-    let first = train(&model(8), split(&data), Some(split(&val)), &config, &mut first_out, &opts).unwrap();
+    let opts = Options { stop_after: Some(10), ..files(dir.path()) };
+    let first = train(&model(8), split(&data), Some(split(&val)), &config, &mut first_out, opts).unwrap();
     assert_eq!((first.steps, first.stop), (10, Stop::Interrupted));
     let mut second_out = Vec::new();
     // A fresh model with different initial weights: everything must come from the checkpoint.
@@ -195,8 +210,8 @@ fn resumed_run_takes_exactly_the_uninterrupted_steps() {
         Device::Cpu,
     )
     .unwrap();
-    let opts = Options { run_dir: Some(dir.path()), resume: true, ..Default::default() };
-    let second = train(&fresh, split(&data), Some(split(&val)), &config, &mut second_out, &opts).unwrap();
+    let opts = Options { resume: true, ..files(dir.path()) };
+    let second = train(&fresh, split(&data), Some(split(&val)), &config, &mut second_out, opts).unwrap();
     assert_eq!((second.resumed_from, second.steps, second.stop), (Some(10), 24, Stop::Completed));
 
     let full_losses = train_losses(full_dir.path());
@@ -210,8 +225,8 @@ fn resumed_run_takes_exactly_the_uninterrupted_steps() {
         assert!(var.equal(&full_weights[&name]), "{name} differs");
     }
     assert_eq!(
-        std::fs::read_to_string(full_dir.path().join(metrics::METRICS_FILE)).unwrap().lines().count(),
-        std::fs::read_to_string(dir.path().join(metrics::METRICS_FILE)).unwrap().lines().count()
+        std::fs::read_to_string(full_dir.path().join(METRICS)).unwrap().lines().count(),
+        std::fs::read_to_string(dir.path().join(METRICS)).unwrap().lines().count()
     );
 }
 
@@ -223,9 +238,9 @@ fn model_weights(model: &LstmClassifier) -> BTreeMap<String, Tensor> {
 fn resuming_without_a_checkpoint_is_a_clear_error() {
     let data = toy_data(32);
     let dir = tempfile::tempdir().unwrap();
-    let opts = Options { run_dir: Some(dir.path()), resume: true, ..Default::default() };
+    let opts = Options { resume: true, ..files(dir.path()) };
     let config = TrainConfig { batch_size: 8, training_iters: Some(100), ..Default::default() };
-    let err = train(&model(4), split(&data), None, &config, &mut Vec::new(), &opts).unwrap_err();
+    let err = train(&model(4), split(&data), None, &config, &mut Vec::new(), opts).unwrap_err();
     assert!(matches!(err, TrainError::NoCheckpoint(_)), "{err}");
 }
 
@@ -240,9 +255,9 @@ fn nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint() {
     let bad_step = (1..).find(|_| order.next_batch(8).contains(&0)).unwrap() as i64;
     let _ = tch::no_grad(|| images.get(0).get(0).get(0).fill_(f64::NAN));
     let dir = tempfile::tempdir().unwrap();
-    let opts = Options { run_dir: Some(dir.path()), ..Default::default() };
-    let err = train(&model(4), Split { images: &images, labels: &labels }, None, &config, &mut Vec::new(), &opts)
-        .unwrap_err();
+    let opts = files(dir.path());
+    let err =
+        train(&model(4), Split { images: &images, labels: &labels }, None, &config, &mut Vec::new(), opts).unwrap_err();
     let TrainError::Diverged { step, loss, checkpoint } = &err else { panic!("{err}") };
     assert_eq!(*step, bad_step);
     assert!(loss.is_nan());
@@ -250,7 +265,10 @@ fn nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint() {
     let message = err.to_string();
     assert!(message.contains(&format!("step {bad_step}")), "{message}");
     if good > 0 {
-        assert_eq!(checkpoint.as_deref(), Some(checkpoint::checkpoint_dir(dir.path(), good).as_path()));
+        assert_eq!(
+            checkpoint.as_deref(),
+            Some(checkpoint::checkpoint_dir(&dir.path().join("checkpoints"), good).as_path())
+        );
         let (meta, tensors) = checkpoint::read(checkpoint.as_ref().unwrap()).unwrap();
         assert_eq!(meta.step, good);
         assert!(tensors.values().all(|t| t.isfinite().all().int64_value(&[]) == 1));
@@ -258,7 +276,7 @@ fn nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint() {
     } else {
         assert!(checkpoint.is_none());
     }
-    assert_eq!(checkpoint::latest(dir.path()).unwrap(), checkpoint.clone());
+    assert_eq!(checkpoint::latest(&dir.path().join("checkpoints")).unwrap(), checkpoint.clone());
 }
 
 /// Checkpoints appear only complete: a leftover temporary folder (a crash
@@ -274,16 +292,17 @@ fn checkpoints_are_atomic_and_pruned() {
         keep_checkpoints: 2,
         ..Default::default()
     };
-    let opts = Options { run_dir: Some(dir.path()), stop_after: Some(5), ..Default::default() };
-    train(&model(4), split(&data), None, &config, &mut Vec::new(), &opts).unwrap();
-    let steps: Vec<i64> = checkpoint::list(dir.path()).unwrap().into_iter().map(|(s, _)| s).collect();
+    let opts = Options { stop_after: Some(5), ..files(dir.path()) };
+    train(&model(4), split(&data), None, &config, &mut Vec::new(), opts).unwrap();
+    let steps: Vec<i64> =
+        checkpoint::list(&dir.path().join("checkpoints")).unwrap().into_iter().map(|(s, _)| s).collect();
     assert_eq!(steps, [4, 5]);
     // Then a crash while writing step 6 left a half-written folder behind.
     let stale = dir.path().join("checkpoints/.tmp-step-000006");
     std::fs::create_dir_all(&stale).unwrap();
     std::fs::write(stale.join(checkpoint::STATE_JSON), b"{ half").unwrap();
-    let opts = Options { run_dir: Some(dir.path()), resume: true, ..Default::default() };
-    let summary = train(&model(4), split(&data), None, &config, &mut Vec::new(), &opts).unwrap();
+    let opts = Options { resume: true, ..files(dir.path()) };
+    let summary = train(&model(4), split(&data), None, &config, &mut Vec::new(), opts).unwrap();
     assert_eq!((summary.resumed_from, summary.steps), (Some(5), 10));
     let names: Vec<String> = std::fs::read_dir(dir.path().join("checkpoints"))
         .unwrap()
@@ -292,7 +311,7 @@ fn checkpoints_are_atomic_and_pruned() {
     let mut names = names;
     names.sort();
     assert_eq!(names, ["step-000008", "step-000010"], "the stale temporary folder was replaced and removed");
-    let (meta, tensors) = checkpoint::read(&checkpoint::checkpoint_dir(dir.path(), 10)).unwrap();
+    let (meta, tensors) = checkpoint::read(&checkpoint::checkpoint_dir(&dir.path().join("checkpoints"), 10)).unwrap();
     assert_eq!((meta.step, meta.optimizer_steps, meta.samples), (10, 10, 80));
     assert!(tensors.contains_key("model.lstm.weight_ih_l0") && tensors.contains_key("optim.exp_avg_sq.out.weight"));
 }
@@ -312,13 +331,13 @@ fn early_stopping_keeps_the_best_model() {
         ..Default::default()
     };
     let m = model(4);
-    let summary = train(&m, split(&data), Some(split(&val)), &config, &mut Vec::new(), &Options::default()).unwrap();
+    let summary = train(&m, split(&data), Some(split(&val)), &config, &mut Vec::new(), Options::default()).unwrap();
     assert_eq!(summary.stop, Stop::EarlyStopping);
     let best = summary.best_validation.unwrap();
     assert_eq!(summary.steps, summary.last_validation.unwrap().step);
     assert!(summary.steps < summary.total_steps);
     assert!(summary.restored_best);
-    let (_, accuracy) = validate(&m, &val.0, &val.1).unwrap();
+    let (_, accuracy) = eval::loss_and_accuracy(&m, &val.0, &val.1, &eval::EvalConfig::default()).unwrap();
     assert_eq!(accuracy, best.accuracy, "the model holds the best validation's weights");
 }
 
@@ -337,7 +356,7 @@ fn bf16_precision_trains() {
         ..Default::default()
     };
     let mut out = Vec::new();
-    let summary = train(&model, split(&data), None, &config, &mut out, &Options::default()).unwrap();
+    let summary = train(&model, split(&data), None, &config, &mut out, Options::default()).unwrap();
     assert_eq!(summary.steps, 40);
     let losses: Vec<f64> = String::from_utf8(out)
         .unwrap()
@@ -359,7 +378,7 @@ fn fp16_on_the_cpu_is_a_config_error() {
     let data = toy_data(64);
     let config =
         TrainConfig { batch_size: 16, training_iters: Some(16 * 3), precision: Precision::Fp16, ..Default::default() };
-    let err = train(&model(4), split(&data), None, &config, &mut Vec::new(), &Options::default()).unwrap_err();
+    let err = train(&model(4), split(&data), None, &config, &mut Vec::new(), Options::default()).unwrap_err();
     assert!(matches!(err, TrainError::InvalidConfig { key: "train.precision", .. }), "{err}");
     assert!(err.to_string().contains("CUDA"), "{err}");
 }
@@ -384,12 +403,12 @@ fn checkpoint_of_another_model_is_refused_before_anything_is_loaded() {
         ModelSpec::new(ModelConfig { hidden: 4, layers, ..Default::default() }, 4, 3, vec!["a".into(), "b".into()])
     };
     let two = LstmClassifier::new(spec(2), Device::Cpu).unwrap();
-    let opts = Options { run_dir: Some(dir.path()), stop_after: Some(2), ..Default::default() };
-    train(&two, split(&data), None, &config, &mut Vec::new(), &opts).unwrap();
+    let opts = Options { stop_after: Some(2), ..files(dir.path()) };
+    train(&two, split(&data), None, &config, &mut Vec::new(), opts).unwrap();
     let one = LstmClassifier::new(spec(1), Device::Cpu).unwrap();
     let before: BTreeMap<String, Tensor> = model_weights(&one).into_iter().map(|(k, v)| (k, v.copy())).collect();
-    let opts = Options { run_dir: Some(dir.path()), resume: true, ..Default::default() };
-    let err = train(&one, split(&data), None, &config, &mut Vec::new(), &opts).unwrap_err().to_string();
+    let opts = Options { resume: true, ..files(dir.path()) };
+    let err = train(&one, split(&data), None, &config, &mut Vec::new(), opts).unwrap_err().to_string();
     assert!(err.contains("step-000002") && err.contains("not a variable of this model") && err.contains("l1"), "{err}");
     for (name, value) in model_weights(&one) {
         assert!(value.equal(&before[&name]), "{name} was changed");
@@ -417,17 +436,17 @@ fn resumed_run_with_dropout_is_exact() {
         ..Default::default()
     };
     let full_dir = tempfile::tempdir().unwrap();
-    let opts = Options { run_dir: Some(full_dir.path()), ..Default::default() };
-    train(&LstmClassifier::new(spec(), Device::Cpu).unwrap(), split(&data), None, &config, &mut Vec::new(), &opts)
+    let opts = files(full_dir.path());
+    train(&LstmClassifier::new(spec(), Device::Cpu).unwrap(), split(&data), None, &config, &mut Vec::new(), opts)
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let model = LstmClassifier::new(spec(), Device::Cpu).unwrap();
-    let opts = Options { run_dir: Some(dir.path()), stop_after: Some(5), ..Default::default() };
-    train(&model, split(&data), None, &config, &mut Vec::new(), &opts).unwrap();
+    let opts = Options { stop_after: Some(5), ..files(dir.path()) };
+    train(&model, split(&data), None, &config, &mut Vec::new(), opts).unwrap();
     // Disturb libtorch's generator between the two halves, as a new process would.
     tch::manual_seed(12345);
-    let opts = Options { run_dir: Some(dir.path()), resume: true, ..Default::default() };
-    let second = train(&model, split(&data), None, &config, &mut Vec::new(), &opts).unwrap();
+    let opts = Options { resume: true, ..files(dir.path()) };
+    let second = train(&model, split(&data), None, &config, &mut Vec::new(), opts).unwrap();
     assert_eq!((second.resumed_from, second.steps), (Some(5), 12));
     let full = train_losses(full_dir.path());
     assert_eq!(full.len(), 12);

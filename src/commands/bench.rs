@@ -6,18 +6,25 @@
 //! then one warm-up and `eval_repeats` timed evaluations of the whole test
 //! split through `eval::evaluate`. Prints one JSON line on stdout.
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use lstm_model::{LstmClassifier, ModelSpec};
 use serde_json::json;
 
-use crate::{choose_device, Failure};
-use lstm_mnist::config::Experiment;
+use crate::config::{ConfigError, Experiment};
+use crate::runtime::choose_device;
+use crate::Failure;
 
-/// How much work one `bench` call times.
-#[derive(Debug, Clone, Copy, clap::Args)]
+/// Arguments of `lstm-mnist bench`: the config and how much work to time.
+#[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
+    /// The experiment config (JSON), for example configs/seed.json.
+    #[arg(long, short)]
+    pub config: PathBuf,
+    /// Override a config value by its dotted key, as for `train`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
     /// Timed training steps.
     #[arg(long, default_value_t = 200)]
     pub steps: i64,
@@ -36,13 +43,13 @@ fn vm_hwm_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Runs the benchmark for the config at `config_path` with its `--set` overrides.
-pub fn bench(config_path: &Path, sets: &[String], args: BenchArgs) -> Result<(), Failure> {
-    let experiment = Experiment::load(config_path, sets)?;
+/// Runs the benchmark for `--config` with its `--set` overrides.
+pub fn run(args: &BenchArgs) -> Result<(), Failure> {
+    let experiment = Experiment::load(&args.config, &args.sets)?;
     experiment.train.validate()?;
     if args.steps < 1 || args.warmup < 0 {
-        return Err(Failure::Config(lstm_mnist::config::ConfigError::Invalid {
-            path: config_path.to_owned(),
+        return Err(Failure::Config(ConfigError::Invalid {
+            path: args.config.clone(),
             key: "--steps/--warmup".into(),
             message: "use at least one timed step and a non-negative warm-up".into(),
         }));
@@ -52,7 +59,7 @@ pub fn bench(config_path: &Path, sets: &[String], args: BenchArgs) -> Result<(),
     let device = choose_device(experiment.device)?;
 
     let start = Instant::now();
-    let data = lstm_mnist::data::load(&experiment.data)?;
+    let data = crate::data::load(&experiment.data)?;
     let load_seconds = start.elapsed().as_secs_f64();
     let (train_images, train_labels) = &data.train;
     let (test_images, test_labels) = &data.test;
@@ -68,11 +75,11 @@ pub fn bench(config_path: &Path, sets: &[String], args: BenchArgs) -> Result<(),
     };
     let mut sink = std::io::sink();
     let split = || trainer::Split { images: train_images, labels: train_labels };
-    let options = trainer::Options::default();
     if args.warmup > 0 {
-        trainer::train(&model, split(), None, &with_steps(args.warmup), &mut sink, &options)?;
+        trainer::train(&model, split(), None, &with_steps(args.warmup), &mut sink, trainer::Options::default())?;
     }
-    let summary = trainer::train(&model, split(), None, &with_steps(args.steps), &mut sink, &options)?;
+    let summary =
+        trainer::train(&model, split(), None, &with_steps(args.steps), &mut sink, trainer::Options::default())?;
 
     eval::evaluate(&model, test_images, test_labels, &experiment.eval)?;
     let start = Instant::now();

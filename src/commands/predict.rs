@@ -9,8 +9,27 @@ use lstm_model::{LstmClassifier, Prediction, SPEC_FILE};
 use serde::Serialize;
 use tch::Device;
 
+use crate::run_folder::find_model_dir;
+
 /// Images per forward pass when classifying a large IDX file.
-const BATCH: usize = 1000;
+const BATCH: usize = eval::DEFAULT_BATCH_SIZE as usize;
+
+/// Arguments of `lstm-mnist predict`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PredictArgs {
+    /// The run folder (holding model/) or the model folder itself.
+    #[arg(long, short)]
+    pub model: PathBuf,
+    /// PNG images and IDX image files (gzipped or raw).
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Invert PNG and IDX pixels first, for dark drawings on a light background.
+    #[arg(long)]
+    pub invert: bool,
+    /// Print one JSON array with every class probability instead of one line per image.
+    #[arg(long)]
+    pub json: bool,
+}
 
 /// The first bytes of every PNG file.
 const PNG_MAGIC: &[u8] = b"\x89PNG\r\n\x1a\n";
@@ -59,14 +78,6 @@ struct Row<'a> {
     prediction: &'a Prediction,
 }
 
-/// The model folder: `dir` itself, or `dir/model` for a run folder.
-pub fn model_dir(dir: &Path) -> Result<PathBuf, PredictError> {
-    [dir.to_owned(), dir.join("model")]
-        .into_iter()
-        .find(|d| d.join(SPEC_FILE).is_file())
-        .ok_or_else(|| PredictError::NoModel(dir.to_owned()))
-}
-
 /// Converts one grayscale image to the model's input size (box-averaged when
 /// shrinking, bilinear when enlarging), as bytes, inverted if asked.
 fn fit(image: GrayImage, width: u32, height: u32, invert: bool) -> Vec<u8> {
@@ -109,19 +120,15 @@ fn read_images(path: &Path, width: u32, height: u32, invert: bool) -> Result<(bo
     Ok((false, images))
 }
 
-/// Classifies every image of `files` with the model of `model`, writing one
-/// line per image (or one JSON array with `json`) to `out`.
-pub fn run(
-    model: &Path,
-    files: &[PathBuf],
-    invert: bool,
-    json: bool,
-    out: &mut impl Write,
-) -> Result<(), PredictError> {
+/// Classifies every image of `args.files` with the model of `args.model`,
+/// writing one line per image (or one JSON array with `--json`) to `out`.
+pub fn run(args: &PredictArgs, out: &mut impl Write) -> Result<(), PredictError> {
+    let PredictArgs { model, files, invert, json } = args;
+    let (invert, json) = (*invert, *json);
     if files.is_empty() {
         return Err(PredictError::NoFiles);
     }
-    let dir = model_dir(model)?;
+    let dir = find_model_dir(model).ok_or_else(|| PredictError::NoModel(model.clone()))?;
     let model = LstmClassifier::load(&dir, Device::Cpu)?;
     let (height, width) = (model.spec().image_height, model.spec().image_width);
     tracing::info!(model = %dir.display(), height, width, "model loaded");

@@ -1,0 +1,61 @@
+//! `lstm-mnist eval`: a saved model on the test split of any compatible dataset.
+
+use std::path::PathBuf;
+
+use lstm_model::LstmClassifier;
+use serde_json::json;
+
+use crate::commands::predict::PredictError;
+use crate::config::Experiment;
+use crate::run_folder::{find_model_dir, write_report, write_test_pictures, RunFolder, CONFIG};
+use crate::runtime::{choose_device, set_threads};
+use crate::{io_error, Failure};
+
+/// Arguments of `lstm-mnist eval`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EvalArgs {
+    /// A run folder (its model/ is used) or a model folder (model.json + model.safetensors).
+    #[arg(long, value_name = "RUN_DIR")]
+    pub model: PathBuf,
+    /// The config giving the data (and device); default: the run folder's config.json.
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Override a config value by its dotted key: --set data.dir=/usr/share/datasets/fashion-mnist
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Also write report.json, confusion.svg and errors.png into this folder.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Evaluates the model of `--model` on the test split named by the config,
+/// printing the report's table on stdout.
+pub fn run(args: &EvalArgs) -> Result<(), Failure> {
+    let config_path = args.config.clone().unwrap_or_else(|| args.model.join(CONFIG));
+    if !config_path.is_file() {
+        return Err(Failure::Usage(format!(
+            "{} not found: give --config FILE to say which data to evaluate on",
+            config_path.display()
+        )));
+    }
+    let experiment = Experiment::load(&config_path, &args.sets)?;
+    let threads = set_threads(experiment.threads);
+    let device = choose_device(experiment.device)?;
+    let dir = find_model_dir(&args.model).ok_or_else(|| PredictError::NoModel(args.model.clone()))?;
+    let classifier = LstmClassifier::load(&dir, device)?;
+    let data = crate::data::load(&experiment.data)?;
+    if data.class_names != classifier.spec().class_names {
+        tracing::warn!(model = ?classifier.spec().class_names, data = ?data.class_names, "class names differ");
+    }
+    let evaluation = eval::evaluate_with_predictions(&classifier, &data.test.0, &data.test.1, &experiment.eval)?;
+    print!("{}", evaluation.report.table());
+    if let Some(out) = &args.out {
+        std::fs::create_dir_all(out).map_err(io_error(out))?;
+        let out = RunFolder::new(out);
+        let extra =
+            json!({ "model": dir, "data": experiment.data, "device": format!("{device:?}"), "threads": threads });
+        write_report(&out, &evaluation, extra)?;
+        write_test_pictures(&out, &evaluation, &data.test.0, &data.test.1)?;
+    }
+    Ok(())
+}

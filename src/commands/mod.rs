@@ -1,0 +1,7 @@
+//! The subcommands of `lstm-mnist`, each an argument struct (parsed by clap
+//! in `main.rs`) and a `run` function.
+
+pub mod bench;
+pub mod evaluate;
+pub mod predict;
+pub mod train;
