@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use lstm_mnist::commands::{bench, evaluate, predict, train};
+use lstm_mnist::commands::{bench, compare, evaluate, predict, sweep, train};
 use lstm_mnist::Failure;
 
 #[derive(Parser)]
@@ -26,6 +26,10 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Time data loading, training steps and evaluation for a config (one JSON line; `make bench`).
     Bench(bench::BenchArgs),
+    /// Run every trial of a sweep file (grid, random search, seeds), here or as a Slurm job array.
+    Sweep(sweep::SweepArgs),
+    /// Compare runs side by side: what differs in their configs, accuracies, losses, speed; grouped by seed.
+    Compare(compare::CompareArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +44,8 @@ fn main() -> ExitCode {
         Command::Eval(args) => evaluate::run(args).map(|()| 0),
         Command::Predict(args) => predict::run(args, &mut std::io::stdout().lock()).map_err(Failure::from).map(|()| 0),
         Command::Bench(args) => bench::run(args).map(|()| 0),
+        Command::Sweep(args) => sweep::run(args),
+        Command::Compare(args) => compare::run(args).map(|()| 0),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -71,7 +71,17 @@ fn a_finished_run_is_extended_and_adjusted_on_resume_but_its_model_is_kept() {
     assert_eq!(read_json(&dir.join("report.json"))["train"]["steps"], 20);
     let out = run(
         tmp.path(),
-        &["train", "--resume", "r", "--set", "train.max_steps=40", "--set", "train.display_step=10", "--set", "threads=2"],
+        &[
+            "train",
+            "--resume",
+            "r",
+            "--set",
+            "train.max_steps=40",
+            "--set",
+            "train.display_step=10",
+            "--set",
+            "threads=2",
+        ],
     );
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");

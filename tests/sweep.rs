@@ -48,8 +48,7 @@ fn sweep(f: &Fixture, extra: &[&str]) -> Output {
 }
 
 fn read_json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
-        .unwrap()
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
 }
 
 fn compare_json(cwd: &Path, paths: &[&str]) -> Value {
@@ -168,7 +167,7 @@ fn bad_sweep_files_name_the_trial_and_key_and_run_nothing() {
 fn ctrl_c_stops_all_trials_with_checkpoints_and_the_rerun_continues_them() {
     let f = fixture(r#"{"train.learning_rate": [0.01, 0.02]}"#, "[0]", 3000, r#", "train.checkpoint_every": 10"#);
     let dir = f.tmp.path().join("runs/tiny");
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args(["sweep", "--jobs", "2", "--config"])
         .arg(&f.sweep)
         .current_dir(f.tmp.path())

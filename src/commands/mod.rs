@@ -2,6 +2,8 @@
 //! in `main.rs`) and a `run` function.
 
 pub mod bench;
+pub mod compare;
 pub mod evaluate;
 pub mod predict;
+pub mod sweep;
 pub mod train;

@@ -210,7 +210,12 @@ fn run_trial(sweep: &Sweep, dir: &Path, id: usize, threads: Option<usize>) -> Re
         status::write_record(run.dir(), record).map_err(io_error(&path))
     };
     write_status(&record)?;
-    eprintln!("trial {id} ({}): {} in {}", trial.name, if resume { "continuing" } else { "starting" }, run.dir().display());
+    eprintln!(
+        "trial {id} ({}): {} in {}",
+        trial.name,
+        if resume { "continuing" } else { "starting" },
+        run.dir().display()
+    );
     let result = train::train_experiment(experiment, &run, resume, true);
     (record.status, record.exit_code, record.error) = match &result {
         Ok(0) => (Status::Done, Some(0), None),

@@ -6,7 +6,6 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::sweep::status::{self, Status};
@@ -158,7 +157,9 @@ fn wait_for(job: &str, sweep: &Sweep, dir: &Path, todo: &[usize]) -> Result<Outc
             Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
             // An unknown job id: it left the queue long ago.
             Ok(o) if String::from_utf8_lossy(&o.stderr).contains("Invalid job id") => String::new(),
-            Ok(o) => return Err(Failure::Usage(format!("squeue -j {job}: {}", String::from_utf8_lossy(&o.stderr).trim()))),
+            Ok(o) => {
+                return Err(Failure::Usage(format!("squeue -j {job}: {}", String::from_utf8_lossy(&o.stderr).trim())))
+            }
             Err(e) => return Err(Failure::Usage(format!("squeue: {e}"))),
         };
         if states.trim().is_empty() {
