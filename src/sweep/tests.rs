@@ -146,7 +146,7 @@ fn shipped_sweep_files_load() {
     assert_eq!(lr.trials.len(), 9);
     assert_eq!(lr.trials[4].name, "lr=0.003,seed=1");
     assert_eq!(lr.trials[4].experiment.model.hidden, 128, "the notebook's model");
-    assert_eq!(lr.trials[4].experiment.train.max_steps, Some(400));
+    assert_eq!(lr.trials[4].experiment.train.max_steps, Some(200));
     let fashion = Sweep::load(&dir.join("fashion-random.json")).unwrap();
     assert_eq!(fashion.trials.len(), 8);
     assert!(fashion.trials.iter().all(|t| t.experiment.train.epochs == Some(1)));
