@@ -144,6 +144,15 @@ fn a_failing_trial_does_not_stop_the_others_and_is_retried_only_when_asked() {
     let retry = sweep(&f, &["--retry-failed"]);
     assert!(text(&retry.stderr).contains("1 to run"), "{}", text(&retry.stderr));
     assert_eq!(read_json(&dir.join("sweep.json"))["trials"][1]["status"], "failed");
+
+    // A longer run length in the sweep file extends the finished trial from its last checkpoint.
+    let longer =
+        std::fs::read_to_string(&f.sweep).unwrap().replace("\"train.max_steps\": 10", "\"train.max_steps\": 15");
+    std::fs::write(&f.sweep, longer).unwrap();
+    let extended = sweep(&f, &[]);
+    assert!(text(&extended.stderr).contains("continues"), "{}", text(&extended.stderr));
+    let report = read_json(&dir.join("validation=40,seed=0/report.json"));
+    assert_eq!((report["train"]["steps"].as_i64(), report["train"]["resumed_from"].as_i64()), (Some(15), Some(10)));
 }
 
 #[test]

@@ -79,7 +79,14 @@ pub fn run(args: &SweepArgs) -> Result<u8, Failure> {
     let mut todo = Vec::new();
     for (trial, state) in sweep.trials.iter().zip(&states) {
         match state.status {
-            Status::Done => {}
+            Status::Done if !longer(&dir.join(&trial.name), &trial.experiment) => {}
+            Status::Done => {
+                eprintln!(
+                    "trial {} ({}) is done; the sweep's run length changed, so it continues",
+                    trial.id, trial.name
+                );
+                todo.push(trial.id)
+            }
             Status::Running => eprintln!("trial {} ({}) is running elsewhere; left alone", trial.id, trial.name),
             Status::Failed if !args.retry_failed => {
                 eprintln!("trial {} ({}) failed before; rerun it with --retry-failed", trial.id, trial.name)
@@ -181,7 +188,7 @@ fn run_trial(sweep: &Sweep, dir: &Path, id: usize, threads: Option<usize>) -> Re
         Failure::Usage(format!("--trial {id}: the sweep {} has trials 0 to {}", sweep.name, sweep.trials.len() - 1))
     })?;
     let run = RunFolder::new(dir.join(&trial.name));
-    if status::trial_state(run.dir()).status == Status::Done {
+    if status::trial_state(run.dir()).status == Status::Done && !longer(run.dir(), &trial.experiment) {
         eprintln!("trial {id} ({}) is done already", trial.name);
         return Ok(0);
     }
@@ -228,6 +235,14 @@ fn run_trial(sweep: &Sweep, dir: &Path, id: usize, threads: Option<usize>) -> Re
         requeue_under_slurm();
     }
     result
+}
+
+/// Whether the finished run in `dir` has another run length than `experiment`
+/// (the sweep file was changed to extend its trials).
+fn longer(dir: &Path, experiment: &Experiment) -> bool {
+    let Ok(saved) = Experiment::load(&dir.join("config.json"), &[]) else { return false };
+    let (a, b) = (&saved.train, &experiment.train);
+    (a.training_iters, a.epochs, a.max_steps) != (b.training_iters, b.epochs, b.max_steps)
 }
 
 /// Under Slurm, a trial stopped by SIGTERM (sent by `--signal` before the
