@@ -305,6 +305,21 @@ pub fn worker_args(dir: &Path, trial: &Trial, threads: Option<usize>) -> Vec<Str
     args
 }
 
+/// This binary's path, for workers. When it was replaced while the sweep
+/// runs (a rebuild), Linux names it `... (deleted)`: the new file at the same
+/// path is used.
+fn own_binary() -> Result<PathBuf, Failure> {
+    let exe = std::env::current_exe().map_err(io_error(Path::new("/proc/self/exe")))?;
+    if exe.exists() {
+        return Ok(exe);
+    }
+    let text = exe.display().to_string();
+    match text.strip_suffix(" (deleted)").map(PathBuf::from) {
+        Some(path) if path.exists() => Ok(path),
+        _ => Err(Failure::Usage(format!("{text}: this binary is gone; rerun the sweep with the installed one"))),
+    }
+}
+
 /// Whether stderr is a terminal (progress lines) or not (one line per event).
 fn on_terminal() -> bool {
     std::io::stderr().is_terminal()

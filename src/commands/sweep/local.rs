@@ -67,7 +67,7 @@ fn start(
     let log_path = trial_dir.join("train.log");
     let log = OpenOptions::new().create(true).append(true).open(&log_path).map_err(io_error(&log_path))?;
     let err = log.try_clone().map_err(io_error(&log_path))?;
-    let exe = std::env::current_exe().map_err(io_error(Path::new("/proc/self/exe")))?;
+    let exe = super::own_binary()?;
     let mut command = Command::new(&exe);
     command.args(super::worker_args(dir, trial, Some(threads))).stdin(Stdio::null()).stdout(log).stderr(err);
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
@@ -132,6 +132,7 @@ pub fn run(sweep: &Sweep, dir: &Path, todo: &[usize], jobs: usize) -> Result<Opt
     let mut queue = todo.iter().copied();
     let mut running: Vec<Running> = Vec::new();
     let mut forwarded = 0;
+    let mut failure = None;
     loop {
         let signals = SIGNALS.load(Ordering::SeqCst);
         if signals > forwarded {
@@ -145,13 +146,18 @@ pub fn run(sweep: &Sweep, dir: &Path, todo: &[usize], jobs: usize) -> Result<Opt
             }
             forwarded = signals;
         }
-        while forwarded == 0 && running.len() < jobs {
-            match queue.next() {
-                Some(id) => running.push(start(sweep, dir, id, threads, bars.as_ref())?),
-                None => break,
+        while forwarded == 0 && failure.is_none() && running.len() < jobs {
+            let Some(id) = queue.next() else { break };
+            match start(sweep, dir, id, threads, bars.as_ref()) {
+                Ok(r) => running.push(r),
+                // Starts no more trials; those running are waited for.
+                Err(e) => failure = Some(e),
             }
         }
         if running.is_empty() {
+            if let Some(e) = failure {
+                return Err(e);
+            }
             break;
         }
         let mut i = 0;

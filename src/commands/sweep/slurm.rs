@@ -119,7 +119,7 @@ pub fn run(sweep: &Sweep, dir: &Path, todo: &[usize], wait: bool) -> Result<Outc
     let dir = absolute(dir)?;
     let slurm_dir = dir.join("slurm");
     std::fs::create_dir_all(&slurm_dir).map_err(io_error(&slurm_dir))?;
-    let exe = std::env::current_exe().map_err(io_error(Path::new("/proc/self/exe")))?;
+    let exe = super::own_binary()?;
     let cwd = absolute(Path::new("."))?;
     let path = slurm_dir.join("array.sbatch");
     let text = script(&sweep.name, &dir, todo, &sweep.file.slurm, &exe, &cwd);
