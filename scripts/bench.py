@@ -9,10 +9,13 @@ Runs, alternating and on the same machine state, `--runs` times each:
     run as a user runs it (start-up, load, steps with progress lines, test, save), its
     wall time and its peak RSS (ru_maxrss of that child, from wait4).
 Prints medians and ratios, PyTorch's time over ours: above 1 means lstm-mnist is faster.
+`--busy N` keeps N CPU-bound processes (`while True: pass`) running beside both
+programs for the whole comparison, as on a shared machine or beside parallel trials.
 Standard library only; run it with the venv's python (the Makefile does).
 """
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -72,6 +75,19 @@ def run_child(cmd, env=None):
     return stdout, stderr, wall, usage.ru_maxrss
 
 
+@contextlib.contextmanager
+def busy(n, python=sys.executable):
+    """Keeps n CPU-bound processes running inside the `with` block; stops them after it."""
+    procs = [subprocess.Popen([python, "-c", "while True: pass"]) for _ in range(n)]
+    try:
+        yield
+    finally:
+        for proc in procs:
+            proc.kill()
+        for proc in procs:
+            proc.wait()
+
+
 def last_json(text):
     for line in reversed(text.splitlines()):
         if line.startswith("{"):
@@ -91,6 +107,8 @@ def main():
     p.add_argument("--data", default="data/mnist-sample")
     p.add_argument("--bin", default="target/release/lstm-mnist")
     p.add_argument("--python", default=sys.executable)
+    p.add_argument("--busy", type=int, default=0, metavar="N",
+                   help="CPU-bound processes kept running beside both programs (default 0)")
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown (for README)")
     args = p.parse_args()
     threads = args.threads or physical_cores()
@@ -105,7 +123,7 @@ def main():
     load_before = os.getloadavg()
     samples = {k: {"ours": [], "torch": []} for k in
                ("train", "eval", "load", "wall", "rss_run", "rss_bench")}
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, busy(args.busy):
         for i in range(args.runs):
             def ours():
                 out, _, _, rss = run_child([args.bin, "bench", "--config", args.config, *sets, *work], env)
@@ -154,7 +172,8 @@ def main():
         table.append([label, fmt.format(o * scale), fmt.format(t * scale), f"{ratio:.2f}"])
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     print(f"{stamp}; {machine()}; device {args.device}, {threads} threads, batch {batch}, "
-          f"{args.steps} timed steps after {args.warmup}, medians of {args.runs} alternating runs; "
+          f"{args.steps} timed steps after {args.warmup}, medians of {args.runs} alternating runs, "
+          f"{args.busy} busy processes beside them; "
           f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after")
     if args.markdown:
         print("| " + " | ".join(header) + " |")

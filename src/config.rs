@@ -67,6 +67,8 @@ pub enum ConfigError {
     Invalid { path: PathBuf, key: String, message: String },
     #[error("config `threads` = 0 is invalid: use a positive number of threads or leave it out")]
     Threads,
+    #[error("`{key}` = \"fp16\" needs a CUDA device: on the CPU use \"fp32\", \"bf16\" or \"auto\"")]
+    Fp16OffCuda { key: &'static str },
 }
 
 /// Parses the value of a `--set`: JSON when it parses, else a bare string.

@@ -10,6 +10,8 @@ pub mod compare;
 pub mod config;
 pub mod data;
 mod failure;
+pub mod openmp;
+pub mod precision;
 pub mod run_folder;
 pub mod runtime;
 pub mod sweep;

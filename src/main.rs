@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use lstm_mnist::commands::{bench, compare, evaluate, predict, sweep, train};
-use lstm_mnist::Failure;
 
 #[derive(Parser)]
 #[command(name = "lstm-mnist", version, about = "LSTM sequence classifiers of MNIST-family images, on libtorch")]
@@ -32,6 +31,20 @@ enum Command {
     Compare(compare::CompareArgs),
 }
 
+/// libc's `getenv` for this process, with one default added: libgomp reads
+/// `GOMP_SPINCOUNT` through it when it loads, before `main` (see `lstm_mnist::openmp`).
+/// The build script exports this symbol, so shared libraries bind to it.
+///
+/// # Safety
+/// As libc's `getenv`: `name` is NULL or NUL-terminated, and no other thread
+/// changes the environment meanwhile.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[no_mangle]
+pub unsafe extern "C" fn getenv(name: *const std::ffi::c_char) -> *mut std::ffi::c_char {
+    // SAFETY: the caller passes a NUL-terminated string, as for libc's getenv.
+    unsafe { lstm_mnist::openmp::getenv(name) }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -42,7 +55,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => evaluate::run(args).map(|()| 0),
-        Command::Predict(args) => predict::run(args, &mut std::io::stdout().lock()).map_err(Failure::from).map(|()| 0),
+        Command::Predict(args) => predict::run(args, &mut std::io::stdout().lock()).map(|()| 0),
         Command::Bench(args) => bench::run(args).map(|()| 0),
         Command::Sweep(args) => sweep::run(args),
         Command::Compare(args) => compare::run(args).map(|()| 0),

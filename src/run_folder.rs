@@ -31,10 +31,12 @@ pub const CURVES: &str = "curves.svg";
 pub const CONFUSION: &str = "confusion.svg";
 /// Misclassified test images.
 pub const ERRORS: &str = "errors.png";
+/// When the predictions were decided, step by step.
+pub const DECISION: &str = "decision.svg";
 
 /// Files and folders a training run writes into its run folder (besides
 /// temporary names); `--force` removes exactly these before a new run.
-pub const RUN_FILES: &[&str] = &[CONFIG, REPORT, METRICS, MODEL, CHECKPOINTS, CURVES, CONFUSION, ERRORS];
+pub const RUN_FILES: &[&str] = &[CONFIG, REPORT, METRICS, MODEL, CHECKPOINTS, CURVES, CONFUSION, ERRORS, DECISION];
 
 /// A run folder: where each of its files lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +93,11 @@ impl RunFolder {
     /// `errors.png`.
     pub fn errors(&self) -> PathBuf {
         self.dir.join(ERRORS)
+    }
+
+    /// `decision.svg`.
+    pub fn decision(&self) -> PathBuf {
+        self.dir.join(DECISION)
     }
 
     /// The trainer's files here: checkpoints in `checkpoints/`, records in
@@ -207,7 +214,7 @@ pub fn write_report(run: &RunFolder, evaluation: &Evaluation, extra: Value) -> R
     write_json(&run.report(), &report)
 }
 
-/// confusion.svg and errors.png for a test split.
+/// confusion.svg, errors.png and (when computed) decision.svg for a test split.
 pub fn write_test_pictures(
     run: &RunFolder,
     evaluation: &Evaluation,
@@ -216,6 +223,10 @@ pub fn write_test_pictures(
 ) -> Result<(), Failure> {
     plots::confusion_svg(&run.confusion(), &evaluation.report)?;
     let size = images.size();
+    if let Some(decision) = &evaluation.report.decision {
+        let unit = if decision.steps as i64 == size[1] { "rows" } else { "steps" };
+        plots::decision_svg(&run.decision(), decision, unit)?;
+    }
     let pixels = Vec::<f32>::try_from(images.reshape([-1]).to_kind(tch::Kind::Float)).map_err(eval::EvalError::from)?;
     let truth = Vec::<i64>::try_from(labels).map_err(eval::EvalError::from)?;
     let shape = (size[1] as usize, size[2] as usize);

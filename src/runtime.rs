@@ -22,5 +22,6 @@ pub fn set_threads(threads: Option<usize>) -> usize {
     let threads = threads.unwrap_or_else(num_cpus::get_physical);
     tch::set_num_threads(threads as i32);
     tracing::info!(threads, "libtorch threads");
+    crate::openmp::log_settings();
     threads
 }

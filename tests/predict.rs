@@ -164,3 +164,40 @@ fn shipped_pixel_configs_train_and_predict() {
         assert_eq!(rows[0]["probabilities"].as_array().unwrap().len(), 10, "{name}");
     }
 }
+
+/// Every class probability of `predict --json` on the test IDX file, image by image.
+fn probabilities(args: &[&str]) -> Vec<Vec<f64>> {
+    let out = run(args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    rows.iter().map(|r| r["probabilities"].as_array().unwrap().iter().map(|p| p.as_f64().unwrap()).collect()).collect()
+}
+
+#[test]
+fn predict_precision_comes_from_the_flag_or_the_run_config() {
+    let (tmp, run_dir) = trained();
+    let run_str = run_dir.to_str().unwrap();
+    let idx = tmp.path().join("data/t10k-images-idx3-ubyte");
+    let idx = idx.to_str().unwrap();
+    let fp32 = probabilities(&["predict", "--model", run_str, "--json", idx]);
+    let bf16 = probabilities(&["predict", "--model", run_str, "--json", "--precision", "bf16", idx]);
+    assert_eq!((fp32.len(), bf16.len()), (100, 100));
+    let diff = fp32.iter().flatten().zip(bf16.iter().flatten()).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    assert!(diff > 0.0, "bf16 gave fp32's exact probabilities: precision not applied");
+    assert!(diff < 0.05, "bf16 probabilities differ from fp32 by up to {diff}");
+
+    // Without the flag, the run's config decides: train.precision, unless eval.precision is set.
+    let config_path = run_dir.join("config.json");
+    let mut config: serde_json::Value = serde_json::from_slice(&std::fs::read(&config_path).unwrap()).unwrap();
+    config["train"]["precision"] = "bf16".into();
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    assert_eq!(probabilities(&["predict", "--model", run_str, "--json", idx]), bf16);
+    config["eval"]["precision"] = "fp32".into();
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    assert_eq!(probabilities(&["predict", "--model", run_str, "--json", idx]), fp32);
+
+    let out = run(&["predict", "--model", run_str, "--precision", "fp16", idx]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("--precision` = \"fp16\" needs a CUDA device"), "{}", text(&out.stderr));
+}

@@ -57,6 +57,8 @@ pub fn run(args: &BenchArgs) -> Result<(), Failure> {
     let threads = experiment.threads.unwrap_or_else(num_cpus::get_physical);
     tch::set_num_threads(threads as i32);
     let device = choose_device(experiment.device)?;
+    let train_precision = trainer::training_precision(experiment.train.precision, device)?;
+    let eval_config = crate::precision::eval_config(&experiment, device)?;
 
     let start = Instant::now();
     let data = crate::data::load(&experiment.data)?;
@@ -81,11 +83,11 @@ pub fn run(args: &BenchArgs) -> Result<(), Failure> {
     let summary =
         trainer::train(&model, split(), None, &with_steps(args.steps), &mut sink, trainer::Options::default())?;
 
-    eval::evaluate(&model, test_images, test_labels, &experiment.eval)?;
+    eval::evaluate(&model, test_images, test_labels, &eval_config)?;
     let start = Instant::now();
     let mut samples = 0;
     for _ in 0..args.eval_repeats {
-        samples += eval::evaluate(&model, test_images, test_labels, &experiment.eval)?.samples;
+        samples += eval::evaluate(&model, test_images, test_labels, &eval_config)?.samples;
     }
     let eval_seconds = start.elapsed().as_secs_f64();
 
@@ -94,12 +96,16 @@ pub fn run(args: &BenchArgs) -> Result<(), Failure> {
         json!({
             "mkldnn": tch::utils::has_mkldnn(),
             "device": format!("{device:?}"),
+            "train_precision": train_precision.name(),
+            "eval_precision": eval_config.precision.unwrap_or_default().name(),
             "threads": tch::get_num_threads(),
             "interop_threads": tch::get_num_interop_threads(),
             "load_seconds": load_seconds,
             "train_samples_per_second": summary.samples_per_second,
             "eval_samples_per_second": samples as f64 / eval_seconds.max(1e-9),
             "vm_hwm_kib": vm_hwm_kib(),
+            "openmp_defaults": format!("{:?}", crate::openmp::defaults()),
+            "openmp_env": crate::openmp::openmp_env(),
         })
     );
     Ok(())

@@ -41,13 +41,14 @@ pub fn run(args: &EvalArgs) -> Result<(), Failure> {
     let experiment = Experiment::load(&config_path, &args.sets)?;
     let threads = set_threads(experiment.threads);
     let device = choose_device(experiment.device)?;
+    let eval_config = crate::precision::eval_config(&experiment, device)?;
     let dir = find_model_dir(&args.model).ok_or_else(|| PredictError::NoModel(args.model.clone()))?;
     let classifier = LstmClassifier::load(&dir, device)?;
     let data = crate::data::load(&experiment.data)?;
     if data.class_names != classifier.spec().class_names {
         tracing::warn!(model = ?classifier.spec().class_names, data = ?data.class_names, "class names differ");
     }
-    let evaluation = eval::evaluate_with_predictions(&classifier, &data.test.0, &data.test.1, &experiment.eval)?;
+    let evaluation = eval::evaluate_with_predictions(&classifier, &data.test.0, &data.test.1, &eval_config)?;
     print!("{}", evaluation.report.table());
     if let Some(out) = &args.out {
         std::fs::create_dir_all(out).map_err(io_error(out))?;

@@ -10,6 +10,7 @@ use serde::Serialize;
 use tch::Device;
 
 use crate::run_folder::find_model_dir;
+use crate::Failure;
 
 /// Images per forward pass when classifying a large IDX file.
 const BATCH: usize = eval::DEFAULT_BATCH_SIZE as usize;
@@ -29,6 +30,16 @@ pub struct PredictArgs {
     /// Print one JSON array with every class probability instead of one line per image.
     #[arg(long)]
     pub json: bool,
+    /// Compute precision: fp32, bf16 or auto (bf16 where the CPU runs it fast).
+    /// Default: the run's eval.precision, else its train.precision, else fp32.
+    #[arg(long, value_name = "PRECISION", value_parser = parse_precision)]
+    pub precision: Option<lstm_model::Precision>,
+}
+
+/// A `--precision` value: `fp32`, `bf16`, `fp16` or `auto`, as in the config.
+fn parse_precision(text: &str) -> Result<lstm_model::Precision, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned()))
+        .map_err(|_| format!("`{text}` is not a precision: use fp32, bf16, fp16 or auto"))
 }
 
 /// The first bytes of every PNG file.
@@ -122,13 +133,14 @@ fn read_images(path: &Path, width: u32, height: u32, invert: bool) -> Result<(bo
 
 /// Classifies every image of `args.files` with the model of `args.model`,
 /// writing one line per image (or one JSON array with `--json`) to `out`.
-pub fn run(args: &PredictArgs, out: &mut impl Write) -> Result<(), PredictError> {
-    let PredictArgs { model, files, invert, json } = args;
+pub fn run(args: &PredictArgs, out: &mut impl Write) -> Result<(), Failure> {
+    let PredictArgs { model, files, invert, json, precision } = args;
     let (invert, json) = (*invert, *json);
     if files.is_empty() {
-        return Err(PredictError::NoFiles);
+        return Err(PredictError::NoFiles.into());
     }
     let dir = find_model_dir(model).ok_or_else(|| PredictError::NoModel(model.clone()))?;
+    let compute = crate::precision::model_precision(model, *precision, Device::Cpu)?.kind();
     let model = LstmClassifier::load(&dir, Device::Cpu)?;
     let (height, width) = (model.spec().image_height, model.spec().image_width);
     tracing::info!(model = %dir.display(), height, width, "model loaded");
@@ -138,7 +150,9 @@ pub fn run(args: &PredictArgs, out: &mut impl Write) -> Result<(), PredictError>
         let (png, images) = read_images(file, width as u32, height as u32, invert)?;
         for (chunk_index, chunk) in images.chunks(BATCH).enumerate() {
             let tensor = lstm_model::images_from_bytes(&chunk.concat(), height, width)?;
-            for (i, prediction) in model.predict(&tensor)?.into_iter().enumerate() {
+            for (i, prediction) in
+                model.predict_with(&tensor, compute).map_err(PredictError::from)?.into_iter().enumerate()
+            {
                 let index = (!png).then_some(chunk_index * BATCH + i);
                 if json {
                     rows.push((file.display().to_string(), index, prediction));

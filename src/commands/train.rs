@@ -209,6 +209,8 @@ pub fn train_experiment(experiment: Experiment, run: &RunFolder, resume: bool, f
     experiment.train.validate()?;
     let threads = set_threads(experiment.threads);
     let device = choose_device(experiment.device)?;
+    trainer::training_precision(experiment.train.precision, device)?;
+    let eval_config = crate::precision::eval_config(&experiment, device)?;
     if !resume {
         run_folder::check_new_run_dir(run.dir(), force)?;
     }
@@ -229,7 +231,8 @@ pub fn train_experiment(experiment: Experiment, run: &RunFolder, resume: bool, f
     install_ctrlc_handler();
     let options = trainer::Options {
         stop: Some(&STOP),
-        validation: experiment.eval.clone(),
+        // Validation computes in fp32, whatever eval.precision says.
+        validation: eval::EvalConfig { batch_size: experiment.eval.batch_size, ..Default::default() },
         progress_bar: std::io::stderr().is_terminal(),
         ..run.trainer_options(resume)
     };
@@ -248,7 +251,7 @@ pub fn train_experiment(experiment: Experiment, run: &RunFolder, resume: bool, f
         return Ok(INTERRUPTED);
     }
     writeln!(stdout, "Optimization Finished!").map_err(io_error(Path::new("stdout")))?;
-    let evaluation = eval::evaluate_with_predictions(&model, &data.test.0, &data.test.1, &experiment.eval)?;
+    let evaluation = eval::evaluate_with_predictions(&model, &data.test.0, &data.test.1, &eval_config)?;
     writeln!(stdout, "Testing Accuracy: {}", evaluation.report.accuracy).map_err(io_error(Path::new("stdout")))?;
     drop(stdout);
     tracing::info!("test report\n{}", evaluation.report.table());

@@ -6,18 +6,23 @@
 //! Works on plain tensors — images `[N, rows, cols]` `f32`, labels `[N]`
 //! `i64` — batched and without recording gradients.
 
+mod decision;
 pub mod plots;
 mod report;
 
-use lstm_model::LstmClassifier;
+use lstm_model::{LstmClassifier, Precision};
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Reduction, Tensor};
 
+pub use decision::{ClassDecision, Decision, DecisionCounter};
 pub use report::{ClassMetrics, ConfusedPair, EvalReport};
 
 /// Images per forward pass when nothing else is configured: evaluation,
 /// validation during training and prediction.
 pub const DEFAULT_BATCH_SIZE: i64 = 1000;
+/// Longest sequence for which a bidirectional model's decision time is
+/// computed by default (it costs one pass per step).
+pub const BIDIRECTIONAL_DECISION_STEPS: i64 = 64;
 
 /// The `eval` section of an experiment config.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,11 +30,30 @@ pub const DEFAULT_BATCH_SIZE: i64 = 1000;
 pub struct EvalConfig {
     /// Images per forward pass. Default [`DEFAULT_BATCH_SIZE`] (1000).
     pub batch_size: i64,
+    /// Compute precision of the recurrent layers while evaluating (and in
+    /// `predict` and `explain`): `"fp32"`, `"bf16"`, `"fp16"` (CUDA only) or
+    /// `"auto"`. Default null: as `train.precision` (the binary fills it in;
+    /// this crate alone reads null as fp32).
+    pub precision: Option<Precision>,
+    /// Whether to compute the decision time (`decision` in `report.json`):
+    /// `true`, `false`, or `null` (the default) for "unless the model is
+    /// bidirectional over more than 64 steps". A unidirectional model gives
+    /// every step's prediction in the one forward pass the evaluation makes
+    /// anyway; a bidirectional one needs one more pass per step.
+    pub decision: Option<bool>,
 }
 
 impl Default for EvalConfig {
     fn default() -> Self {
-        Self { batch_size: DEFAULT_BATCH_SIZE }
+        Self { batch_size: DEFAULT_BATCH_SIZE, precision: None, decision: None }
+    }
+}
+
+impl EvalConfig {
+    /// Whether the decision time is computed for `model` (see [`EvalConfig::decision`]).
+    pub fn wants_decision(&self, model: &LstmClassifier) -> bool {
+        let spec = model.spec();
+        self.decision.unwrap_or(!spec.config.bidirectional || spec.steps <= BIDIRECTIONAL_DECISION_STEPS)
     }
 }
 
@@ -60,6 +84,9 @@ pub struct Evaluation {
     pub report: EvalReport,
     /// Predicted class of each image.
     pub predictions: Vec<i64>,
+    /// `decided_at` of each image (1-based step; see [`Decision`]); empty
+    /// when the decision time was not computed.
+    pub decided_at: Vec<usize>,
 }
 
 /// Evaluates `model` on every image of `images` against `labels`.
@@ -79,30 +106,35 @@ pub fn evaluate_with_predictions(
     labels: &Tensor,
     config: &EvalConfig,
 ) -> Result<Evaluation, EvalError> {
-    let pass = batched_pass(model, images, labels, config)?;
+    let pass = batched_pass(model, images, labels, config, config.wants_decision(model))?;
     let truth = Vec::<i64>::try_from(&labels.f_to_device(tch::Device::Cpu)?.f_to_kind(Kind::Int64)?)?;
     let n = pass.predictions.len();
-    let report =
-        EvalReport::from_predictions(&truth, &pass.predictions, &model.spec().class_names, pass.loss_sum / n as f64);
+    let names = &model.spec().class_names;
+    let mut report = EvalReport::from_predictions(&truth, &pass.predictions, names, pass.loss_sum / n as f64);
+    report.decision = pass.decisions.map(|counter| counter.finish(names));
     tracing::info!(accuracy = report.accuracy, samples = n, loss = report.loss, "evaluated");
-    Ok(Evaluation { report, predictions: pass.predictions })
+    Ok(Evaluation { report, predictions: pass.predictions, decided_at: pass.decided_at })
 }
 
 /// Mean cross-entropy and accuracy (0 to 1) of `model` on a whole split, in
-/// evaluation mode: what the trainer reports for its validations.
+/// evaluation mode: what the trainer reports for its validations (no decision time).
 pub fn loss_and_accuracy(
     model: &LstmClassifier,
     images: &Tensor,
     labels: &Tensor,
     config: &EvalConfig,
 ) -> Result<(f64, f64), EvalError> {
-    let pass = batched_pass(model, images, labels, config)?;
+    let pass = batched_pass(model, images, labels, config, false)?;
     let n = pass.predictions.len() as f64;
     Ok((pass.loss_sum / n, pass.correct as f64 / n))
 }
 
 /// What one batched pass over a split adds up.
 struct Pass {
+    /// Decision-time counts, when asked for.
+    decisions: Option<DecisionCounter>,
+    /// `decided_at` of each image, when the decision time is computed.
+    decided_at: Vec<usize>,
     /// Summed cross-entropy.
     loss_sum: f64,
     /// Correctly classified images.
@@ -111,12 +143,14 @@ struct Pass {
     predictions: Vec<i64>,
 }
 
-/// Runs `model` over the split in batches of `config.batch_size`, without gradients.
+/// Runs `model` over the split in batches of `config.batch_size`, without
+/// gradients; with `decisions`, also counts when each prediction was decided.
 fn batched_pass(
     model: &LstmClassifier,
     images: &Tensor,
     labels: &Tensor,
     config: &EvalConfig,
+    decisions: bool,
 ) -> Result<Pass, EvalError> {
     if config.batch_size < 1 {
         return Err(EvalError::InvalidBatchSize(config.batch_size));
@@ -131,7 +165,14 @@ fn batched_pass(
     }
     let classes = model.spec().classes();
     let device = model.device();
-    let mut pass = Pass { loss_sum: 0.0, correct: 0, predictions: Vec::with_capacity(n as usize) };
+    let compute = config.precision.unwrap_or_default().resolve(device).kind();
+    let mut pass = Pass {
+        loss_sum: 0.0,
+        correct: 0,
+        predictions: Vec::with_capacity(n as usize),
+        decisions: decisions.then(|| DecisionCounter::new(model.spec().steps as usize, classes as usize)),
+        decided_at: Vec::new(),
+    };
     tch::no_grad(|| -> Result<(), EvalError> {
         for start in (0..n).step_by(config.batch_size as usize) {
             let len = config.batch_size.min(n - start);
@@ -144,7 +185,17 @@ fn batched_pass(
                     if min < 0 { min } else { max }
                 )));
             }
-            let logits = model.forward_t(&x, false)?;
+            let logits = match pass.decisions.as_mut() {
+                Some(counter) => {
+                    let steps = model.step_logits_with(&x, compute)?;
+                    let step_classes = steps.f_argmax(-1, false)?.f_to_device(tch::Device::Cpu)?;
+                    let y_cpu = Vec::<i64>::try_from(&y.f_to_device(tch::Device::Cpu)?)?;
+                    pass.decided_at
+                        .extend(counter.add(&Vec::<i64>::try_from(&step_classes.f_flatten(0, -1)?)?, &y_cpu));
+                    steps.f_select(1, -1)?
+                }
+                None => model.forward_t_with(&x, false, compute)?,
+            };
             let batch_loss =
                 logits.f_log_softmax(-1, Kind::Float)?.f_nll_loss(&y, None::<Tensor>, Reduction::Sum, -100)?;
             pass.loss_sum += batch_loss.f_double_value(&[])?;
@@ -180,14 +231,75 @@ mod tests {
         let expected_loss = logits.cross_entropy_for_logits(&labels).double_value(&[]);
         let expected_predictions = Vec::<i64>::try_from(logits.argmax(-1, false)).unwrap();
         for batch_size in [1, 5, 23, 1000] {
-            let e = evaluate_with_predictions(&model, &images, &labels, &EvalConfig { batch_size }).unwrap();
+            let config = EvalConfig { batch_size, ..Default::default() };
+            let e = evaluate_with_predictions(&model, &images, &labels, &config).unwrap();
             let report = e.report;
             assert_eq!((report.correct, report.samples), (expected, 23));
             assert!((report.accuracy - expected as f64 / 23.0).abs() < 1e-12);
             assert!((report.loss - expected_loss).abs() < 1e-5, "{} vs {expected_loss}", report.loss);
             assert_eq!(e.predictions, expected_predictions);
             assert_eq!(report.confusion.iter().flatten().sum::<i64>(), 23);
+            let decision = report.decision.expect("a unidirectional model's decision time is computed");
+            assert_eq!((decision.steps, decision.early_exit.len()), (4, 4));
+            assert!((decision.early_exit[3] - report.accuracy).abs() < 1e-12, "all steps read: the accuracy");
+            assert_eq!(e.decided_at.len(), 23);
+            assert!(e.decided_at.iter().all(|&at| (1..=4).contains(&at)));
         }
+    }
+
+    #[test]
+    fn bf16_evaluation_computes_in_bf16_and_stays_close_to_fp32() {
+        let spec = ModelSpec::new(
+            ModelConfig { hidden: 8, ..Default::default() },
+            4,
+            3,
+            (0..5).map(|c| c.to_string()).collect(),
+        );
+        let model = LstmClassifier::new(spec, Device::Cpu).unwrap();
+        tch::manual_seed(3);
+        let images = Tensor::rand([40, 4, 3], (Kind::Float, Device::Cpu));
+        let labels = Tensor::randint(5, [40], (Kind::Int64, Device::Cpu));
+        let fp32 = evaluate(&model, &images, &labels, &EvalConfig::default()).unwrap();
+        let bf16_config = EvalConfig { precision: Some(Precision::Bf16), ..Default::default() };
+        let bf16 = evaluate(&model, &images, &labels, &bf16_config).unwrap();
+        assert_eq!(bf16.samples, 40);
+        assert_ne!(bf16.loss, fp32.loss, "bf16 evaluation gave fp32's exact loss: precision not applied");
+        assert!((bf16.loss - fp32.loss).abs() < 0.02, "bf16 loss {} vs fp32 {}", bf16.loss, fp32.loss);
+        let fp32_again = EvalConfig { precision: Some(Precision::Fp32), ..Default::default() };
+        assert_eq!(evaluate(&model, &images, &labels, &fp32_again).unwrap().loss, fp32.loss);
+    }
+
+    #[test]
+    fn decision_time_follows_the_per_step_classes() {
+        let spec = ModelSpec::new(
+            ModelConfig { hidden: 8, bidirectional: true, ..Default::default() },
+            6,
+            3,
+            (0..4).map(|c| c.to_string()).collect(),
+        );
+        let model = LstmClassifier::new(spec, Device::Cpu).unwrap();
+        tch::manual_seed(3);
+        let images = Tensor::rand([17, 6, 3], (Kind::Float, Device::Cpu));
+        let labels = Tensor::randint(4, [17], (Kind::Int64, Device::Cpu));
+        let e =
+            evaluate_with_predictions(&model, &images, &labels, &EvalConfig { batch_size: 5, ..Default::default() })
+                .unwrap();
+        let step_classes = model.step_logits(&images).unwrap().argmax(-1, false);
+        let truth = Vec::<i64>::try_from(&labels).unwrap();
+        for i in 0..17 {
+            let classes = Vec::<i64>::try_from(step_classes.get(i)).unwrap();
+            assert_eq!(e.decided_at[i as usize], lstm_model::decided_at(&classes));
+            assert_eq!(classes[5], e.predictions[i as usize], "the last step's class is the prediction");
+        }
+        let decision = e.report.decision.unwrap();
+        for k in 0..6 {
+            let right = (0..17).filter(|&i| step_classes.int64_value(&[i, k]) == truth[i as usize]).count();
+            assert!((decision.early_exit[k as usize] - right as f64 / 17.0).abs() < 1e-12);
+        }
+        let off = EvalConfig { decision: Some(false), ..Default::default() };
+        let e = evaluate_with_predictions(&model, &images, &labels, &off).unwrap();
+        assert!(e.report.decision.is_none() && e.decided_at.is_empty());
+        assert!(!serde_json::to_string(&e.report).unwrap().contains("decision"));
     }
 
     #[test]
@@ -197,7 +309,7 @@ mod tests {
         let images = Tensor::zeros([3, 4, 3], (Kind::Float, Device::Cpu));
         let labels = Tensor::zeros([3], (Kind::Int64, Device::Cpu));
         assert!(matches!(
-            evaluate(&model, &images, &labels, &EvalConfig { batch_size: 0 }),
+            evaluate(&model, &images, &labels, &EvalConfig { batch_size: 0, ..Default::default() }),
             Err(EvalError::InvalidBatchSize(0))
         ));
         let short = Tensor::zeros([2], (Kind::Int64, Device::Cpu));

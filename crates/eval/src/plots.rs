@@ -6,8 +6,9 @@ use std::path::Path;
 
 use image::{Rgb, RgbImage};
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::{EvalError, EvalReport};
+use crate::{Decision, EvalError, EvalReport};
 
 /// One point of a training curve.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -44,7 +45,13 @@ pub fn curves_svg(path: &Path, train: &[CurvePoint], validation: &[CurvePoint]) 
             .y_label_area_size(50)
             .build_cartesian_2d(0.0..max_step, 0.0..y_max)
             .map_err(|e| err(e.to_string()))?;
-        chart.configure_mesh().x_desc("step").draw().map_err(|e| err(e.to_string()))?;
+        chart
+            .configure_mesh()
+            .x_desc("step")
+            .x_label_formatter(&tick_label)
+            .y_label_formatter(&tick_label)
+            .draw()
+            .map_err(|e| err(e.to_string()))?;
         for (points, name, colour) in [(train, "training minibatch", BLUE), (validation, "validation", RED)] {
             if points.is_empty() {
                 continue;
@@ -63,6 +70,63 @@ pub fn curves_svg(path: &Path, train: &[CurvePoint], validation: &[CurvePoint]) 
             .draw()
             .map_err(|e| err(e.to_string()))?;
     }
+    root.present().map_err(|e| err(e.to_string()))
+}
+
+/// An axis label: whole numbers without a decimal point, others with up to 3 decimals.
+pub fn tick_label(v: &f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.3}").trim_end_matches('0').trim_end_matches('.').to_owned()
+    }
+}
+
+/// Draws `decision.svg`: the accuracy the model would have if it stopped
+/// reading after `k` steps, against `k`, with the mean decision step marked.
+/// `unit` names a step in the axis label ("rows" for the row layout).
+pub fn decision_svg(path: &Path, decision: &Decision, unit: &str) -> Result<(), EvalError> {
+    let err = plot_err(path);
+    let root = SVGBackend::new(path, (640, 400)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+    let steps = decision.steps.max(1) as f64;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("accuracy when stopping early", ("sans-serif", 20))
+        .margin(14)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0.0..steps, 0.0..1.0)
+        .map_err(|e| err(e.to_string()))?;
+    chart
+        .configure_mesh()
+        .x_desc(format!("{unit} read"))
+        .y_desc("test accuracy")
+        .x_label_formatter(&tick_label)
+        .y_label_formatter(&tick_label)
+        .draw()
+        .map_err(|e| err(e.to_string()))?;
+    let points: Vec<(f64, f64)> = decision.early_exit.iter().enumerate().map(|(k, &a)| ((k + 1) as f64, a)).collect();
+    chart.draw_series(LineSeries::new(points.iter().copied(), BLUE.stroke_width(2))).map_err(|e| err(e.to_string()))?;
+    if points.len() <= 64 {
+        chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, BLUE.filled()))).map_err(|e| err(e.to_string()))?;
+    }
+    let mean = decision.mean;
+    chart
+        .draw_series(LineSeries::new([(mean, 0.0), (mean, 1.0)], RED.stroke_width(1)))
+        .map_err(|e| err(e.to_string()))?;
+    // The label goes beside the line, on the wider side, and above or below
+    // the curve there, whichever is free.
+    let label = format!("mean decision: {mean:.1} {unit}");
+    let left = mean > steps / 2.0;
+    let beside = points.iter().filter(|p| (p.0 < mean) == left).map(|p| p.1);
+    let top = beside.fold(0.0, f64::max) < 0.8;
+    let x = if left { mean - steps * 0.02 } else { mean + steps * 0.02 };
+    let anchor = (x, if top { 0.97 } else { 0.03 });
+    let style = ("sans-serif", 14)
+        .into_font()
+        .color(&RED)
+        .pos(Pos::new(if left { HPos::Right } else { HPos::Left }, if top { VPos::Top } else { VPos::Bottom }));
+    chart.draw_series([Text::new(label, anchor, style)]).map_err(|e| err(e.to_string()))?;
     root.present().map_err(|e| err(e.to_string()))
 }
 
@@ -204,6 +268,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn tick_labels_of_whole_numbers_have_no_decimal_point() {
+        let labels: Vec<String> = [0.0, 1.0, 250.0, 0.5, 0.25, 0.125].iter().map(tick_label).collect();
+        assert_eq!(labels, ["0", "1", "250", "0.5", "0.25", "0.125"]);
+    }
+
+    #[test]
     fn pictures_are_written() {
         let dir = tempfile::tempdir().unwrap();
         let names: Vec<String> = ["zero", "one", "two"].iter().map(|s| s.to_string()).collect();
@@ -221,6 +291,13 @@ mod tests {
         curves_svg(&curves, &pts(2.0), &pts(1.0)).unwrap();
         let svg = std::fs::read_to_string(&curves).unwrap();
         assert!(svg.contains("validation") && svg.contains("polyline"), "{svg}");
+        let mut counter = crate::DecisionCounter::new(3, 3);
+        counter.add(&[0, 1, 1, 2, 2, 2, 1, 0, 0], &[1, 2, 0]);
+        let decision_path = dir.path().join("decision.svg");
+        decision_svg(&decision_path, &counter.finish(&names), "rows").unwrap();
+        let svg = std::fs::read_to_string(&decision_path).unwrap();
+        assert!(svg.contains("rows read") && svg.contains("mean decision: 1.7 rows"), "{svg}");
+        assert!(!svg.contains(">1.0<") && !svg.contains(">2.0<"), "whole steps without .0: {svg}");
         let errors = dir.path().join("errors.png");
         let images = vec![0.5f32; 4 * 2 * 3];
         let drawn = errors_png(&errors, &images, (2, 3), &[0, 1, 2, 2], &[0, 2, 2, 1], 10).unwrap();

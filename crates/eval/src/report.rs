@@ -4,6 +4,8 @@ use std::fmt::Write;
 
 use serde::{Deserialize, Serialize};
 
+use crate::Decision;
+
 /// Precision, recall and F1 of one class.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassMetrics {
@@ -49,6 +51,10 @@ pub struct EvalReport {
     pub confusion: Vec<Vec<i64>>,
     /// The largest off-diagonal cells, most frequent first (at most 10).
     pub most_confused: Vec<ConfusedPair>,
+    /// How early the model settles on its answer, and the accuracy of
+    /// stopping early; absent when not computed (see `eval.decision`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
 }
 
 /// How many confused pairs a report lists.
@@ -109,6 +115,7 @@ impl EvalReport {
             classes,
             confusion,
             most_confused,
+            decision: None,
         }
     }
 
@@ -133,6 +140,9 @@ impl EvalReport {
             "accuracy {:.4} ({} of {}), mean loss {:.4}",
             self.accuracy, self.correct, self.samples, self.loss
         );
+        if let Some(decision) = &self.decision {
+            let _ = writeln!(out, "{}", decision.summary());
+        }
         if !self.most_confused.is_empty() {
             let pairs: Vec<String> =
                 self.most_confused.iter().map(|p| format!("{} as {}: {}", p.truth, p.predicted, p.count)).collect();

@@ -26,7 +26,9 @@
 //! ```
 
 mod error;
+mod precision;
 mod spec;
+mod steps;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -38,10 +40,12 @@ use serde::Serialize;
 use tch::{nn, Device, Kind, Tensor};
 
 pub use error::{ModelError, Result};
+pub use precision::{cpu_has_fast_bf16, cpuinfo_has_fast_bf16, fast_bf16, Precision};
 pub use spec::{
     Cell, Init, ModelConfig, ModelSpec, Readout, Sequence, FORMAT_VERSION, MAX_CLASSES, MAX_IMAGE_PIXELS,
     MAX_PARAMETERS,
 };
+pub use steps::decided_at;
 /// The `tch` this crate is built on, so that dependents use the same version
 /// (a second `tch` fails to link: both claim `links = "tch"`).
 pub use tch;
@@ -230,12 +234,24 @@ impl LstmClassifier {
     /// bf16 through a slow generic path unless oneDNN has a bf16 LSTM for the
     /// CPU (AVX-512 BF16); fp16 is meant for CUDA.
     pub fn forward_t_with(&self, images: &Tensor, train: bool, compute: Kind) -> Result<Tensor> {
-        let x = self.sequences(images)?;
+        let output = self.recurrent_output(&self.sequences(images)?, train, compute)?;
+        let c = &self.spec.config;
+        let features = match c.readout {
+            Readout::Last => output.f_select(1, -1)?,
+            Readout::Mean => output.f_mean_dim(1, false, Kind::Float)?,
+        };
+        let features = if train && c.dropout > 0.0 { features.f_dropout(c.dropout, true)? } else { features };
+        Ok(features.f_linear(&self.out_w, Some(&self.out_b))?)
+    }
+
+    /// The top layer's output `[N, steps, hidden × directions]` (`f32`) for
+    /// sequences `x` `[N, steps, features]`, computed in `compute` precision.
+    fn recurrent_output(&self, x: &Tensor, train: bool, compute: Kind) -> Result<Tensor> {
         let c = &self.spec.config;
         let state = Tensor::f_zeros([c.layers * c.directions(), x.size()[0], c.hidden], (compute, x.device()))?;
         let cast: Vec<Tensor>;
         let (x, params): (Tensor, Vec<&Tensor>) = if compute == Kind::Float {
-            (x, self.rnn.iter().collect())
+            (x.shallow_clone(), self.rnn.iter().collect())
         } else {
             cast = self.rnn.iter().map(|w| w.f_to_kind(compute)).collect::<std::result::Result<_, _>>()?;
             (x.f_to_kind(compute)?, cast.iter().collect())
@@ -246,17 +262,18 @@ impl LstmClassifier {
             }
             Cell::Gru => x.f_gru(&state, &params, true, c.layers, c.dropout, train, c.bidirectional, true)?.0,
         };
-        let features = match c.readout {
-            Readout::Last => output.f_select(1, -1)?.f_to_kind(Kind::Float)?,
-            Readout::Mean => output.f_to_kind(Kind::Float)?.f_mean_dim(1, false, Kind::Float)?,
-        };
-        let features = if train && c.dropout > 0.0 { features.f_dropout(c.dropout, true)? } else { features };
-        Ok(features.f_linear(&self.out_w, Some(&self.out_b))?)
+        Ok(output.f_to_kind(Kind::Float)?)
     }
 
     /// Logits in evaluation mode, without recording gradients.
     pub fn forward(&self, images: &Tensor) -> Result<Tensor> {
-        tch::no_grad(|| self.forward_t(images, false))
+        self.forward_with(images, Kind::Float)
+    }
+
+    /// [`forward`](Self::forward) with the recurrent layers computed in
+    /// `compute` precision (see [`forward_t_with`](Self::forward_t_with)); `f32` logits.
+    pub fn forward_with(&self, images: &Tensor, compute: Kind) -> Result<Tensor> {
+        tch::no_grad(|| self.forward_t_with(images, false, compute))
     }
 
     /// The most probable class of each image `[N, image_height, image_width]`,
@@ -272,7 +289,12 @@ impl LstmClassifier {
     /// # Ok::<(), lstm_model::ModelError>(())
     /// ```
     pub fn predict(&self, images: &Tensor) -> Result<Vec<Prediction>> {
-        let probs = self.forward(images)?.f_softmax(-1, Kind::Float)?.f_to_device(Device::Cpu)?;
+        self.predict_with(images, Kind::Float)
+    }
+
+    /// [`predict`](Self::predict) with the recurrent layers computed in `compute` precision.
+    pub fn predict_with(&self, images: &Tensor, compute: Kind) -> Result<Vec<Prediction>> {
+        let probs = self.forward_with(images, compute)?.f_softmax(-1, Kind::Float)?.f_to_device(Device::Cpu)?;
         let flat = Vec::<f32>::try_from(probs.f_flatten(0, -1)?)?;
         let classes = self.spec.class_names.len();
         Ok(flat

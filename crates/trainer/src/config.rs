@@ -58,48 +58,32 @@ pub struct TrainConfig {
     /// How many step checkpoints to keep in `checkpoints/`. Default 2.
     pub keep_checkpoints: usize,
     /// Compute precision of the training forward and backward passes:
-    /// `"fp32"`, `"bf16"` or `"fp16"` (the latter CUDA only). Mixed precision
+    /// `"fp32"`, `"bf16"`, `"fp16"` (CUDA only) or `"auto"` (bf16 where the CPU
+    /// has AVX-512 BF16 or AMX, or the GPU runs bf16; fp32 elsewhere). Mixed precision
     /// keeps `f32` master weights and optimiser state; the recurrent layers
     /// run in the lower precision, the readout, loss and evaluation in `f32`.
     /// Default `"fp32"`.
     pub precision: Precision,
 }
 
-/// `train.precision`: the kind the recurrent layers compute in while training.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Precision {
-    /// 32-bit floats throughout (default).
-    #[default]
-    Fp32,
-    /// bfloat16 compute, `f32` master weights. Runs on the CPU and on CUDA;
-    /// on a CPU without AVX-512 BF16 libtorch's bf16 LSTM is much slower than fp32.
-    Bf16,
-    /// float16 compute, `f32` master weights; CUDA only.
-    Fp16,
-}
+pub use lstm_model::Precision;
 
-impl Precision {
-    /// The tensor kind of the computation.
-    pub fn kind(self) -> tch::Kind {
-        match self {
-            Precision::Fp32 => tch::Kind::Float,
-            Precision::Bf16 => tch::Kind::BFloat16,
-            Precision::Fp16 => tch::Kind::Half,
-        }
+/// The precision training computes in on `device`: `"auto"` resolved (bf16
+/// where the CPU has AVX-512 BF16 or AMX, or the GPU runs bf16; else fp32);
+/// an error naming `train.precision` for fp16 off CUDA.
+pub fn training_precision(precision: Precision, device: tch::Device) -> Result<Precision, TrainError> {
+    let resolved = precision.resolve(device);
+    if resolved == Precision::Fp16 && !device.is_cuda() {
+        return Err(TrainError::InvalidConfig {
+            key: "train.precision",
+            value: "\"fp16\"".into(),
+            hint: "fp16 training needs a CUDA device; on the CPU use \"fp32\", \"bf16\" or \"auto\"",
+        });
     }
-
-    /// Checks that `device` can train in this precision: fp16 needs CUDA.
-    pub fn check_device(self, device: tch::Device) -> Result<(), TrainError> {
-        if self == Precision::Fp16 && !device.is_cuda() {
-            return bad(
-                "train.precision",
-                "\"fp16\"",
-                "fp16 training needs a CUDA device; on the CPU use \"fp32\" (or \"bf16\")",
-            );
-        }
-        Ok(())
+    if precision == Precision::Auto {
+        tracing::info!(precision = resolved.name(), ?device, "train.precision \"auto\" chose {}", resolved.name());
     }
+    Ok(resolved)
 }
 
 impl Default for TrainConfig {

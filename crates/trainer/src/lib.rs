@@ -38,6 +38,7 @@ use state::TrainState;
 
 pub use batches::BatchOrder;
 pub use checkpoint::{CheckpointMeta, ValidationPoint};
+pub use config::training_precision;
 pub use config::{
     AdamConfig, ConstantSchedule, CosineSchedule, Length, OneCycleSchedule, OptimizerConfig, Precision, RmspropConfig,
     ScheduleConfig, SgdConfig, StepSchedule, TrainConfig, DEFAULT_TRAINING_ITERS,

@@ -150,7 +150,7 @@ impl<'a> TrainState<'a> {
         options: Options<'a>,
     ) -> Result<Self, TrainError> {
         config.validate()?;
-        config.precision.check_device(model.device())?;
+        let compute = crate::config::training_precision(config.precision, model.device())?.kind();
         let n = check_split("training split", &train)?;
         if let Some(v) = &validation {
             check_split("validation split", v)?;
@@ -180,7 +180,7 @@ impl<'a> TrainState<'a> {
         Ok(Self {
             model,
             config,
-            compute: config.precision.kind(),
+            compute,
             reseed: model.spec().config.dropout > 0.0,
             length: config.length()?,
             device,
