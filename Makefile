@@ -8,7 +8,7 @@ CARGO ?= cargo
 CONFIG ?= configs/seed.json
 BIN := target/release/lstm-mnist
 
-.PHONY: setup build run test bench fuzz clean
+.PHONY: setup build run test bench fuzz clean dist
 
 setup:
 	@scripts/setup.sh
@@ -24,7 +24,10 @@ run: build
 # and stops it again; without root it skips with a message, unless CI is set.
 test: setup
 	scripts/setup-onnxruntime.sh
+	@scripts/test-data.sh
 	$(CARGO) test --release --workspace
+	scripts/test-embed-outside.sh
+	scripts/test-dist.sh
 
 # lstm-mnist against scripts/bench_pytorch.py, side by side (see README "Performance").
 # BENCH_ARGS passes options to scripts/bench.py, e.g. BENCH_ARGS="--runs 5 --threads 1".
@@ -42,6 +45,10 @@ fuzz: setup
 	fuzz/seeds.sh
 	cd fuzz && $(CARGO) +nightly fuzz run --sanitizer none -a $(TARGET) corpus/$(TARGET) -- \
 		-max_total_time=$(SECONDS) -rss_limit_mb=4096 -max_len=$(FUZZ_MAX_LEN_$(TARGET)) -timeout=10
+
+# A relocatable CPU-only folder, dist/lstm-mnist-<version>-linux-x86_64-cpu/ (README "Shipping").
+dist: setup
+	scripts/dist.sh
 
 clean:
 	$(CARGO) clean

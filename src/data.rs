@@ -2,8 +2,10 @@
 //! plain tensors. This is the only place that knows which data crates exist:
 //! `"source": "idx"` (the default) reads MNIST-family IDX files with
 //! `mnist-data`, `"source": "synth"` generates a sequence dataset with
-//! `synth-data`. Everything downstream only sees [`LoadedData`].
+//! `synth-data`, `"source": "image-folder"` reads class folders of pictures
+//! with `image-folder-data`. Everything downstream only sees [`LoadedData`].
 
+use image_folder_data::ImageFolderConfig;
 use mnist_data::DataConfig;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -20,6 +22,9 @@ pub enum DataSection {
     Idx(DataConfig),
     /// A generated sequence-classification dataset, from `synth-data`.
     Synth(SynthConfig),
+    /// Class folders of PNG or JPEG pictures, read by `image-folder-data`.
+    #[serde(rename = "image-folder")]
+    ImageFolder(ImageFolderConfig),
 }
 
 impl Default for DataSection {
@@ -29,7 +34,7 @@ impl Default for DataSection {
 }
 
 /// The sources, as written in configs.
-const SOURCES: &[&str] = &["idx", "synth"];
+const SOURCES: &[&str] = &["idx", "synth", "image-folder"];
 
 impl<'de> Deserialize<'de> for DataSection {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -49,6 +54,7 @@ impl<'de> Deserialize<'de> for DataSection {
         match source.as_str() {
             "idx" => inner(value).map(DataSection::Idx),
             "synth" => inner(value).map(DataSection::Synth),
+            "image-folder" => inner(value).map(DataSection::ImageFolder),
             other => Err(D::Error::unknown_variant(other, SOURCES)),
         }
     }
@@ -75,6 +81,8 @@ pub enum DataLoadError {
     Idx(#[from] mnist_data::DataError),
     #[error(transparent)]
     Synth(#[from] synth_data::SynthError),
+    #[error(transparent)]
+    ImageFolder(#[from] image_folder_data::ImageFolderError),
 }
 
 impl DataLoadError {
@@ -89,7 +97,7 @@ impl DataLoadError {
                     | mnist_data::DataError::MissingDir(_)
                     | mnist_data::DataError::MissingFile { .. }
             ) | DataLoadError::Synth(synth_data::SynthError::InvalidConfig { .. })
-        )
+        ) || matches!(self, DataLoadError::ImageFolder(e) if e.is_config())
     }
 }
 
@@ -108,6 +116,7 @@ pub fn load(section: &DataSection) -> Result<LoadedData, DataLoadError> {
                 class_names: data.class_names,
             })
         }
+        DataSection::ImageFolder(config) => load_image_folder(config),
         DataSection::Synth(config) => {
             let data = synth_data::generate(config)?;
             Ok(LoadedData {
@@ -120,6 +129,30 @@ pub fn load(section: &DataSection) -> Result<LoadedData, DataLoadError> {
     }
 }
 
+/// Reads a folder of class folders of pictures, logging what was found.
+fn load_image_folder(config: &ImageFolderConfig) -> Result<LoadedData, DataLoadError> {
+    let data = image_folder_data::load(config)?;
+    let report = &data.report;
+    tracing::info!(
+        images = report.images,
+        inverted = report.inverted,
+        seconds = format!("{:.2}", report.seconds),
+        images_per_second = format!("{:.0}", report.images as f64 / report.seconds.max(1e-9)),
+        "pictures read"
+    );
+    if !report.ignored.is_empty() {
+        tracing::info!(
+            ignored = report.ignored.len(),
+            first = %report.ignored[0].display(),
+            "files not ending in .png, .jpg or .jpeg were not read"
+        );
+    }
+    if let Some((mean, std)) = report.standardization {
+        tracing::info!(mean, std, "standardised with the training split's statistics");
+    }
+    Ok(LoadedData { train: data.train, validation: data.validation, test: data.test, class_names: data.class_names })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +162,9 @@ mod tests {
     fn source_defaults_to_idx_and_selects_the_crate() {
         let idx: DataSection = serde_json::from_value(json!({"dir": "x"})).unwrap();
         assert_eq!(idx, DataSection::Idx(DataConfig::from_dir("x")));
+        let folder: DataSection = serde_json::from_value(json!({"source": "image-folder", "dir": "pics"})).unwrap();
+        assert_eq!(folder, DataSection::ImageFolder(ImageFolderConfig::from_dir("pics")));
+        assert_eq!(serde_json::to_value(&folder).unwrap()["source"], "image-folder");
         let synth: DataSection = serde_json::from_value(json!({"source": "synth", "classes": 3})).unwrap();
         assert_eq!(synth, DataSection::Synth(SynthConfig { classes: 3, ..Default::default() }));
         // Serialised with its source, and back.
@@ -141,6 +177,7 @@ mod tests {
     fn unknown_sources_and_keys_are_named() {
         let err = serde_json::from_value::<DataSection>(json!({"source": "csv"})).unwrap_err().to_string();
         assert!(err.contains("csv") && err.contains("idx") && err.contains("synth"), "{err}");
+        assert!(err.contains("image-folder"), "{err}");
         let err = serde_json::from_value::<DataSection>(json!({"dri": "x"})).unwrap_err().to_string();
         assert!(err.contains("dri") && err.contains("unknown field"), "{err}");
         let err =

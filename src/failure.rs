@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::commands::export::ExportError;
 use crate::commands::predict::PredictError;
 use crate::config::ConfigError;
 use crate::data::DataLoadError;
@@ -39,6 +40,9 @@ pub enum Failure {
     /// Runs could not be compared.
     #[error(transparent)]
     Compare(#[from] crate::compare::CompareError),
+    /// `export` or `env` failed.
+    #[error(transparent)]
+    Export(#[from] ExportError),
     /// A file could not be read or written.
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
@@ -55,6 +59,7 @@ impl Failure {
             | Failure::Eval(eval::EvalError::InvalidBatchSize(_))
             | Failure::Model(lstm_model::ModelError::InvalidConfig { .. }) => 2,
             Failure::Predict(e) if e.is_usage() => 2,
+            Failure::Export(e) if e.is_usage() => 2,
             _ => 1,
         }
     }

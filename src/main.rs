@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use lstm_mnist::commands::{bench, compare, evaluate, predict, sweep, train};
+use lstm_mnist::commands::{bench, compare, evaluate, export, predict, sweep, train};
 
 #[derive(Parser)]
 #[command(name = "lstm-mnist", version, about = "LSTM sequence classifiers of MNIST-family images, on libtorch")]
@@ -20,7 +20,7 @@ enum Command {
     Train(train::TrainArgs),
     /// Evaluate a saved model on the test split of a dataset: a table on stdout.
     Eval(evaluate::EvalArgs),
-    /// Classify PNG images (any size; white digit on black, as MNIST) and IDX
+    /// Classify PNG and JPEG pictures (any size, either way round) and IDX
     /// image files with a saved model.
     Predict(predict::PredictArgs),
     /// Time data loading, training steps and evaluation for a config (one JSON line; `make bench`).
@@ -29,6 +29,11 @@ enum Command {
     Sweep(sweep::SweepArgs),
     /// Compare runs side by side: what differs in their configs, accuracies, losses, speed; grouped by seed.
     Compare(compare::CompareArgs),
+    /// Write a saved model as a standard ONNX file (LSTM/GRU nodes, layout and readout built in).
+    Export(export::ExportArgs),
+    /// Show the libtorch this build uses; --cargo-config prints the .cargo/config.toml
+    /// with which a crate depending on lstm-model builds with plain `cargo build`.
+    Env(export::EnvArgs),
 }
 
 /// libc's `getenv` for this process, with one default added: libgomp reads
@@ -46,7 +51,7 @@ pub unsafe extern "C" fn getenv(name: *const std::ffi::c_char) -> *mut std::ffi:
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(predict::join_invert_values(std::env::args_os()));
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
@@ -59,6 +64,8 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args).map(|()| 0),
         Command::Sweep(args) => sweep::run(args),
         Command::Compare(args) => compare::run(args).map(|()| 0),
+        Command::Export(args) => export::run(args).map(|()| 0),
+        Command::Env(args) => export::run_env(args, &mut std::io::stdout().lock()).map(|()| 0),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -23,18 +23,33 @@ fn deciding_key(eval: Option<Precision>) -> &'static str {
     }
 }
 
-/// Resolves `requested` (read from `key`) for `device`, logs the choice, and
-/// refuses fp16 off CUDA with an error naming `key`.
-pub fn resolve(requested: Precision, key: &'static str, device: Device) -> Result<Precision, ConfigError> {
+/// Resolves `requested` (read from `key`) for `device`, logs the choice for
+/// `purpose` (`"training"`, `"evaluation"`), and refuses fp16 off CUDA with an error naming `key`.
+pub fn resolve(
+    requested: Precision,
+    key: &'static str,
+    purpose: &str,
+    device: Device,
+) -> Result<Precision, ConfigError> {
     let resolved = requested.resolve(device);
     if resolved == Precision::Fp16 && !device.is_cuda() {
         return Err(ConfigError::Fp16OffCuda { key });
     }
     if requested == Precision::Auto {
-        let why = if resolved == Precision::Bf16 { "bf16 runs fast here" } else { "no fast bf16 here" };
-        tracing::info!(precision = resolved.name(), ?device, "{key} \"auto\": {} ({why})", resolved.name());
+        let why = match (resolved, device.is_cuda()) {
+            (Precision::Bf16, false) => "the CPU has AVX-512 BF16 or AMX-BF16",
+            (Precision::Bf16, true) => "the GPU runs bf16 LSTMs",
+            (_, false) => "the CPU has neither AVX-512 BF16 nor AMX-BF16",
+            (_, true) => "the GPU does not run bf16 LSTMs",
+        };
+        tracing::info!(
+            precision = resolved.name(),
+            ?device,
+            "{purpose} in {} ({key} \"auto\": {why})",
+            resolved.name()
+        );
     } else {
-        tracing::debug!(precision = resolved.name(), "{key}");
+        tracing::debug!(precision = resolved.name(), "{purpose} in {} ({key})", resolved.name());
     }
     Ok(resolved)
 }
@@ -46,7 +61,7 @@ pub fn resolve(requested: Precision, key: &'static str, device: Device) -> Resul
 /// `forward_t_with` or `predict_with`.
 pub fn eval_precision(experiment: &Experiment, device: Device) -> Result<Precision, ConfigError> {
     let eval = experiment.eval.precision;
-    resolve(eval.unwrap_or(experiment.train.precision), deciding_key(eval), device)
+    resolve(eval.unwrap_or(experiment.train.precision), deciding_key(eval), "evaluation", device)
 }
 
 /// The experiment's `eval` section with [`eval_precision`] filled in, for `eval::evaluate`.
@@ -66,7 +81,7 @@ pub fn run_config_path(model: &Path) -> Option<PathBuf> {
 /// read), else fp32; resolved and logged as [`eval_precision`].
 pub fn model_precision(model: &Path, requested: Option<Precision>, device: Device) -> Result<Precision, ConfigError> {
     if let Some(requested) = requested {
-        return resolve(requested, "--precision", device);
+        return resolve(requested, "--precision", "evaluation", device);
     }
     let Some(path) = run_config_path(model) else {
         return Ok(Precision::Fp32);
@@ -85,7 +100,7 @@ pub fn model_precision(model: &Path, requested: Option<Precision>, device: Devic
         }
     };
     let eval = read("eval")?;
-    resolve(eval.or(read("train")?).unwrap_or_default(), deciding_key(eval), device)
+    resolve(eval.or(read("train")?).unwrap_or_default(), deciding_key(eval), "evaluation", device)
 }
 
 #[cfg(test)]

@@ -57,7 +57,7 @@ pub fn run(args: &BenchArgs) -> Result<(), Failure> {
     let threads = experiment.threads.unwrap_or_else(num_cpus::get_physical);
     tch::set_num_threads(threads as i32);
     let device = choose_device(experiment.device)?;
-    let train_precision = trainer::training_precision(experiment.train.precision, device)?;
+    let train_precision = crate::precision::resolve(experiment.train.precision, "train.precision", "training", device)?;
     let eval_config = crate::precision::eval_config(&experiment, device)?;
 
     let start = Instant::now();

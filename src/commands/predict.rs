@@ -1,10 +1,13 @@
-//! `lstm-mnist predict`: classifies PNG images and IDX image files with a
-//! saved model, printing the class and its probability for each image.
+//! `lstm-mnist predict`: classifies pictures (PNG, JPEG) and IDX image files
+//! with a saved model, printing the class, its name and its probability for
+//! each image. Pictures are prepared by `image_folder_data::picture`, as the
+//! image-folder data source prepares training pictures.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use image::{imageops::FilterType, GrayImage};
+use image::GrayImage;
+use image_folder_data::picture::{self, Invert, PictureError};
 use lstm_model::{LstmClassifier, Prediction, SPEC_FILE};
 use serde::Serialize;
 use tch::Device;
@@ -21,12 +24,21 @@ pub struct PredictArgs {
     /// The run folder (holding model/) or the model folder itself.
     #[arg(long, short)]
     pub model: PathBuf,
-    /// PNG images and IDX image files (gzipped or raw).
+    /// PNG and JPEG pictures and IDX image files (gzipped or raw).
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Invert PNG and IDX pixels first, for dark drawings on a light background.
-    #[arg(long)]
-    pub invert: bool,
+    /// Invert pixels first (255 - value): `auto` inverts pictures whose border
+    /// is mostly bright (dark drawings on light paper) and says so; `yes`
+    /// (or `--invert` alone) inverts every image, IDX ones too; `no` none.
+    #[arg(
+        long,
+        value_name = "auto|yes|no",
+        num_args = 0..=1,
+        require_equals = true,
+        default_value = "auto",
+        default_missing_value = "yes"
+    )]
+    pub invert: Invert,
     /// Print one JSON array with every class probability instead of one line per image.
     #[arg(long)]
     pub json: bool,
@@ -42,9 +54,6 @@ fn parse_precision(text: &str) -> Result<lstm_model::Precision, String> {
         .map_err(|_| format!("`{text}` is not a precision: use fp32, bf16, fp16 or auto"))
 }
 
-/// The first bytes of every PNG file.
-const PNG_MAGIC: &[u8] = b"\x89PNG\r\n\x1a\n";
-
 /// Why `predict` could not classify.
 #[derive(Debug, thiserror::Error)]
 pub enum PredictError {
@@ -55,11 +64,11 @@ pub enum PredictError {
     )]
     NoModel(PathBuf),
     /// No image files were given.
-    #[error("no images given: pass one or more PNG or IDX files after --model RUN_DIR")]
+    #[error("no images given: pass one or more PNG, JPEG or IDX files after --model RUN_DIR")]
     NoFiles,
-    /// A PNG could not be decoded.
-    #[error("{}: cannot decode the PNG image: {source}", path.display())]
-    Image { path: PathBuf, source: image::ImageError },
+    /// A picture could not be read or decoded.
+    #[error(transparent)]
+    Picture(#[from] PictureError),
     /// An input file could not be read.
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
@@ -82,53 +91,56 @@ impl PredictError {
 #[derive(Debug, Serialize)]
 struct Row<'a> {
     file: String,
-    /// Position of the image in an IDX file; absent for a PNG.
+    /// Position of the image in an IDX file; absent for a picture.
     #[serde(skip_serializing_if = "Option::is_none")]
     index: Option<usize>,
     #[serde(flatten)]
     prediction: &'a Prediction,
+    /// Whether the image was inverted before classifying.
+    inverted: bool,
 }
 
-/// Converts one grayscale image to the model's input size (box-averaged when
-/// shrinking, bilinear when enlarging), as bytes, inverted if asked.
-fn fit(image: GrayImage, width: u32, height: u32, invert: bool) -> Vec<u8> {
-    let (w, h) = image.dimensions();
-    let image = if (w, h) == (width, height) {
-        image
-    } else if w >= width && h >= height {
-        // Box averaging: each source pixel counts towards one target pixel, so
-        // a digit drawn at a whole multiple of the model's size comes back exactly.
-        image::imageops::thumbnail(&image, width, height)
-    } else {
-        image::imageops::resize(&image, width, height, FilterType::Triangle)
-    };
-    let mut pixels = image.into_raw();
-    if invert {
-        pixels.iter_mut().for_each(|p| *p = 255 - *p);
-    }
-    pixels
+/// The images of one input file, ready for the model.
+struct Images {
+    /// Whether the file is a picture (one image) rather than an IDX file.
+    picture: bool,
+    /// `height × width` bytes per image.
+    pixels: Vec<Vec<u8>>,
+    /// Whether each image was inverted.
+    inverted: Vec<bool>,
 }
 
-/// Reads one input file into images of `width × height` bytes: a PNG (detected
-/// by its signature) is one image, anything else is read as an IDX image file.
-fn read_images(path: &Path, width: u32, height: u32, invert: bool) -> Result<(bool, Vec<Vec<u8>>), PredictError> {
-    let bytes = std::fs::read(path).map_err(|source| PredictError::Io { path: path.to_owned(), source })?;
-    if bytes.starts_with(PNG_MAGIC) {
-        let image = image::load_from_memory_with_format(&bytes, image::ImageFormat::Png)
-            .map_err(|source| PredictError::Image { path: path.to_owned(), source })?;
-        return Ok((true, vec![fit(image.to_luma8(), width, height, invert)]));
+/// Reads one input file into images of `width × height` bytes: a PNG or JPEG
+/// (recognised by content) is one image, prepared by [`picture::load`] (so
+/// with [`Invert::Auto`] a dark drawing on a light background is inverted);
+/// anything else is read as an IDX image file, inverted only with [`Invert::Yes`].
+fn read_images(path: &Path, width: u32, height: u32, invert: Invert) -> Result<Images, PredictError> {
+    if picture::is_picture_file(path)? {
+        let prepared = picture::load(path, width, height, invert)?;
+        return Ok(Images { picture: true, pixels: vec![prepared.pixels], inverted: vec![prepared.inverted] });
     }
     let idx = mnist_data::idx::read_images(path)?;
     let size = idx.rows * idx.cols;
-    let images = (0..idx.count)
+    let invert = if invert == Invert::Yes { Invert::Yes } else { Invert::No };
+    let pixels: Vec<Vec<u8>> = (0..idx.count)
         .map(|i| {
             let pixels = idx.pixels[i * size..(i + 1) * size].to_vec();
             let image =
                 GrayImage::from_raw(idx.cols as u32, idx.rows as u32, pixels).expect("IDX image of rows x cols bytes");
-            fit(image, width, height, invert)
+            picture::prepare(image, width, height, invert).pixels
         })
         .collect();
-    Ok((false, images))
+    let inverted = vec![invert == Invert::Yes; pixels.len()];
+    Ok(Images { picture: false, pixels, inverted })
+}
+
+/// One output line: `FILE[INDEX]: CLASS NAME (PROBABILITY)`, the name left out
+/// when it is only the class index.
+fn line(file: &Path, index: Option<usize>, p: &Prediction) -> String {
+    let at = index.map(|i| format!("[{i}]")).unwrap_or_default();
+    let class = p.class.to_string();
+    let name = if p.name == class { String::new() } else { format!(" {}", p.name) };
+    format!("{}{at}: {class}{name} ({:.4})", file.display(), p.probability)
 }
 
 /// Classifies every image of `args.files` with the model of `args.model`,
@@ -147,19 +159,25 @@ pub fn run(args: &PredictArgs, out: &mut impl Write) -> Result<(), Failure> {
     let write_err = |source| PredictError::Io { path: PathBuf::from("stdout"), source };
     let mut rows = Vec::new();
     for file in files {
-        let (png, images) = read_images(file, width as u32, height as u32, invert)?;
-        for (chunk_index, chunk) in images.chunks(BATCH).enumerate() {
+        let images = read_images(file, width as u32, height as u32, invert)?;
+        if images.picture && images.inverted[0] && invert == Invert::Auto {
+            eprintln!(
+                "note: {}: inverted (its border is mostly bright: a dark drawing on a light background); \
+                 pass --invert=no to classify it as it is",
+                file.display()
+            );
+        }
+        for (chunk_index, chunk) in images.pixels.chunks(BATCH).enumerate() {
             let tensor = lstm_model::images_from_bytes(&chunk.concat(), height, width)?;
             for (i, prediction) in
                 model.predict_with(&tensor, compute).map_err(PredictError::from)?.into_iter().enumerate()
             {
-                let index = (!png).then_some(chunk_index * BATCH + i);
+                let at = chunk_index * BATCH + i;
+                let index = (!images.picture).then_some(at);
                 if json {
-                    rows.push((file.display().to_string(), index, prediction));
+                    rows.push((file.display().to_string(), index, prediction, images.inverted[at]));
                 } else {
-                    let at = index.map(|i| format!("[{i}]")).unwrap_or_default();
-                    writeln!(out, "{}{at}: {} ({:.4})", file.display(), prediction.name, prediction.probability)
-                        .map_err(write_err)?;
+                    writeln!(out, "{}", line(file, index, &prediction)).map_err(write_err)?;
                 }
             }
         }
@@ -167,10 +185,60 @@ pub fn run(args: &PredictArgs, out: &mut impl Write) -> Result<(), Failure> {
     if json {
         let rows: Vec<Row> = rows
             .iter()
-            .map(|(file, index, prediction)| Row { file: file.clone(), index: *index, prediction })
+            .map(|(file, index, prediction, inverted)| Row {
+                file: file.clone(),
+                index: *index,
+                prediction,
+                inverted: *inverted,
+            })
             .collect();
         let text = serde_json::to_string_pretty(&rows).expect("predictions serialise");
         writeln!(out, "{text}").map_err(write_err)?;
     }
     Ok(())
+}
+
+/// Joins `--invert VALUE` into `--invert=VALUE` when VALUE is one of the
+/// invert words, so that both spellings work while a bare `--invert` before a
+/// file name keeps meaning `--invert=yes`.
+pub fn join_invert_values(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let words = ["auto", "yes", "no", "true", "false"];
+    let mut out: Vec<std::ffi::OsString> = Vec::new();
+    let mut args = args.into_iter().peekable();
+    while let Some(arg) = args.next() {
+        if arg == "--invert" {
+            if let Some(word) = args.peek().and_then(|w| w.to_str()).filter(|w| words.contains(w)) {
+                out.push(format!("--invert={word}").into());
+                args.next();
+                continue;
+            }
+        }
+        out.push(arg);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invert_values_join_only_the_invert_words() {
+        let args = |a: &[&str]| a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        let joined = join_invert_values(args(&["predict", "--invert", "no", "a.png", "--invert", "b.png"]));
+        assert_eq!(joined, args(&["predict", "--invert=no", "a.png", "--invert", "b.png"]));
+        assert_eq!(join_invert_values(args(&["x", "--invert"])), args(&["x", "--invert"]));
+    }
+
+    #[test]
+    fn lines_show_the_name_unless_it_is_the_index() {
+        let p = |class: usize, name: &str| Prediction {
+            class,
+            name: name.into(),
+            probability: 0.98,
+            probabilities: vec![],
+        };
+        assert_eq!(line(Path::new("a.png"), None, &p(7, "seven")), "a.png: 7 seven (0.9800)");
+        assert_eq!(line(Path::new("t.idx"), Some(3), &p(7, "7")), "t.idx[3]: 7 (0.9800)");
+    }
 }

@@ -209,7 +209,7 @@ pub fn train_experiment(experiment: Experiment, run: &RunFolder, resume: bool, f
     experiment.train.validate()?;
     let threads = set_threads(experiment.threads);
     let device = choose_device(experiment.device)?;
-    trainer::training_precision(experiment.train.precision, device)?;
+    crate::precision::resolve(experiment.train.precision, "train.precision", "training", device)?;
     let eval_config = crate::precision::eval_config(&experiment, device)?;
     if !resume {
         run_folder::check_new_run_dir(run.dir(), force)?;

@@ -24,6 +24,42 @@
 //! }
 //! # Ok::<(), lstm_model::ModelError>(())
 //! ```
+//!
+//! # Using lstm-model from a crate outside the workspace
+//!
+//! `examples/embed-outside` of the repository is such a crate, built by
+//! `make test` exactly as below. Three files besides your code:
+//!
+//! ```toml
+//! # Cargo.toml
+//! [dependencies]
+//! lstm-model = { path = "/path/to/lstm-mnist/crates/lstm-model" }
+//! [build-dependencies]
+//! torch-build = { path = "/path/to/lstm-mnist/crates/torch-build" }
+//! ```
+//!
+//! ```ignore
+//! // build.rs: an rpath to libtorch, so the binary runs without LD_LIBRARY_PATH
+//! fn main() {
+//!     torch_build::link_libtorch();
+//! }
+//! ```
+//!
+//! and `.cargo/config.toml`, which tells `torch-sys` where libtorch is, as
+//! printed by `lstm-mnist env --cargo-config` (on a machine where the
+//! project's `make setup` ran):
+//!
+//! ```toml
+//! [env]
+//! LIBTORCH = "/home/you/.cache/lstm-mnist/venv/lib/python3.11/site-packages/torch"
+//! # LSTM_MNIST_CPU_ONLY = "1"   # link no CUDA library
+//! ```
+//!
+//! Then plain `cargo build --release` works, with no environment script.
+//! Use `tch` through this crate's re-export, [`tch`] (`use lstm_model::tch;`):
+//! a second `tch` of another version cannot link (both claim `links = "tch"`).
+//! For a binary that links no CUDA library, enable the feature `cpu-only` of
+//! `lstm-model` (or `torch-build`), or set `LSTM_MNIST_CPU_ONLY = "1"` there.
 
 mod error;
 mod precision;

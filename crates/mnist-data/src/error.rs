@@ -51,7 +51,11 @@ pub enum DataError {
     CountMismatch { images_path: PathBuf, labels_path: PathBuf, images: usize, labels: usize },
 
     /// A label is outside the class range of the dataset.
-    #[error("{}: label {label} at index {index} is outside 0..{classes}", path.display())]
+    #[error(
+        "{}: label {label} at index {index} is outside 0..{classes}; for a dataset of more classes, \
+         give one name per class in data.class_names",
+        path.display()
+    )]
     LabelOutOfRange { path: PathBuf, index: usize, label: u8, classes: usize },
 
     /// The training and test splits have images of different shapes.

@@ -34,6 +34,7 @@ pub mod datasets;
 pub mod download;
 mod error;
 pub mod idx;
+pub mod recognise;
 pub mod split;
 
 use std::fmt;
@@ -223,6 +224,10 @@ pub struct DataConfig {
     /// `"scale"` (to `[0, 1]`) or `"standardize"` (with the training split's
     /// mean and standard deviation). Default: `"scale"`.
     pub normalize: Normalize,
+    /// One name per class, in label order; the labels must use exactly this
+    /// many classes. Default: the named dataset's names; for a folder, those of
+    /// the dataset its label files are recognised as (by SHA-256), else `"0"`..`"9"`.
+    pub class_names: Option<Vec<String>>,
 }
 
 impl Default for DataConfig {
@@ -235,6 +240,7 @@ impl Default for DataConfig {
             validation: None,
             seed: 0,
             normalize: Normalize::Scale,
+            class_names: None,
         }
     }
 }
@@ -395,6 +401,47 @@ fn download_missing(dir: &Path, named: &NamedDataset, mirrors: &[String]) -> Res
     Ok(())
 }
 
+/// The class names: `data.class_names` (checked against the labels), else
+/// the named dataset's, else those of the dataset the label files are
+/// recognised as by their SHA-256, else the digits.
+fn class_names(
+    config: &DataConfig,
+    named: Option<NamedDataset>,
+    train: &IdxLabels,
+    test: &IdxLabels,
+) -> Result<Vec<String>> {
+    let invalid = |message: String| Err(DataError::InvalidConfig { key: "class_names", message });
+    let Some(names) = &config.class_names else {
+        if let Some(named) = named {
+            return Ok(named.class_names());
+        }
+        return Ok(match recognise::recognise(&train.path, &test.path) {
+            Some(known) => {
+                tracing::info!(dataset = known.name, "label files recognised by SHA-256; using its class names");
+                known.class_names()
+            }
+            None => digit_names(),
+        });
+    };
+    let used = train.labels.iter().chain(&test.labels).max().map_or(0, |&l| usize::from(l) + 1);
+    if names.len() != used {
+        return invalid(format!(
+            "{} names given, but the labels of {} and {} use {used} classes (0 to {}); give one name per class",
+            names.len(),
+            train.path.display(),
+            test.path.display(),
+            used.saturating_sub(1)
+        ));
+    }
+    if let Some(i) = names.iter().position(|n| n.trim().is_empty()) {
+        return invalid(format!("name {i} is empty; give every class a name"));
+    }
+    if let Some((i, n)) = names.iter().enumerate().find(|(i, n)| names[..*i].contains(n)) {
+        return invalid(format!("name {i}, {n:?}, is given twice; class names must differ"));
+    }
+    Ok(names.clone())
+}
+
 /// Loads the training, validation and test splits described by `config`,
 /// downloading missing files first when `config.download` is set.
 pub fn load(config: &DataConfig) -> Result<Dataset> {
@@ -432,8 +479,9 @@ pub fn load(config: &DataConfig) -> Result<Dataset> {
             test_shape: (test_images.rows, test_images.cols),
         });
     }
-    check_pair(&train_images, &train_labels, NUM_CLASSES)?;
-    check_pair(&test_images, &test_labels, NUM_CLASSES)?;
+    let class_names = class_names(config, named, &train_labels, &test_labels)?;
+    check_pair(&train_images, &train_labels, class_names.len())?;
+    check_pair(&test_images, &test_labels, class_names.len())?;
 
     let (train_pixels, train_y) = raw_tensors(&train_images, &train_labels)?;
     let (train, validation) = match config.validation {
@@ -456,7 +504,7 @@ pub fn load(config: &DataConfig) -> Result<Dataset> {
         train,
         validation,
         test: Split { images: scale(&test_pixels)?, labels: test_y },
-        class_names: named.map_or_else(digit_names, |n| n.class_names()),
+        class_names,
         dir,
         standardization: None,
     };
@@ -492,6 +540,47 @@ pub fn load(config: &DataConfig) -> Result<Dataset> {
 mod tests {
     use super::*;
     use idx::{encode_images, encode_labels};
+
+    #[test]
+    fn class_names_from_the_config_are_checked_against_the_labels() {
+        let dir = tempfile::tempdir().unwrap();
+        write_dataset(dir.path(), &[0, 1, 11, 3], &[4, 2]);
+        let names: Vec<String> = (0..12).map(|i| format!("class {i}")).collect();
+        let config = DataConfig { class_names: Some(names.clone()), ..DataConfig::from_dir(dir.path()) };
+        let data = load(&config).unwrap();
+        assert_eq!(data.class_names, names);
+        assert_eq!(Vec::<i64>::try_from(&data.train.labels).unwrap(), vec![0, 1, 11, 3]);
+        // Without names, label 11 is out of range, and the error says how to fix it.
+        let err = load(&DataConfig::from_dir(dir.path())).unwrap_err().to_string();
+        assert!(err.contains("label 11") && err.contains("data.class_names"), "{err}");
+        for (bad, expected) in [
+            (names[..10].to_vec(), "10 names given"),
+            ([names.clone(), vec!["one more".into()]].concat(), "use 12 classes (0 to 11)"),
+            ([&names[..11], &["class 3".to_owned()]].concat(), "given twice"),
+            ([&names[..11], &[" ".to_owned()]].concat(), "empty"),
+        ] {
+            let config = DataConfig { class_names: Some(bad), ..DataConfig::from_dir(dir.path()) };
+            let err = load(&config).unwrap_err();
+            assert!(matches!(err, DataError::InvalidConfig { key: "class_names", .. }), "{err}");
+            assert!(err.to_string().contains(expected), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_folder_holding_fashion_mnist_gets_its_class_names() {
+        let dir = std::path::Path::new(datasets::FASHION_MNIST.system_dirs[0]);
+        if !dir.join("train-labels-idx1-ubyte.gz").is_file() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{} missing: apt-get install dataset-fashion-mnist",
+                dir.display()
+            );
+            eprintln!("skipped: {} missing (Debian package dataset-fashion-mnist)", dir.display());
+            return;
+        }
+        let data = load(&DataConfig::from_dir(dir)).unwrap();
+        assert_eq!(data.class_names, datasets::FASHION_MNIST.class_names());
+    }
 
     fn write_dataset(dir: &Path, train_labels: &[u8], test_labels: &[u8]) {
         let (r, c) = (3, 2);

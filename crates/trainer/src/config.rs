@@ -81,7 +81,7 @@ pub fn training_precision(precision: Precision, device: tch::Device) -> Result<P
         });
     }
     if precision == Precision::Auto {
-        tracing::info!(precision = resolved.name(), ?device, "train.precision \"auto\" chose {}", resolved.name());
+        tracing::debug!(precision = resolved.name(), ?device, "train.precision \"auto\" chose {}", resolved.name());
     }
     Ok(resolved)
 }
