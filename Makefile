@@ -24,6 +24,7 @@ run: build
 # and stops it again; without root it skips with a message, unless CI is set.
 test: setup
 	scripts/setup-onnxruntime.sh
+	scripts/setup-report-tools.sh
 	@scripts/test-data.sh
 	$(CARGO) test --release --workspace
 	scripts/test-embed-outside.sh

@@ -10,6 +10,7 @@ pub mod compare;
 pub mod config;
 pub mod data;
 mod failure;
+pub mod html;
 pub mod openmp;
 pub mod precision;
 pub mod run_folder;

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod compare;
 pub mod evaluate;
+pub mod explain;
 pub mod export;
 pub mod predict;
 pub mod sweep;

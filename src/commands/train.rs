@@ -261,6 +261,10 @@ pub fn train_experiment(experiment: Experiment, run: &RunFolder, resume: bool, f
     write_report(run, &evaluation, extra)?;
     write_curves(run)?;
     write_test_pictures(run, &evaluation, &data.test.0, &data.test.1)?;
+    let title = experiment.name.clone().unwrap_or_else(|| run.dir().display().to_string());
+    let subtitle = format!("training run {}", run.dir().display());
+    let compute = (&model, eval_config.precision.unwrap_or_default().resolve(device).kind());
+    run_folder::write_page(run, (&title, &subtitle), None, compute, &evaluation, (&data.test.0, &data.test.1))?;
     tracing::info!(
         run = %run.dir().display(),
         train_seconds = summary.seconds,
