@@ -229,13 +229,15 @@ pub fn train_experiment(experiment: Experiment, run: &RunFolder, resume: bool, f
         }
     }
     install_ctrlc_handler();
-    let options = trainer::Options {
+    let tensorboard = crate::tensorboard::TensorBoard::new(run.dir());
+    let mut options = trainer::Options {
         stop: Some(&STOP),
         // Validation computes in fp32, whatever eval.precision says.
         validation: eval::EvalConfig { batch_size: experiment.eval.batch_size, ..Default::default() },
         progress_bar: std::io::stderr().is_terminal(),
         ..run.trainer_options(resume)
     };
+    options.sinks.push(Box::new(tensorboard.sink()));
     let train_split = trainer::Split { images: &data.train.0, labels: &data.train.1 };
     let validation = data.validation.as_ref().map(|(images, labels)| trainer::Split { images, labels });
     let mut stdout = std::io::stdout().lock();
@@ -261,6 +263,11 @@ pub fn train_experiment(experiment: Experiment, run: &RunFolder, resume: bool, f
     write_report(run, &evaluation, extra)?;
     write_curves(run)?;
     write_test_pictures(run, &evaluation, &data.test.0, &data.test.1)?;
+    let confusion = eval::explain::png_bytes(&eval::plots::confusion_picture(&evaluation.report))?;
+    let pictures = [("test/errors", std::fs::read(run.errors()).unwrap_or_default()), ("test/confusion", confusion)];
+    tensorboard
+        .test_results(summary.steps, &evaluation.report, &pictures)
+        .map_err(|e| Failure::Train(crate::tensorboard::sink_error(e)))?;
     let title = experiment.name.clone().unwrap_or_else(|| run.dir().display().to_string());
     let subtitle = format!("training run {}", run.dir().display());
     let compute = (&model, eval_config.precision.unwrap_or_default().resolve(device).kind());
