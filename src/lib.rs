@@ -17,5 +17,6 @@ pub mod precision;
 pub mod run_folder;
 pub mod runtime;
 pub mod sweep;
+pub mod tensorboard;
 
 pub use failure::{io_error, Failure};
