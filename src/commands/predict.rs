@@ -49,7 +49,7 @@ pub struct PredictArgs {
 }
 
 /// A `--precision` value: `fp32`, `bf16`, `fp16` or `auto`, as in the config.
-fn parse_precision(text: &str) -> Result<lstm_model::Precision, String> {
+pub(crate) fn parse_precision(text: &str) -> Result<lstm_model::Precision, String> {
     serde_json::from_value(serde_json::Value::String(text.to_owned()))
         .map_err(|_| format!("`{text}` is not a precision: use fp32, bf16, fp16 or auto"))
 }
@@ -78,6 +78,9 @@ pub enum PredictError {
     /// The model could not be loaded or run.
     #[error(transparent)]
     Model(#[from] lstm_model::ModelError),
+    /// A per-step explanation or its picture failed.
+    #[error(transparent)]
+    Explain(#[from] eval::EvalError),
 }
 
 impl PredictError {
@@ -101,20 +104,20 @@ struct Row<'a> {
 }
 
 /// The images of one input file, ready for the model.
-struct Images {
+pub(crate) struct Images {
     /// Whether the file is a picture (one image) rather than an IDX file.
-    picture: bool,
+    pub picture: bool,
     /// `height × width` bytes per image.
-    pixels: Vec<Vec<u8>>,
+    pub pixels: Vec<Vec<u8>>,
     /// Whether each image was inverted.
-    inverted: Vec<bool>,
+    pub inverted: Vec<bool>,
 }
 
 /// Reads one input file into images of `width × height` bytes: a PNG or JPEG
 /// (recognised by content) is one image, prepared by [`picture::load`] (so
 /// with [`Invert::Auto`] a dark drawing on a light background is inverted);
 /// anything else is read as an IDX image file, inverted only with [`Invert::Yes`].
-fn read_images(path: &Path, width: u32, height: u32, invert: Invert) -> Result<Images, PredictError> {
+pub(crate) fn read_images(path: &Path, width: u32, height: u32, invert: Invert) -> Result<Images, PredictError> {
     if picture::is_picture_file(path)? {
         let prepared = picture::load(path, width, height, invert)?;
         return Ok(Images { picture: true, pixels: vec![prepared.pixels], inverted: vec![prepared.inverted] });

@@ -7,8 +7,10 @@
 //! `i64` — batched and without recording gradients.
 
 mod decision;
+pub mod explain;
 pub mod plots;
 mod report;
+pub mod text;
 
 use lstm_model::{LstmClassifier, Precision};
 use serde::{Deserialize, Serialize};
