@@ -11,6 +11,7 @@ pub mod config;
 pub mod data;
 mod failure;
 pub mod html;
+pub mod memory;
 pub mod openmp;
 pub mod precision;
 pub mod run_folder;

@@ -54,6 +54,8 @@ pub unsafe extern "C" fn getenv(name: *const std::ffi::c_char) -> *mut std::ffi:
 }
 
 fn main() -> ExitCode {
+    // libtorch's errors carry C++ stack frames unless told not to; only their first line is shown anyway.
+    std::env::set_var("TORCH_SHOW_CPP_STACKTRACES", "0");
     let cli = Cli::parse_from(predict::join_invert_values(std::env::args_os()));
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))

@@ -169,8 +169,18 @@ fn data_and_model(experiment: &Experiment, device: Device) -> Result<(LoadedData
         classes = ?data.class_names,
         "data ready"
     );
+    for (split, n) in [("training", data.train.1.size()[0]), ("test", data.test.1.size()[0])] {
+        if n == 0 {
+            return Err(Failure::Usage(format!(
+                "the {split} split is empty: check the data folder (`data.dir`) and `data.validation`"
+            )));
+        }
+    }
     let size = data.train.0.size();
     let spec = ModelSpec::new(experiment.model.clone(), size[1], size[2], data.class_names.clone());
+    spec.validate()?;
+    experiment.train.validate_for(size[0])?;
+    crate::memory::check_training_fits(&spec, experiment.train.batch_size, crate::memory::available_bytes())?;
     let model = LstmClassifier::new(spec, device)?;
     Ok((data, model))
 }
@@ -207,6 +217,7 @@ pub fn run(args: &TrainArgs) -> Result<u8, Failure> {
 /// training continues.
 pub fn train_experiment(experiment: Experiment, run: &RunFolder, resume: bool, force: bool) -> Result<u8, Failure> {
     experiment.train.validate()?;
+    experiment.eval.validate()?;
     let threads = set_threads(experiment.threads);
     let device = choose_device(experiment.device)?;
     crate::precision::resolve(experiment.train.precision, "train.precision", "training", device)?;
