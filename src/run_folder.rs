@@ -41,8 +41,19 @@ const EXPLAINED: usize = 3;
 
 /// Files and folders a training run writes into its run folder (besides
 /// temporary names); `--force` removes exactly these before a new run.
-pub const RUN_FILES: &[&str] =
-    &[CONFIG, REPORT, METRICS, MODEL, CHECKPOINTS, CURVES, CONFUSION, ERRORS, DECISION, PAGE];
+pub const RUN_FILES: &[&str] = &[
+    CONFIG,
+    REPORT,
+    METRICS,
+    MODEL,
+    CHECKPOINTS,
+    CURVES,
+    CONFUSION,
+    ERRORS,
+    DECISION,
+    PAGE,
+    crate::tensorboard::TB_DIR,
+];
 
 /// A run folder: where each of its files lives.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -193,6 +193,36 @@ fn draw_confusion(target: &Path, path: &Path, report: &EvalReport) -> Result<(),
     root.present().map_err(|e| err(e.to_string()))
 }
 
+/// The confusion matrix as a bitmap (for TensorBoard's image tab): one
+/// 40-pixel cell per (true, predicted) pair, shaded by the fraction of the
+/// row, the count written in, class names (cut to 4 characters) on both axes.
+pub fn confusion_picture(report: &EvalReport) -> RgbImage {
+    let k = report.confusion.len() as u32;
+    let (cell, left, top) = (40u32, 44u32, 30u32);
+    let mut img = RgbImage::from_pixel(left + k * cell + 8, top + k * cell + 8, Rgb([255, 255, 255]));
+    text::draw(&mut img, "rows: true, columns: predicted", 4, 4, 1, Rgb([0, 0, 0]));
+    for (t, row) in report.confusion.iter().enumerate() {
+        let support = row.iter().sum::<i64>().max(1) as f64;
+        let name = report.classes.get(t).map_or(t.to_string(), |c| text::fit(&c.class, 4));
+        text::draw(&mut img, &name, 4, top + t as u32 * cell + 16, 1, Rgb([0, 0, 0]));
+        text::draw(&mut img, &name, left + t as u32 * cell + 4, top - 12, 1, Rgb([0, 0, 0]));
+        for (p, &count) in row.iter().enumerate() {
+            let share = count as f64 / support;
+            let shade = (255.0 * (1.0 - share)) as u8;
+            let fill = if t == p { Rgb([shade, shade.saturating_add(40), shade]) } else { Rgb([255, shade, shade]) };
+            let (x, y) = (left + p as u32 * cell, top + t as u32 * cell);
+            for py in y..y + cell - 1 {
+                for px in x..x + cell - 1 {
+                    img.put_pixel(px, py, fill);
+                }
+            }
+            let ink = if share > 0.6 { Rgb([255, 255, 255]) } else { Rgb([0, 0, 0]) };
+            text::draw(&mut img, &count.to_string(), x + 4, y + 16, 1, ink);
+        }
+    }
+    img
+}
+
 /// Draws `errors.png`: up to `max` misclassified images (`images` is `[N,
 /// rows, cols]` in `[0, 1]`, row-major), in a grid of 8 columns, each
 /// enlarged 3× with two caption lines below, `T:<true class>` in green and
