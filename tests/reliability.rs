@@ -722,3 +722,12 @@ fn sigterm_checkpoints_and_double_sigint_exits_130() {
         assert_eq!(out.status.code(), Some(130), "try {i}: {}", text(&out.stderr));
     }
 }
+
+/// `eval --model` of a folder without a model says so (not that config.json is missing), status 2.
+#[test]
+fn eval_of_a_missing_model_names_the_model() {
+    let out = run(&["eval", "--model", "/nonexistent/run"]);
+    let error = one_error("eval missing model", &out);
+    assert_eq!(out.status.code(), Some(2), "{error}");
+    assert!(error.contains("/nonexistent/run") && error.contains("no saved model"), "{error}");
+}
