@@ -19,8 +19,12 @@ build: setup
 run: build
 	$(BIN) train --config $(CONFIG) --force
 
+# tests/slurm.rs starts a single-node Slurm with scripts/slurm-up.sh (installing
+# slurmctld, slurmd, slurm-client and munge from Debian when missing, as root)
+# and stops it again; without root it skips with a message, unless CI is set.
 test: setup
 	scripts/setup-onnxruntime.sh
+	scripts/setup-report-tools.sh
 	@scripts/test-data.sh
 	$(CARGO) test --release --workspace
 	scripts/test-embed-outside.sh

@@ -65,15 +65,128 @@ pub enum ConfigError {
     SetPath { key: String, prefix: String, rest: String },
     #[error("config {}: `{key}`: {message}", path.display())]
     Invalid { path: PathBuf, key: String, message: String },
-    #[error("config `threads` = 0 is invalid: use a positive number of threads or leave it out")]
-    Threads,
+    #[error("config `threads` = {0} is invalid: use a positive number of threads, at most {MAX_THREADS}, or leave it out for one per core")]
+    Threads(usize),
+    #[error("config `name` = {0:?} is invalid: a run name is one folder name of letters, digits and `-_.=,+`, not starting with `.` (use --out for a path)")]
+    Name(String),
+    #[error("cannot read config {}: {why}", path.display())]
+    NotAFile { path: PathBuf, why: String },
     #[error("`{key}` = \"fp16\" needs a CUDA device: on the CPU use \"fp32\", \"bf16\" or \"auto\"")]
     Fp16OffCuda { key: &'static str },
 }
 
+/// The most libtorch threads a config may ask for.
+pub const MAX_THREADS: usize = 1024;
+
+/// The largest config file read (16 MiB).
+pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
+
 /// Parses the value of a `--set`: JSON when it parses, else a bare string.
 fn parse_value(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+    parse_json(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+}
+
+/// Parses JSON text into a value like `serde_json::from_str`, except that a
+/// key given twice in one object is an error naming it (serde_json would
+/// silently keep the last), and a leading UTF-8 byte-order mark is skipped.
+pub fn parse_json(text: &str) -> Result<Value, serde_json::Error> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = serde::de::DeserializeSeed::deserialize(Strict(""), &mut de)?;
+    de.end()?;
+    Ok(value)
+}
+
+/// A JSON value deserialised with duplicate keys refused; holds the dotted
+/// path of the value, for the error.
+struct Strict<'a>(&'a str);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Strict<'_> {
+    type Value = Value;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Strict<'_> {
+    type Value = Value;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(Strict(&format!("{}[{}]", self.0, items.len())))? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let path = if self.0.is_empty() { key.clone() } else { format!("{}.{key}", self.0) };
+            if object.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!(
+                    "key `{path}` is given twice; remove one (JSON keeps only one value per key)"
+                )));
+            }
+            let value = map.next_value_seed(Strict(&path))?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
+    }
+}
+
+/// Whether `name` can name a run folder under `runs/`: one plain path
+/// component of ASCII letters, digits, `-`, `_`, `.`, `=`, `,` and `+`
+/// (the last three for sweep trial names such as `lr=0.01,cell=gru`), not
+/// starting with `.`, at most 255 bytes.
+pub fn is_plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name.len() <= 255
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '=' | ',' | '+'))
+}
+
+/// Reads a config or other small text file: only a regular file (after
+/// following links) of at most [`MAX_CONFIG_BYTES`], so that a FIFO or
+/// `/dev/zero` is an error rather than a hang or an endless read.
+pub fn read_small_file(path: &Path) -> Result<String, ConfigError> {
+    let read = |source| ConfigError::Read { path: path.to_owned(), source };
+    let meta = std::fs::metadata(path).map_err(read)?;
+    if !meta.is_file() {
+        return Err(ConfigError::NotAFile { path: path.to_owned(), why: "not a regular file".into() });
+    }
+    if meta.len() > MAX_CONFIG_BYTES {
+        return Err(ConfigError::NotAFile {
+            path: path.to_owned(),
+            why: format!("{} bytes is larger than the 16 MiB a config may have", meta.len()),
+        });
+    }
+    let mut text = String::new();
+    let file = std::fs::File::open(path).map_err(read)?;
+    std::io::Read::read_to_string(&mut std::io::Read::take(file, MAX_CONFIG_BYTES + 1), &mut text).map_err(read)?;
+    Ok(text)
 }
 
 /// Sets `root[a][b]...` = `value` for the dotted key `a.b...`, creating objects as needed.
@@ -113,17 +226,14 @@ pub fn set_dotted_value(root: &mut Value, key: &str, value: Value) -> Result<(),
 impl Experiment {
     /// Reads `path`, applies the `--set` overrides in order, and checks the result.
     pub fn load(path: &Path, sets: &[String]) -> Result<Self, ConfigError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-        Self::from_json_str(&text, sets, path)
+        Self::from_json_str(&read_small_file(path)?, sets, path)
     }
 
     /// Parses config text, applies the `--set` overrides in order, and checks
     /// the result, as [`Experiment::load`] does for a file; `origin` names the
     /// source in errors and gives the default `name` (its file stem).
     pub fn from_json_str(text: &str, sets: &[String], origin: &Path) -> Result<Self, ConfigError> {
-        let mut value: Value =
-            serde_json::from_str(text).map_err(|source| ConfigError::Json { path: origin.to_owned(), source })?;
+        let mut value = parse_json(text).map_err(|source| ConfigError::Json { path: origin.to_owned(), source })?;
         for set in sets {
             set_dotted(&mut value, set)?;
         }
@@ -138,11 +248,17 @@ impl Experiment {
             key: err.path().to_string(),
             message: err.inner().to_string(),
         })?;
-        if experiment.threads == Some(0) {
-            return Err(ConfigError::Threads);
+        if let Some(threads) = experiment.threads.filter(|&t| t == 0 || t > MAX_THREADS) {
+            return Err(ConfigError::Threads(threads));
         }
-        if experiment.name.is_none() {
-            experiment.name = origin.file_stem().map(|s| s.to_string_lossy().into_owned());
+        match &experiment.name {
+            Some(name) if !is_plain_name(name) => return Err(ConfigError::Name(name.clone())),
+            Some(_) => {}
+            // The file stem, when it is a plain name; else "run".
+            None => {
+                let stem = origin.file_stem().map(|s| s.to_string_lossy().into_owned()).filter(|s| is_plain_name(s));
+                experiment.name = Some(stem.unwrap_or_else(|| "run".to_owned()));
+            }
         }
         Ok(experiment)
     }
@@ -181,5 +297,80 @@ mod tests {
         let e = Experiment::load(&path, &[]).unwrap();
         assert_eq!(e.name.as_deref(), Some("c"));
         assert_eq!(e.train, TrainConfig::default());
+    }
+
+    #[test]
+    fn duplicate_keys_are_errors_naming_the_key() {
+        let origin = Path::new("c.json");
+        let text = r#"{"train": {"batch_size": 3}, "model": {"hidden": 4}, "train": {"batch_size": 5}}"#;
+        let err = Experiment::from_json_str(text, &[], origin).unwrap_err().to_string();
+        assert!(err.contains("`train` is given twice") && err.contains("c.json"), "{err}");
+        let text = r#"{"data": {"validation": 5, "seed": 1, "validation": 6}}"#;
+        let err = Experiment::from_json_str(text, &[], origin).unwrap_err().to_string();
+        assert!(err.contains("`data.validation` is given twice"), "{err}");
+        let text = r#"{"data": {"mirrors": [{"a": 1, "a": 2}]}}"#;
+        let err = Experiment::from_json_str(text, &[], origin).unwrap_err().to_string();
+        assert!(err.contains("`data.mirrors[0].a` is given twice"), "{err}");
+        // The same key in different objects is fine; values parse as serde_json does.
+        let text = r#"{"train": {"seed": 1}, "model": {"seed": 2, "dropout": 0.25}}"#;
+        let e = Experiment::from_json_str(text, &[], origin).unwrap();
+        assert_eq!((e.train.seed, e.model.seed, e.model.dropout), (1, 2, 0.25));
+        assert_eq!(
+            parse_json(r#"[1, -2, 2.5, "x", null, true, {}]"#).unwrap(),
+            json!([1, -2, 2.5, "x", null, true, {}])
+        );
+        assert!(parse_json("{} x").is_err());
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_accepted() {
+        let e = Experiment::from_json_str("\u{feff}{\"train\": {\"seed\": 7}}", &[], Path::new("bom.json")).unwrap();
+        assert_eq!(e.train.seed, 7);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bom.json");
+        std::fs::write(&path, b"\xef\xbb\xbf{\"name\": \"x\"}").unwrap();
+        assert_eq!(Experiment::load(&path, &[]).unwrap().name.as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn configs_must_be_small_regular_files() {
+        let err = Experiment::load(Path::new("/dev/zero"), &[]).unwrap_err().to_string();
+        assert!(err.contains("/dev/zero") && err.contains("not a regular file"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let err = Experiment::load(dir.path(), &[]).unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+        let big = dir.path().join("big.json");
+        let file = std::fs::File::create(&big).unwrap();
+        file.set_len(MAX_CONFIG_BYTES + 1).unwrap();
+        let err = Experiment::load(&big, &[]).unwrap_err().to_string();
+        assert!(err.contains("16 MiB"), "{err}");
+    }
+
+    #[test]
+    fn run_names_are_one_plain_path_component() {
+        let origin = Path::new("c.json");
+        for bad in ["../../../tmp/x", "/tmp/x", "", ".", "..", ".hidden", "a/b", "a\\b", "x y", "caf\u{e9}"] {
+            let err = Experiment::from_json_str(&json!({ "name": bad }).to_string(), &[], origin).unwrap_err();
+            assert!(matches!(err, ConfigError::Name(_)), "{bad}: {err}");
+            assert!(err.to_string().contains("`name`"), "{err}");
+        }
+        for good in ["seed", "fashion-mnist_v2.1", "A9", "lr=0.01,cell=gru+x"] {
+            let e = Experiment::from_json_str(&json!({ "name": good }).to_string(), &[], origin).unwrap();
+            assert_eq!(e.name.as_deref(), Some(good));
+        }
+        // A file stem that is not a plain name gives the default name.
+        let e = Experiment::from_json_str("{}", &[], Path::new("/tmp/.hidden.json")).unwrap();
+        assert_eq!(e.name.as_deref(), Some("run"));
+    }
+
+    #[test]
+    fn threads_are_bounded() {
+        let origin = Path::new("c.json");
+        for threads in [0u64, 1025, 2_147_483_648, 10_000] {
+            let err = Experiment::from_json_str(&json!({ "threads": threads }).to_string(), &[], origin).unwrap_err();
+            assert!(matches!(err, ConfigError::Threads(_)) && err.to_string().contains("threads"), "{err}");
+        }
+        let e = Experiment::from_json_str(r#"{"threads": 1024}"#, &[], origin).unwrap();
+        assert_eq!(e.threads, Some(1024));
     }
 }

@@ -34,6 +34,12 @@ pub enum Failure {
     /// `predict` failed.
     #[error(transparent)]
     Predict(#[from] PredictError),
+    /// A sweep file is invalid.
+    #[error(transparent)]
+    Sweep(#[from] crate::sweep::SweepError),
+    /// Runs could not be compared.
+    #[error(transparent)]
+    Compare(#[from] crate::compare::CompareError),
     /// `export` or `env` failed.
     #[error(transparent)]
     Export(#[from] ExportError),
@@ -46,7 +52,8 @@ impl Failure {
     /// 2 for a usage or config error, 1 for anything else.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Failure::Config(_) | Failure::NoCuda | Failure::Usage(_) => 2,
+            Failure::Config(_) | Failure::NoCuda | Failure::Usage(_) | Failure::Sweep(_) => 2,
+            Failure::Compare(crate::compare::CompareError::NoRuns(_) | crate::compare::CompareError::BadSort(_)) => 2,
             Failure::Data(err) if err.is_config() => 2,
             Failure::Train(trainer::TrainError::InvalidConfig { .. })
             | Failure::Eval(eval::EvalError::InvalidBatchSize(_))

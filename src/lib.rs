@@ -10,10 +10,13 @@ pub mod compare;
 pub mod config;
 pub mod data;
 mod failure;
+pub mod html;
+pub mod memory;
 pub mod openmp;
 pub mod precision;
 pub mod run_folder;
 pub mod runtime;
 pub mod sweep;
+pub mod tensorboard;
 
 pub use failure::{io_error, Failure};

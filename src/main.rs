@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use lstm_mnist::commands::{bench, evaluate, export, predict, train};
+use lstm_mnist::commands::{bench, compare, evaluate, explain, export, predict, sweep, train};
 
 #[derive(Parser)]
 #[command(name = "lstm-mnist", version, about = "LSTM sequence classifiers of MNIST-family images, on libtorch")]
@@ -23,8 +23,15 @@ enum Command {
     /// Classify PNG and JPEG pictures (any size, either way round) and IDX
     /// image files with a saved model.
     Predict(predict::PredictArgs),
+    /// Show what the model believes after each row (step) of each image: the
+    /// class probabilities after every step and the step it decides at.
+    Explain(explain::ExplainArgs),
     /// Time data loading, training steps and evaluation for a config (one JSON line; `make bench`).
     Bench(bench::BenchArgs),
+    /// Run every trial of a sweep file (grid, random search, seeds), here or as a Slurm job array.
+    Sweep(sweep::SweepArgs),
+    /// Compare runs side by side: what differs in their configs, accuracies, losses, speed; grouped by seed.
+    Compare(compare::CompareArgs),
     /// Write a saved model as a standard ONNX file (LSTM/GRU nodes, layout and readout built in).
     Export(export::ExportArgs),
     /// Show the libtorch this build uses; --cargo-config prints the .cargo/config.toml
@@ -47,6 +54,8 @@ pub unsafe extern "C" fn getenv(name: *const std::ffi::c_char) -> *mut std::ffi:
 }
 
 fn main() -> ExitCode {
+    // libtorch's errors carry C++ stack frames unless told not to; only their first line is shown anyway.
+    std::env::set_var("TORCH_SHOW_CPP_STACKTRACES", "0");
     let cli = Cli::parse_from(predict::join_invert_values(std::env::args_os()));
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
@@ -57,7 +66,10 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => evaluate::run(args).map(|()| 0),
         Command::Predict(args) => predict::run(args, &mut std::io::stdout().lock()).map(|()| 0),
+        Command::Explain(args) => explain::run(args, &mut std::io::stdout().lock()).map(|()| 0),
         Command::Bench(args) => bench::run(args).map(|()| 0),
+        Command::Sweep(args) => sweep::run(args),
+        Command::Compare(args) => compare::run(args).map(|()| 0),
         Command::Export(args) => export::run(args).map(|()| 0),
         Command::Env(args) => export::run_env(args, &mut std::io::stdout().lock()).map(|()| 0),
     };

@@ -33,10 +33,27 @@ pub const CONFUSION: &str = "confusion.svg";
 pub const ERRORS: &str = "errors.png";
 /// When the predictions were decided, step by step.
 pub const DECISION: &str = "decision.svg";
+/// The run's page: everything above on one self-contained HTML page.
+pub const PAGE: &str = crate::html::REPORT_HTML;
+
+/// Test images explained on report.html: this many classified right and this many wrong.
+const EXPLAINED: usize = 3;
 
 /// Files and folders a training run writes into its run folder (besides
 /// temporary names); `--force` removes exactly these before a new run.
-pub const RUN_FILES: &[&str] = &[CONFIG, REPORT, METRICS, MODEL, CHECKPOINTS, CURVES, CONFUSION, ERRORS, DECISION];
+pub const RUN_FILES: &[&str] = &[
+    CONFIG,
+    REPORT,
+    METRICS,
+    MODEL,
+    CHECKPOINTS,
+    CURVES,
+    CONFUSION,
+    ERRORS,
+    DECISION,
+    PAGE,
+    crate::tensorboard::TB_DIR,
+];
 
 /// A run folder: where each of its files lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +115,11 @@ impl RunFolder {
     /// `decision.svg`.
     pub fn decision(&self) -> PathBuf {
         self.dir.join(DECISION)
+    }
+
+    /// `report.html`.
+    pub fn page(&self) -> PathBuf {
+        self.dir.join(PAGE)
     }
 
     /// The trainer's files here: checkpoints in `checkpoints/`, records in
@@ -230,7 +252,9 @@ pub fn write_test_pictures(
     let pixels = Vec::<f32>::try_from(images.reshape([-1]).to_kind(tch::Kind::Float)).map_err(eval::EvalError::from)?;
     let truth = Vec::<i64>::try_from(labels).map_err(eval::EvalError::from)?;
     let shape = (size[1] as usize, size[2] as usize);
-    plots::errors_png(&run.errors(), &pixels, shape, &truth, &evaluation.predictions, ERRORS_SHOWN)?;
+    let names: Vec<String> = evaluation.report.classes.iter().map(|c| c.class.clone()).collect();
+    let labels = (truth.as_slice(), evaluation.predictions.as_slice());
+    plots::errors_png(&run.errors(), &pixels, shape, labels, &names, ERRORS_SHOWN)?;
     Ok(())
 }
 
@@ -249,5 +273,62 @@ pub fn write_curves(run: &RunFolder) -> Result<(), Failure> {
         }
     }
     plots::curves_svg(&run.curves(), &train, &validation)?;
+    Ok(())
+}
+
+/// Explain pictures of a few test images for report.html: the first
+/// [`EXPLAINED`] classified right and the first [`EXPLAINED`] classified wrong.
+fn explain_pictures(
+    (model, compute): (&lstm_model::LstmClassifier, tch::Kind),
+    evaluation: &Evaluation,
+    images: &Tensor,
+    labels: &Tensor,
+) -> Result<Vec<(String, Vec<u8>)>, Failure> {
+    let truth = Vec::<i64>::try_from(labels).map_err(eval::EvalError::from)?;
+    let right = (0..truth.len()).filter(|&i| truth[i] == evaluation.predictions[i]).take(EXPLAINED);
+    let wrong = (0..truth.len()).filter(|&i| truth[i] != evaluation.predictions[i]).take(EXPLAINED);
+    let chosen: Vec<usize> = right.chain(wrong).collect();
+    if chosen.is_empty() {
+        return Ok(Vec::new());
+    }
+    let index = Tensor::from_slice(&chosen.iter().map(|&i| i as i64).collect::<Vec<_>>());
+    let picked = images.index_select(0, &index).to_kind(tch::Kind::Float);
+    let explained = eval::explain::explain(model, &picked, compute)?;
+    let spec = model.spec();
+    let (h, w) = (spec.image_height as usize, spec.image_width as usize);
+    let pixels = Vec::<f32>::try_from(picked.reshape([-1])).map_err(eval::EvalError::from)?;
+    let read_at = eval::explain::read_order(model);
+    let unit = if spec.config.sequence == lstm_model::Sequence::Rows { "row" } else { "step" };
+    let mut pictures = Vec::new();
+    for (k, (&i, e)) in chosen.iter().zip(&explained).enumerate() {
+        let picture = eval::explain::ExplainPicture {
+            pixels: &pixels[k * h * w..(k + 1) * h * w],
+            shape: (h, w),
+            read_at: &read_at,
+            explanation: e,
+            class_names: &spec.class_names,
+            truth: Some(truth[i] as usize),
+            unit,
+        };
+        let name = |c: usize| spec.class_names.get(c).cloned().unwrap_or_else(|| c.to_string());
+        let caption = format!("test image {i}: true {}, predicted {}", name(truth[i] as usize), e.name);
+        pictures.push((caption, eval::explain::explain_png(&picture)?));
+    }
+    Ok(pictures)
+}
+
+/// report.html in the run folder, from the files already there (and
+/// `config` when given, else `config.json`) plus explain pictures of a few
+/// test images by `model` computing in the given precision.
+pub fn write_page(
+    run: &RunFolder,
+    (title, subtitle): (&str, &str),
+    config: Option<Value>,
+    model: (&lstm_model::LstmClassifier, tch::Kind),
+    evaluation: &Evaluation,
+    (images, labels): (&Tensor, &Tensor),
+) -> Result<(), Failure> {
+    let explains = explain_pictures(model, evaluation, images, labels)?;
+    crate::html::write_run_page(run.dir(), title, subtitle, config, explains).map_err(io_error(run.dir()))?;
     Ok(())
 }

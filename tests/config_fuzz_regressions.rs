@@ -49,7 +49,7 @@ fn hand_made_inputs_give_clear_errors() {
     assert!(matches!(err("hand-set-through-number"), ConfigError::SetPath { .. }));
     assert!(matches!(err("hand-set-empty-key"), ConfigError::SetSyntax(_)));
     assert!(matches!(err("hand-set-no-equals"), ConfigError::SetSyntax(_)));
-    assert!(matches!(err("hand-threads-zero"), ConfigError::Threads));
+    assert!(matches!(err("hand-threads-zero"), ConfigError::Threads(0)));
     let e = err("hand-source-number").to_string();
     assert!(e.contains("source"), "{e}");
     let e = err("hand-null-name").to_string();

@@ -320,9 +320,10 @@ fn bad_models_and_checkpoints_are_clear_errors() {
 /// non-zero status, keeping the last good checkpoint (and no report).
 #[test]
 fn divergence_stops_naming_the_step_and_keeps_the_last_good_checkpoint() {
-    let f = Fixture::new(100);
+    // 60 steps: SGD at 0.01 for 30 steps, then a learning rate of 1e298 (finite,
+    // so the schedule itself is valid; a schedule reaching infinity is refused up front).
+    let f = Fixture::new(60);
     let run_dir = f.path("run");
-    // SGD at 0.01 for 30 steps, then a learning rate of 1e298.
     let out = f.train(
         &run_dir,
         &[
@@ -482,4 +483,193 @@ fn sigkill_at_random_moments_then_resume_loses_nothing() {
     if let Some(status) = finished {
         panic!("a session finished before it was killed: {status}");
     }
+}
+
+/// Runs the binary in `dir` (so that a run name escaping `runs/` would show there).
+fn run_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN).current_dir(dir).args(args).output().unwrap()
+}
+
+/// Absurd numbers, unsafe run names, special files, duplicate keys and bad
+/// fractions: each stops with status 2 and one message naming the key or
+/// file, with no panic or abort, before anything is written (all given
+/// `--force` on an existing run, which must survive untouched).
+#[test]
+fn absurd_values_and_special_files_are_refused_with_status_2() {
+    let f = Fixture::new(4);
+    let run_dir = f.path("run");
+    let out = f.train(&run_dir, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Outside the snapshot folder: reading a FIFO there would block the snapshot.
+    let fifo_dir = tempfile::tempdir().unwrap();
+    let fifo = fifo_dir.path().join("fifo.json");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let dup = f.path("dup.json");
+    let config_text = std::fs::read_to_string(&f.config).unwrap();
+    std::fs::write(&dup, config_text.replacen('{', "{\"train\": {\"batch_size\": 3},", 1)).unwrap();
+    let empty_test = f.path("empty-test");
+    std::fs::create_dir(&empty_test).unwrap();
+    write_split(&empty_test, "train", 60, false);
+    write_split(&empty_test, "t10k", 0, false);
+    let empty_test_set = format!("data.dir={}", empty_test.display());
+    let before = snapshot(f.tmp.path());
+    let (config, run_s) = (f.config.to_str().unwrap(), run_dir.to_str().unwrap());
+    let (fifo_s, dup_s) = (fifo.to_str().unwrap(), dup.to_str().unwrap());
+    let synth = r#"data={"source": "synth", "train": 1000000000}"#;
+    let one_cycle = r#"train.schedule={"name": "one-cycle"}"#;
+    let iters = "train.training_iters=9223372036854775807";
+    let cases: Vec<(&str, Vec<&str>, Vec<&str>)> = vec![
+        (
+            "batch 1e12",
+            vec!["--set", "train.batch_size=1000000000000", "--set", iters],
+            vec!["train.batch_size", "at most"],
+        ),
+        ("batch 2^61", vec!["--set", "train.batch_size=2305843009213693952", "--set", iters], vec!["train.batch_size"]),
+        ("threads 2^31", vec!["--set", "threads=2147483648"], vec!["threads", "1024"]),
+        ("threads 10000", vec!["--set", "threads=10000"], vec!["threads", "1024"]),
+        ("synth 1e9", vec!["--set", synth], vec!["data.train", "too many"]),
+        ("hidden 200000", vec!["--set", "model.hidden=200000"], vec!["model.hidden"]),
+        (
+            "epochs 2^62",
+            vec!["--set", "train.training_iters=null", "--set", "train.epochs=4611686018427387904"],
+            vec!["train.epochs"],
+        ),
+        (
+            "one-cycle too short",
+            vec!["--set", one_cycle, "--set", "train.training_iters=31"],
+            vec!["train.schedule.pct_start", "3 steps"],
+        ),
+        ("eval batch 0", vec!["--set", "eval.batch_size=0"], vec!["eval.batch_size"]),
+        ("validation 1.0", vec!["--set", "data.validation=1.0"], vec!["`validation`: 1.0", "between 0 and 1"]),
+        ("validation 1e-300", vec!["--set", "data.validation=1e-300"], vec!["1e-300"]),
+        ("empty test split", vec!["--set", &empty_test_set], vec!["test split is empty"]),
+        ("name with ..", vec!["--set", "name=../../../tmp/x"], vec!["`name`", "one folder name"]),
+    ];
+    let mut all: Vec<(&str, Vec<&str>, Vec<&str>)> = cases
+        .into_iter()
+        .map(|(what, sets, wants)| {
+            let mut args = vec!["train", "--config", config, "--out", run_s, "--force"];
+            args.extend(sets);
+            (what, args, wants)
+        })
+        .collect();
+    all.extend([
+        ("config is a FIFO", vec!["train", "--config", fifo_s], vec![fifo_s, "not a regular file"]),
+        ("config is /dev/zero", vec!["train", "--config", "/dev/zero"], vec!["/dev/zero", "not a regular file"]),
+        (
+            "duplicate key",
+            vec!["train", "--config", dup_s, "--out", run_s, "--force"],
+            vec![dup_s, "`train` is given twice"],
+        ),
+        ("escaping name", vec!["train", "--config", config, "--set", "name=../escaped"], vec!["`name`"]),
+        ("absolute name", vec!["train", "--config", config, "--set", "name=/tmp/escaped"], vec!["`name`"]),
+        ("empty name", vec!["train", "--config", config, "--set", "name=\"\""], vec!["`name`"]),
+    ]);
+    for (what, args, wants) in &all {
+        let out = run_in(f.tmp.path(), args);
+        let error = one_error(what, &out);
+        assert_eq!(out.status.code(), Some(2), "{what}: {error}");
+        for want in wants {
+            assert!(error.contains(want), "{what}: `{want}` not in: {error}");
+        }
+        assert!(error.len() < 400, "{what}: message too long: {error}");
+        assert!(!text(&out.stdout).contains("Iter "), "{what}: training started");
+        assert_eq!(snapshot(f.tmp.path()), before, "{what}: files were written");
+    }
+    assert!(!Path::new("/tmp/escaped").exists());
+}
+
+/// A model that cannot fit in the memory this process may use is refused
+/// before anything is allocated, naming `model.hidden` (here under an 8 GiB
+/// address-space limit, as `ulimit -v` sets it).
+#[test]
+fn a_model_too_big_for_memory_is_refused_naming_model_hidden() {
+    let f = Fixture::new(4);
+    let out_dir = f.path("big");
+    let script = format!(
+        "ulimit -v 8388608 && exec '{BIN}' train --config '{}' --out '{}' --set model.hidden=20000",
+        f.config.display(),
+        out_dir.display()
+    );
+    let out = Command::new("sh").arg("-c").arg(script).output().unwrap();
+    let error = one_error("hidden 20000", &out);
+    assert_eq!(out.status.code(), Some(2), "{error}");
+    assert!(error.contains("model.hidden") && error.contains("8.0 GiB"), "{error}");
+    assert!(!out_dir.exists());
+}
+
+/// A config starting with a UTF-8 byte-order mark (as some Windows editors
+/// write) trains.
+#[test]
+fn a_config_with_a_byte_order_mark_trains() {
+    let f = Fixture::new(2);
+    let mut bytes = b"\xef\xbb\xbf".to_vec();
+    bytes.extend(std::fs::read(&f.config).unwrap());
+    std::fs::write(&f.config, bytes).unwrap();
+    let out = f.train(&f.path("run"), &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+/// Runs the binary with `args`, stdout discarded; returns its exit status and
+/// peak resident memory in KiB (from `wait4`, for this child alone).
+#[allow(clippy::zombie_processes)] // reaped by wait4, which std's wait cannot replace (it gives no rusage)
+fn peak_memory_kib(args: &[&str]) -> (i32, i64) {
+    let child = Command::new(BIN)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut status = 0;
+    // SAFETY: plain system call on our own child; rusage is written by the kernel.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as i32);
+    (libc::WEXITSTATUS(status), usage.ru_maxrss)
+}
+
+/// predict streams an IDX file through the model in batches: 300,000 1x1
+/// images (each resized to the model's 6x5) take no more memory than one.
+/// Special files and oversized inputs are refused, and predict and eval give
+/// the same status for the same bad model.
+#[test]
+fn predict_memory_is_flat_and_inputs_are_checked() {
+    let f = Fixture::new(4);
+    let run_dir = f.path("run");
+    assert!(f.train(&run_dir, &[]).status.success());
+    let run_s = run_dir.to_str().unwrap();
+    let one = f.path("one.idx");
+    std::fs::write(&one, common::idx(&[1, 1, 1], &[200])).unwrap();
+    let many = f.path("many.idx");
+    let n = 300_000;
+    std::fs::write(&many, common::gzip(&common::idx(&[n, 1, 1], &vec![200; n]))).unwrap();
+    let (status, base) = peak_memory_kib(&["predict", "--model", run_s, one.to_str().unwrap()]);
+    assert_eq!(status, 0);
+    let (status, big) = peak_memory_kib(&["predict", "--model", run_s, "--json", many.to_str().unwrap()]);
+    assert_eq!(status, 0);
+    assert!(big < base + 20 * 1024, "{n} images: peak {big} KiB, one image: {base} KiB");
+
+    // A FIFO and a device are refused, not read forever.
+    let fifo = f.path("image.png");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    for input in [fifo.to_str().unwrap(), "/dev/zero"] {
+        let out = run(&["predict", "--model", run_s, input]);
+        let error = one_error(input, &out);
+        assert!(error.contains(input) && error.contains("not a regular file"), "{error}");
+        assert_eq!(out.status.code(), Some(1), "{error}");
+    }
+
+    // The same damaged model: the same status from predict and eval, naming the file.
+    let spec = run_dir.join("model/model.json");
+    let text_before = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(&spec, text_before.replace("\"hidden\": 8", "\"hidden\": 0")).unwrap();
+    let predict = run(&["predict", "--model", run_s, one.to_str().unwrap()]);
+    let eval = run(&["eval", "--model", run_s]);
+    for (what, out) in [("predict", &predict), ("eval", &eval)] {
+        let error = one_error(what, out);
+        assert!(error.contains("model.json") && error.contains("config.hidden"), "{what}: {error}");
+        assert!(!error.contains("ModelSpec::new"), "{what}: {error}");
+    }
+    assert_eq!(predict.status.code(), eval.status.code());
+    assert_eq!(predict.status.code(), Some(1));
 }

@@ -57,6 +57,21 @@ pub fn run(args: &EvalArgs) -> Result<(), Failure> {
             json!({ "model": dir, "data": experiment.data, "device": format!("{device:?}"), "threads": threads });
         write_report(&out, &evaluation, extra)?;
         write_test_pictures(&out, &evaluation, &data.test.0, &data.test.1)?;
+        let title = format!("evaluation of {}", dir.display());
+        let subtitle = format!("model {} on the test split of {}", dir.display(), data_name(&experiment));
+        let config = serde_json::to_value(&experiment).ok();
+        let test = (&data.test.0, &data.test.1);
+        let model = (&classifier, eval_config.precision.unwrap_or_default().resolve(device).kind());
+        crate::run_folder::write_page(&out, (&title, &subtitle), config, model, &evaluation, test)?;
     }
     Ok(())
+}
+
+/// A short name of the data an evaluation ran on: the dataset's name, or its folder.
+fn data_name(experiment: &Experiment) -> String {
+    let data = serde_json::to_value(&experiment.data).unwrap_or_default();
+    ["dataset", "dir", "source"]
+        .iter()
+        .find_map(|k| data[*k].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "the configured data".to_owned())
 }

@@ -2,7 +2,10 @@
 //! in `main.rs`) and a `run` function.
 
 pub mod bench;
+pub mod compare;
 pub mod evaluate;
+pub mod explain;
 pub mod export;
 pub mod predict;
+pub mod sweep;
 pub mod train;

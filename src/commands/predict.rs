@@ -49,7 +49,7 @@ pub struct PredictArgs {
 }
 
 /// A `--precision` value: `fp32`, `bf16`, `fp16` or `auto`, as in the config.
-fn parse_precision(text: &str) -> Result<lstm_model::Precision, String> {
+pub(crate) fn parse_precision(text: &str) -> Result<lstm_model::Precision, String> {
     serde_json::from_value(serde_json::Value::String(text.to_owned()))
         .map_err(|_| format!("`{text}` is not a precision: use fp32, bf16, fp16 or auto"))
 }
@@ -78,6 +78,9 @@ pub enum PredictError {
     /// The model could not be loaded or run.
     #[error(transparent)]
     Model(#[from] lstm_model::ModelError),
+    /// A per-step explanation or its picture failed.
+    #[error(transparent)]
+    Explain(#[from] eval::EvalError),
 }
 
 impl PredictError {
@@ -101,23 +104,21 @@ struct Row<'a> {
 }
 
 /// The images of one input file, ready for the model.
-struct Images {
+pub(crate) struct Images {
     /// Whether the file is a picture (one image) rather than an IDX file.
-    picture: bool,
+    pub picture: bool,
     /// `height × width` bytes per image.
-    pixels: Vec<Vec<u8>>,
-    /// Whether each image was inverted.
-    inverted: Vec<bool>,
+    pub pixels: Vec<Vec<u8>>,
 }
 
 /// Reads one input file into images of `width × height` bytes: a PNG or JPEG
 /// (recognised by content) is one image, prepared by [`picture::load`] (so
 /// with [`Invert::Auto`] a dark drawing on a light background is inverted);
 /// anything else is read as an IDX image file, inverted only with [`Invert::Yes`].
-fn read_images(path: &Path, width: u32, height: u32, invert: Invert) -> Result<Images, PredictError> {
+pub(crate) fn read_images(path: &Path, width: u32, height: u32, invert: Invert) -> Result<Images, PredictError> {
     if picture::is_picture_file(path)? {
         let prepared = picture::load(path, width, height, invert)?;
-        return Ok(Images { picture: true, pixels: vec![prepared.pixels], inverted: vec![prepared.inverted] });
+        return Ok(Images { picture: true, pixels: vec![prepared.pixels] });
     }
     let idx = mnist_data::idx::read_images(path)?;
     let size = idx.rows * idx.cols;
@@ -130,8 +131,7 @@ fn read_images(path: &Path, width: u32, height: u32, invert: Invert) -> Result<I
             picture::prepare(image, width, height, invert).pixels
         })
         .collect();
-    let inverted = vec![invert == Invert::Yes; pixels.len()];
-    Ok(Images { picture: false, pixels, inverted })
+    Ok(Images { picture: false, pixels })
 }
 
 /// One output line: `FILE[INDEX]: CLASS NAME (PROBABILITY)`, the name left out
@@ -143,11 +143,118 @@ fn line(file: &Path, index: Option<usize>, p: &Prediction) -> String {
     format!("{}{at}: {class}{name} ({:.4})", file.display(), p.probability)
 }
 
+/// The largest picture file read (64 MiB).
+pub const MAX_PICTURE_BYTES: u64 = 64 << 20;
+
+/// Where the results go: one line per image, or the elements of one JSON
+/// array written as they come (memory does not grow with the number of images).
+struct Output<'a, W: Write> {
+    out: &'a mut W,
+    json: bool,
+    rows: usize,
+}
+
+impl<W: Write> Output<'_, W> {
+    fn write(
+        &mut self,
+        file: &Path,
+        index: Option<usize>,
+        prediction: &Prediction,
+        inverted: bool,
+    ) -> Result<(), PredictError> {
+        let write_err = |source| PredictError::Io { path: PathBuf::from("stdout"), source };
+        if !self.json {
+            return writeln!(self.out, "{}", line(file, index, prediction)).map_err(write_err);
+        }
+        let row = Row { file: file.display().to_string(), index, prediction, inverted };
+        let text = serde_json::to_string_pretty(&row).expect("predictions serialise");
+        // Exactly what pretty-printing the whole array gives: each element indented by two spaces.
+        let sep = if self.rows == 0 { "[\n" } else { ",\n" };
+        let indented: Vec<String> = text.lines().map(|l| format!("  {l}")).collect();
+        self.rows += 1;
+        write!(self.out, "{sep}{}", indented.join("\n")).map_err(write_err)
+    }
+
+    fn finish(&mut self) -> Result<(), PredictError> {
+        let done = match (self.json, self.rows) {
+            (false, _) => Ok(()),
+            (true, 0) => writeln!(self.out, "[]"),
+            (true, _) => writeln!(self.out, "\n]"),
+        };
+        done.map_err(|source| PredictError::Io { path: PathBuf::from("stdout"), source })
+    }
+}
+
+/// Checks one input before anything is printed: a regular file (after
+/// following links; a FIFO or a device is an error, not a hang), a picture
+/// of at most [`MAX_PICTURE_BYTES`], or an IDX image file with a valid header.
+fn check_input(path: &Path) -> Result<(), PredictError> {
+    let file = mnist_data::idx::open_regular(path)?;
+    if picture::is_picture_file(path)? {
+        let len = file.metadata().map_err(|source| PredictError::Io { path: path.to_owned(), source })?.len();
+        if len > MAX_PICTURE_BYTES {
+            return Err(PredictError::Io {
+                path: path.to_owned(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("{len} bytes: larger than the 64 MiB a picture may have here"),
+                ),
+            });
+        }
+        return Ok(());
+    }
+    mnist_data::idx::ImageStream::open(path)?;
+    Ok(())
+}
+
+/// Classifies the images of one input file: a picture is one image; an IDX
+/// file is read `BATCH` images at a time, so memory stays flat whatever the
+/// number of images.
+fn classify_file<W: Write>(
+    model: &LstmClassifier,
+    path: &Path,
+    (invert, compute): (Invert, tch::Kind),
+    out: &mut Output<W>,
+) -> Result<(), PredictError> {
+    let (height, width) = (model.spec().image_height, model.spec().image_width);
+    if picture::is_picture_file(path)? {
+        let prepared = picture::load(path, width as u32, height as u32, invert)?;
+        if prepared.inverted && invert == Invert::Auto {
+            eprintln!(
+                "note: {}: inverted (its border is mostly bright: a dark drawing on a light background); \
+                 pass --invert=no to classify it as it is",
+                path.display()
+            );
+        }
+        let tensor = lstm_model::images_from_bytes(&prepared.pixels, height, width)?;
+        let prediction = model.predict_with(&tensor, compute)?;
+        return out.write(path, None, &prediction[0], prepared.inverted);
+    }
+    let mut stream = mnist_data::idx::ImageStream::open(path)?;
+    let invert = if invert == Invert::Yes { Invert::Yes } else { Invert::No };
+    let (rows, cols) = (stream.rows, stream.cols);
+    let mut index = 0;
+    while let Some(batch) = stream.next_batch(BATCH)? {
+        let mut pixels = Vec::with_capacity(batch.len() / (rows * cols) * (width * height) as usize);
+        for raw in batch.chunks(rows * cols) {
+            let image =
+                GrayImage::from_raw(cols as u32, rows as u32, raw.to_vec()).expect("IDX image of rows x cols bytes");
+            pixels.extend(picture::prepare(image, width as u32, height as u32, invert).pixels);
+        }
+        for prediction in model.predict_with(&lstm_model::images_from_bytes(&pixels, height, width)?, compute)? {
+            out.write(path, Some(index), &prediction, invert == Invert::Yes)?;
+            index += 1;
+        }
+    }
+    Ok(())
+}
+
 /// Classifies every image of `args.files` with the model of `args.model`,
 /// writing one line per image (or one JSON array with `--json`) to `out`.
+/// Every file is checked before anything is printed; IDX files are then read
+/// a batch at a time and the JSON array written element by element.
 pub fn run(args: &PredictArgs, out: &mut impl Write) -> Result<(), Failure> {
     let PredictArgs { model, files, invert, json, precision } = args;
-    let (invert, json) = (*invert, *json);
     if files.is_empty() {
         return Err(PredictError::NoFiles.into());
     }
@@ -156,45 +263,14 @@ pub fn run(args: &PredictArgs, out: &mut impl Write) -> Result<(), Failure> {
     let model = LstmClassifier::load(&dir, Device::Cpu)?;
     let (height, width) = (model.spec().image_height, model.spec().image_width);
     tracing::info!(model = %dir.display(), height, width, "model loaded");
-    let write_err = |source| PredictError::Io { path: PathBuf::from("stdout"), source };
-    let mut rows = Vec::new();
     for file in files {
-        let images = read_images(file, width as u32, height as u32, invert)?;
-        if images.picture && images.inverted[0] && invert == Invert::Auto {
-            eprintln!(
-                "note: {}: inverted (its border is mostly bright: a dark drawing on a light background); \
-                 pass --invert=no to classify it as it is",
-                file.display()
-            );
-        }
-        for (chunk_index, chunk) in images.pixels.chunks(BATCH).enumerate() {
-            let tensor = lstm_model::images_from_bytes(&chunk.concat(), height, width)?;
-            for (i, prediction) in
-                model.predict_with(&tensor, compute).map_err(PredictError::from)?.into_iter().enumerate()
-            {
-                let at = chunk_index * BATCH + i;
-                let index = (!images.picture).then_some(at);
-                if json {
-                    rows.push((file.display().to_string(), index, prediction, images.inverted[at]));
-                } else {
-                    writeln!(out, "{}", line(file, index, &prediction)).map_err(write_err)?;
-                }
-            }
-        }
+        check_input(file)?;
     }
-    if json {
-        let rows: Vec<Row> = rows
-            .iter()
-            .map(|(file, index, prediction, inverted)| Row {
-                file: file.clone(),
-                index: *index,
-                prediction,
-                inverted: *inverted,
-            })
-            .collect();
-        let text = serde_json::to_string_pretty(&rows).expect("predictions serialise");
-        writeln!(out, "{text}").map_err(write_err)?;
+    let mut output = Output { out, json: *json, rows: 0 };
+    for file in files {
+        classify_file(&model, file, (*invert, compute), &mut output)?;
     }
+    output.finish()?;
     Ok(())
 }
 

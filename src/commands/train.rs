@@ -28,13 +28,18 @@ pub struct TrainArgs {
     pub config: Option<PathBuf>,
     /// Override a config value by its dotted key, with a JSON value
     /// (a bare string is taken as a string): --set train.batch_size=64
-    #[arg(long = "set", value_name = "KEY=VALUE", conflicts_with = "resume")]
+    /// With --resume, only keys that leave the checkpoint valid are allowed:
+    /// the run length (to extend a finished run), display_step,
+    /// checkpoint_every, keep_checkpoints, validate_every, patience, eval.*, threads.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
-    /// The run folder. Default: runs/<config name>/
+    /// The run folder. Default: runs/<config name>/, or runs/<name>-2/, -3, ...
+    /// when that holds something (without --force).
     #[arg(long, conflicts_with = "resume")]
     pub out: Option<PathBuf>,
     /// Continue the run in RUN_DIR from its newest checkpoint, with its own
-    /// config.json; the steps taken are those of an uninterrupted run.
+    /// config.json (and the --set changes allowed there); the steps taken are
+    /// those of an uninterrupted run.
     #[arg(long, value_name = "RUN_DIR", conflicts_with = "config")]
     pub resume: Option<PathBuf>,
     /// Train into an existing run folder, replacing its run (config.json,
@@ -43,8 +48,48 @@ pub struct TrainArgs {
     pub force: bool,
 }
 
+/// Config keys (dotted; a key stands for everything under it) that
+/// `train --resume --set` may change: they leave what a checkpoint holds
+/// (model, data order, optimiser state) valid.
+pub const RESUME_KEYS: &[&str] = &[
+    "train.training_iters",
+    "train.epochs",
+    "train.max_steps",
+    "train.display_step",
+    "train.checkpoint_every",
+    "train.keep_checkpoints",
+    "train.validate_every",
+    "train.patience",
+    "eval",
+    "threads",
+];
+
+/// Whether `key` is one of [`RESUME_KEYS`] or under one.
+pub fn resume_may_change(key: &str) -> bool {
+    RESUME_KEYS.iter().any(|k| key == *k || key.strip_prefix(k).is_some_and(|rest| rest.starts_with('.')))
+}
+
+/// The first config key whose value differs between `old` and `new` and
+/// may not change on resume.
+fn forbidden_change(old: &Experiment, new: &Experiment) -> Option<String> {
+    let flat = |e: &Experiment| crate::compare::flatten(&serde_json::to_value(e).unwrap_or_default());
+    let (a, b) = (flat(old), flat(new));
+    a.keys().chain(b.keys()).find(|k| a.get(*k) != b.get(*k) && !resume_may_change(k)).cloned()
+}
+
+/// `runs/<name>` when free (missing or empty), else the first free of `runs/<name>-2`, `-3`, ...
+pub fn default_run_dir(name: &str) -> PathBuf {
+    let free = |dir: &Path| std::fs::read_dir(dir).map_or(true, |mut entries| entries.next().is_none());
+    let first = Path::new("runs").join(name);
+    if free(&first) {
+        return first;
+    }
+    (2..).map(|i| Path::new("runs").join(format!("{name}-{i}"))).find(|d| free(d)).unwrap_or(first)
+}
+
 /// The experiment and run folder the arguments name: the run's own
-/// config.json with `--resume`, else `--config` with `--set` overrides.
+/// config.json with `--resume` (plus the allowed `--set` changes), else
+/// `--config` with `--set` overrides.
 fn resolve(args: &TrainArgs) -> Result<(Experiment, RunFolder), Failure> {
     match (&args.resume, &args.config) {
         (Some(dir), _) => {
@@ -55,16 +100,63 @@ fn resolve(args: &TrainArgs) -> Result<(Experiment, RunFolder), Failure> {
                     dir.display()
                 )));
             }
-            Ok((Experiment::load(&run.config(), &[])?, run))
+            let saved = Experiment::load(&run.config(), &[])?;
+            let experiment = Experiment::load(&run.config(), &args.sets)?;
+            if let Some(key) = forbidden_change(&saved, &experiment) {
+                return Err(Failure::Usage(format!(
+                    "--resume --set: `{key}` cannot change when resuming: the checkpoint holds a model, data order \
+                     and optimiser state made with the old value. With --resume, --set may change {}; \
+                     for `{key}` start a new run with --config",
+                    RESUME_KEYS.join(", ")
+                )));
+            }
+            Ok((experiment, run))
         }
         (None, Some(path)) => {
             let experiment = Experiment::load(path, &args.sets)?;
             let name = experiment.name.clone().unwrap_or_else(|| "run".to_owned());
-            let dir = args.out.clone().unwrap_or_else(|| Path::new("runs").join(&name));
+            let dir = match (&args.out, args.force) {
+                (Some(out), _) => out.clone(),
+                (None, true) => Path::new("runs").join(&name),
+                (None, false) => default_run_dir(&name),
+            };
+            if args.out.is_none() {
+                eprintln!("run folder: {}", dir.display());
+            }
             Ok((experiment, RunFolder::new(dir)))
         }
         (None, None) => Err(Failure::Usage("give --config FILE or --resume RUN_DIR".into())),
     }
+}
+
+/// On resume: the run length must not end before the newest checkpoint's
+/// step. A run that goes on past it is no longer finished, so an earlier
+/// report.json is removed (the new one is written at the end).
+fn check_resume_length(run: &RunFolder, experiment: &Experiment, examples: i64) -> Result<(), Failure> {
+    let Some(dir) = trainer::checkpoint::latest(&run.checkpoints())? else { return Ok(()) };
+    let path = dir.join(trainer::checkpoint::STATE_JSON);
+    let text = std::fs::read_to_string(&path).map_err(io_error(&path))?;
+    let Ok(meta) = serde_json::from_str::<trainer::CheckpointMeta>(&text) else { return Ok(()) };
+    let total = experiment.train.steps(examples);
+    if total < meta.step {
+        let key = match experiment.train.length()? {
+            trainer::Length::TrainingIters(_) => "train.training_iters",
+            trainer::Length::Epochs(_) => "train.epochs",
+            trainer::Length::Steps(_) => "train.max_steps",
+        };
+        return Err(Failure::Usage(format!(
+            "--resume {}: `{key}` gives {total} steps, but the run has already taken {} (checkpoint {}); \
+             give a run length of at least {} steps",
+            run.dir().display(),
+            meta.step,
+            dir.display(),
+            meta.step
+        )));
+    }
+    if total > meta.step && run.report().is_file() {
+        std::fs::remove_file(run.report()).map_err(io_error(&run.report()))?;
+    }
+    Ok(())
 }
 
 /// Loads the data and builds a fresh model fitting it.
@@ -77,8 +169,18 @@ fn data_and_model(experiment: &Experiment, device: Device) -> Result<(LoadedData
         classes = ?data.class_names,
         "data ready"
     );
+    for (split, n) in [("training", data.train.1.size()[0]), ("test", data.test.1.size()[0])] {
+        if n == 0 {
+            return Err(Failure::Usage(format!(
+                "the {split} split is empty: check the data folder (`data.dir`) and `data.validation`"
+            )));
+        }
+    }
     let size = data.train.0.size();
     let spec = ModelSpec::new(experiment.model.clone(), size[1], size[2], data.class_names.clone());
+    spec.validate()?;
+    experiment.train.validate_for(size[0])?;
+    crate::memory::check_training_fits(&spec, experiment.train.batch_size, crate::memory::available_bytes())?;
     let model = LstmClassifier::new(spec, device)?;
     Ok((data, model))
 }
@@ -105,31 +207,48 @@ fn install_ctrlc_handler() {
 /// config.json written.
 pub fn run(args: &TrainArgs) -> Result<u8, Failure> {
     let (experiment, run) = resolve(args)?;
-    let resume = args.resume.is_some();
+    train_experiment(experiment, &run, args.resume.is_some(), args.force)
+}
+
+/// Trains `experiment` into `run` (continuing its newest checkpoint with
+/// `resume`, replacing an earlier run's files with `force`); returns the exit
+/// status. On resume, a config that differs from the run's config.json (in
+/// keys [`RESUME_KEYS`] allows; the caller checks) is written there before
+/// training continues.
+pub fn train_experiment(experiment: Experiment, run: &RunFolder, resume: bool, force: bool) -> Result<u8, Failure> {
     experiment.train.validate()?;
+    experiment.eval.validate()?;
     let threads = set_threads(experiment.threads);
     let device = choose_device(experiment.device)?;
     crate::precision::resolve(experiment.train.precision, "train.precision", "training", device)?;
     let eval_config = crate::precision::eval_config(&experiment, device)?;
     if !resume {
-        run_folder::check_new_run_dir(run.dir(), args.force)?;
+        run_folder::check_new_run_dir(run.dir(), force)?;
     }
     let (data, model) = data_and_model(&experiment, device)?;
     if !resume {
-        if args.force {
+        if force {
             run_folder::clear_run(run.dir())?;
         }
         std::fs::create_dir_all(run.dir()).map_err(io_error(run.dir()))?;
         write_json(&run.config(), &experiment)?;
+    } else {
+        check_resume_length(run, &experiment, data.train.1.size()[0])?;
+        if Experiment::load(&run.config(), &[])? != experiment {
+            write_json(&run.config(), &experiment)?;
+            tracing::info!(config = %run.config().display(), "config.json updated with the --set changes");
+        }
     }
     install_ctrlc_handler();
-    let options = trainer::Options {
+    let tensorboard = crate::tensorboard::TensorBoard::new(run.dir());
+    let mut options = trainer::Options {
         stop: Some(&STOP),
         // Validation computes in fp32, whatever eval.precision says.
         validation: eval::EvalConfig { batch_size: experiment.eval.batch_size, ..Default::default() },
         progress_bar: std::io::stderr().is_terminal(),
         ..run.trainer_options(resume)
     };
+    options.sinks.push(Box::new(tensorboard.sink()));
     let train_split = trainer::Split { images: &data.train.0, labels: &data.train.1 };
     let validation = data.validation.as_ref().map(|(images, labels)| trainer::Split { images, labels });
     let mut stdout = std::io::stdout().lock();
@@ -152,9 +271,18 @@ pub fn run(args: &TrainArgs) -> Result<u8, Failure> {
 
     model.save(run.model())?;
     let extra = json!({ "train": summary, "device": format!("{device:?}"), "threads": threads });
-    write_report(&run, &evaluation, extra)?;
-    write_curves(&run)?;
-    write_test_pictures(&run, &evaluation, &data.test.0, &data.test.1)?;
+    write_report(run, &evaluation, extra)?;
+    write_curves(run)?;
+    write_test_pictures(run, &evaluation, &data.test.0, &data.test.1)?;
+    let confusion = eval::explain::png_bytes(&eval::plots::confusion_picture(&evaluation.report))?;
+    let pictures = [("test/errors", std::fs::read(run.errors()).unwrap_or_default()), ("test/confusion", confusion)];
+    tensorboard
+        .test_results(summary.steps, &evaluation.report, &pictures)
+        .map_err(|e| Failure::Train(crate::tensorboard::sink_error(e)))?;
+    let title = experiment.name.clone().unwrap_or_else(|| run.dir().display().to_string());
+    let subtitle = format!("training run {}", run.dir().display());
+    let compute = (&model, eval_config.precision.unwrap_or_default().resolve(device).kind());
+    run_folder::write_page(run, (&title, &subtitle), None, compute, &evaluation, (&data.test.0, &data.test.1))?;
     tracing::info!(
         run = %run.dir().display(),
         train_seconds = summary.seconds,

@@ -176,10 +176,23 @@ pub fn write_svg(comparison: &Comparison, path: &Path) -> Result<(), CompareErro
             .build_cartesian_2d(0.0..max_step, 0.0..y_max)
             .map_err(|e| err(e.to_string()))?;
         chart.configure_mesh().x_desc("step").draw().map_err(|e| err(e.to_string()))?;
+        if runs.iter().all(|r| pick(r).is_empty()) {
+            let note = if title == "validation accuracy" { "no validation split in these runs" } else { "no records" };
+            let style = ("sans-serif", 16).into_font().color(&BLACK.mix(0.6));
+            chart
+                .plotting_area()
+                .draw(&Text::new(note, (max_step * 0.05, y_max * 0.5), style))
+                .map_err(|e| err(e.to_string()))?;
+            continue;
+        }
         for (g, group) in comparison.groups.iter().enumerate() {
             let colour = PALETTE[g % PALETTE.len()];
-            for (k, &i) in group.runs.iter().enumerate() {
+            let mut labelled = false;
+            for &i in &group.runs {
                 let points = pick(&runs[i]);
+                if points.is_empty() {
+                    continue;
+                }
                 let style = if points.len() == 1 { colour.filled() } else { colour.stroke_width(2) };
                 let series = chart
                     .draw_series(LineSeries::new(points.iter().copied(), style).point_size(if points.len() == 1 {
@@ -188,7 +201,8 @@ pub fn write_svg(comparison: &Comparison, path: &Path) -> Result<(), CompareErro
                         0
                     }))
                     .map_err(|e| err(e.to_string()))?;
-                if k == 0 {
+                if !labelled {
+                    labelled = true;
                     series
                         .label(group_label(group))
                         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2)));

@@ -138,3 +138,16 @@ fn names_are_safe_short_and_unique() {
     assert_eq!((names[3].as_str(), names[4].as_str()), ("b=1-3", "b=1-4"));
     assert_eq!(names[5], "trial");
 }
+
+#[test]
+fn shipped_sweep_files_load() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/sweeps");
+    let lr = Sweep::load(&dir.join("notebook-lr.json")).unwrap();
+    assert_eq!(lr.trials.len(), 9);
+    assert_eq!(lr.trials[4].name, "lr=0.003,seed=1");
+    assert_eq!(lr.trials[4].experiment.model.hidden, 128, "the notebook's model");
+    assert_eq!(lr.trials[4].experiment.train.max_steps, Some(200));
+    let fashion = Sweep::load(&dir.join("fashion-random.json")).unwrap();
+    assert_eq!(fashion.trials.len(), 8);
+    assert!(fashion.trials.iter().all(|t| t.experiment.train.epochs == Some(1)));
+}

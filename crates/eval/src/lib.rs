@@ -7,8 +7,10 @@
 //! `i64` — batched and without recording gradients.
 
 mod decision;
+pub mod explain;
 pub mod plots;
 mod report;
+pub mod text;
 
 use lstm_model::{LstmClassifier, Precision};
 use serde::{Deserialize, Serialize};
@@ -57,6 +59,16 @@ impl EvalConfig {
     }
 }
 
+impl EvalConfig {
+    /// Checks every value, so that a bad one is caught before any work.
+    pub fn validate(&self) -> Result<(), EvalError> {
+        if self.batch_size < 1 {
+            return Err(EvalError::InvalidBatchSize(self.batch_size));
+        }
+        Ok(())
+    }
+}
+
 /// Everything that can go wrong while evaluating or drawing.
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
@@ -69,8 +81,9 @@ pub enum EvalError {
     /// The model failed.
     #[error(transparent)]
     Model(#[from] lstm_model::ModelError),
-    /// libtorch refused an operation.
-    #[error("libtorch error: {0}")]
+    /// libtorch refused an operation (the message's first line: libtorch
+    /// appends C++ stack frames, which say nothing to a user).
+    #[error("libtorch error: {}", .0.to_string().lines().next().unwrap_or_default())]
     Torch(#[from] tch::TchError),
     /// A picture could not be drawn or written.
     #[error("{}: cannot draw: {message}", path.display())]
@@ -152,9 +165,7 @@ fn batched_pass(
     config: &EvalConfig,
     decisions: bool,
 ) -> Result<Pass, EvalError> {
-    if config.batch_size < 1 {
-        return Err(EvalError::InvalidBatchSize(config.batch_size));
-    }
+    config.validate()?;
     let n = labels.size().first().copied().unwrap_or(0);
     if labels.dim() != 1 || images.size().first() != Some(&n) || n == 0 {
         return Err(EvalError::BadData(format!(

@@ -8,7 +8,7 @@ use image::{Rgb, RgbImage};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::{Decision, EvalError, EvalReport};
+use crate::{text, Decision, EvalError, EvalReport};
 
 /// One point of a training curve.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -174,67 +174,60 @@ pub fn confusion_svg(path: &Path, report: &EvalReport) -> Result<(), EvalError> 
     root.present().map_err(|e| err(e.to_string()))
 }
 
-/// 5×7 glyphs, one row per byte (bit 4 is the leftmost column).
-fn glyph(c: char) -> [u8; 7] {
-    match c {
-        '0' => [0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E],
-        '1' => [0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E],
-        '2' => [0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F],
-        '3' => [0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E],
-        '4' => [0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02],
-        '5' => [0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E],
-        '6' => [0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E],
-        '7' => [0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08],
-        '8' => [0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E],
-        '9' => [0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C],
-        'T' => [0x1F, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04],
-        'P' => [0x1E, 0x11, 0x11, 0x1E, 0x10, 0x10, 0x10],
-        ':' => [0x00, 0x0C, 0x0C, 0x00, 0x0C, 0x0C, 0x00],
-        _ => [0; 7],
-    }
-}
-
-/// Writes `text` (digits, `T`, `P`, `:`, spaces) at pixel `(x, y)`, each font pixel `scale` wide.
-fn draw_text(img: &mut RgbImage, text: &str, x: u32, y: u32, scale: u32, colour: Rgb<u8>) {
-    for (i, c) in text.chars().enumerate() {
-        let gx = x + i as u32 * 6 * scale;
-        for (row, bits) in glyph(c).iter().enumerate() {
-            for col in 0..5u32 {
-                if bits & (0x10 >> col) != 0 {
-                    for dy in 0..scale {
-                        for dx in 0..scale {
-                            let (px, py) = (gx + col * scale + dx, y + row as u32 * scale + dy);
-                            if px < img.width() && py < img.height() {
-                                img.put_pixel(px, py, colour);
-                            }
-                        }
-                    }
+/// The confusion matrix as a bitmap (for TensorBoard's image tab): one
+/// 40-pixel cell per (true, predicted) pair, shaded by the fraction of the
+/// row, the count written in, class names (cut to 4 characters) on both axes.
+pub fn confusion_picture(report: &EvalReport) -> RgbImage {
+    let k = report.confusion.len() as u32;
+    let (cell, left, top) = (40u32, 44u32, 30u32);
+    let mut img = RgbImage::from_pixel(left + k * cell + 8, top + k * cell + 8, Rgb([255, 255, 255]));
+    text::draw(&mut img, "rows: true, columns: predicted", 4, 4, 1, Rgb([0, 0, 0]));
+    for (t, row) in report.confusion.iter().enumerate() {
+        let support = row.iter().sum::<i64>().max(1) as f64;
+        let name = report.classes.get(t).map_or(t.to_string(), |c| text::fit(&c.class, 4));
+        text::draw(&mut img, &name, 4, top + t as u32 * cell + 16, 1, Rgb([0, 0, 0]));
+        text::draw(&mut img, &name, left + t as u32 * cell + 4, top - 12, 1, Rgb([0, 0, 0]));
+        for (p, &count) in row.iter().enumerate() {
+            let share = count as f64 / support;
+            let shade = (255.0 * (1.0 - share)) as u8;
+            let fill = if t == p { Rgb([shade, shade.saturating_add(40), shade]) } else { Rgb([255, shade, shade]) };
+            let (x, y) = (left + p as u32 * cell, top + t as u32 * cell);
+            for py in y..y + cell - 1 {
+                for px in x..x + cell - 1 {
+                    img.put_pixel(px, py, fill);
                 }
             }
+            let ink = if share > 0.6 { Rgb([255, 255, 255]) } else { Rgb([0, 0, 0]) };
+            text::draw(&mut img, &count.to_string(), x + 4, y + 16, 1, ink);
         }
     }
+    img
 }
 
 /// Draws `errors.png`: up to `max` misclassified images (`images` is `[N,
 /// rows, cols]` in `[0, 1]`, row-major), in a grid of 8 columns, each
-/// enlarged 3× with the caption `T:<true> P:<predicted>` (class indices) below,
-/// the true class in green and the prediction in red. Returns how many were drawn.
+/// enlarged 3× with two caption lines below, `T:<true class>` in green and
+/// `P:<predicted class>` in red, by name (`class_names`; indices when a name
+/// is missing). Returns how many were drawn.
 pub fn errors_png(
     path: &Path,
     images: &[f32],
     (rows, cols): (usize, usize),
-    truth: &[i64],
-    predicted: &[i64],
+    (truth, predicted): (&[i64], &[i64]),
+    class_names: &[String],
     max: usize,
 ) -> Result<usize, EvalError> {
     let wrong: Vec<usize> = (0..truth.len()).filter(|&i| truth[i] != predicted[i]).take(max).collect();
     let (zoom, per_row, pad) = (3u32, 8u32, 6u32);
+    let name = |c: i64| {
+        let name = usize::try_from(c).ok().and_then(|c| class_names.get(c)).cloned().unwrap_or_else(|| c.to_string());
+        text::fit(&name, 14)
+    };
     let captions: Vec<(String, String)> =
-        wrong.iter().map(|&i| (format!("T:{}", truth[i]), format!("P:{}", predicted[i]))).collect();
-    let text_scale = 2u32;
-    let caption_w = captions.iter().map(|(t, p)| (t.len() + 1 + p.len()) as u32 * 6 * text_scale).max().unwrap_or(0);
+        wrong.iter().map(|&i| (format!("T:{}", name(truth[i])), format!("P:{}", name(predicted[i])))).collect();
+    let caption_w = captions.iter().map(|(t, p)| text::width(t, 1).max(text::width(p, 1))).max().unwrap_or(0);
     let tile_w = (cols as u32 * zoom).max(caption_w);
-    let tile_h = rows as u32 * zoom + 7 * text_scale + 6;
+    let tile_h = rows as u32 * zoom + 4 + 2 * 10;
     let shown = wrong.len().max(1) as u32;
     let grid_cols = per_row.min(shown);
     let grid_rows = shown.div_ceil(per_row);
@@ -256,8 +249,8 @@ pub fn errors_png(
         }
         let (t, p) = &captions[k];
         let y = gy + rows as u32 * zoom + 4;
-        draw_text(&mut img, t, gx, y, text_scale, Rgb([0, 130, 0]));
-        draw_text(&mut img, p, gx + (t.len() as u32 + 1) * 6 * text_scale, y, text_scale, Rgb([200, 0, 0]));
+        text::draw(&mut img, t, gx, y, 1, Rgb([0, 130, 0]));
+        text::draw(&mut img, p, gx, y + 10, 1, Rgb([200, 0, 0]));
     }
     img.save(path).map_err(|e| plot_err(path)(e.to_string()))?;
     Ok(wrong.len())
@@ -300,11 +293,11 @@ mod tests {
         assert!(!svg.contains(">1.0<") && !svg.contains(">2.0<"), "whole steps without .0: {svg}");
         let errors = dir.path().join("errors.png");
         let images = vec![0.5f32; 4 * 2 * 3];
-        let drawn = errors_png(&errors, &images, (2, 3), &[0, 1, 2, 2], &[0, 2, 2, 1], 10).unwrap();
+        let drawn = errors_png(&errors, &images, (2, 3), (&[0, 1, 2, 2], &[0, 2, 2, 1]), &names, 10).unwrap();
         assert_eq!(drawn, 2);
         let png = image::open(&errors).unwrap().to_rgb8();
-        // Two tiles of max(3*3, "T:1 P:2" = 7 chars * 12 px) wide.
-        assert_eq!(png.width(), 6 + 2 * (84 + 6));
+        // Two tiles of max(3*3, "T:one" = 5 chars * 8 px) wide.
+        assert_eq!(png.width(), 6 + 2 * (40 + 6));
         let red = png.pixels().filter(|p| p.0 == [200, 0, 0]).count();
         let green = png.pixels().filter(|p| p.0 == [0, 130, 0]).count();
         assert!(red > 0 && green > 0, "captions drawn");

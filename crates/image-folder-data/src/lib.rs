@@ -73,8 +73,8 @@ pub enum ImageFolderError {
     #[error("{}: no images (.png, .jpg, .jpeg) in this class folder; add some or remove the folder", path.display())]
     EmptyClass { path: PathBuf },
     /// A split ended up empty.
-    #[error("{}: no images left to {what}", path.display())]
-    EmptySplit { path: PathBuf, what: &'static str },
+    #[error("{}: no images left to {what}{}", path.display(), skipped_note(*.skipped))]
+    EmptySplit { path: PathBuf, what: &'static str, skipped: usize },
     /// A folder could not be read.
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
@@ -87,6 +87,13 @@ pub enum ImageFolderError {
     /// A tensor operation failed.
     #[error(transparent)]
     Torch(#[from] tch::TchError),
+}
+
+fn skipped_note(skipped: usize) -> String {
+    match skipped {
+        0 => String::new(),
+        n => format!(" ({n} unreadable files skipped by data.skip_bad so far)"),
+    }
 }
 
 fn more_bad(more: usize) -> String {
@@ -239,7 +246,7 @@ fn load_split(
     let listing = list_split(path, classes, what == "train on")?;
     let pixels = read_split(listing, config, report)?;
     if pixels.len() == 0 {
-        return Err(ImageFolderError::EmptySplit { path: path.to_owned(), what });
+        return Err(ImageFolderError::EmptySplit { path: path.to_owned(), what, skipped: report.skipped.len() });
     }
     Ok(pixels)
 }

@@ -113,6 +113,14 @@ fn a_bad_file_is_named_or_skipped_with_a_count() {
     // Labels still line up with images after the bad files are left out.
     let labels: Vec<i64> = Vec::try_from(&data.train.1).unwrap();
     assert_eq!(labels, [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]);
+
+    // Nothing but bad files: the error says how many were skipped.
+    let only_bad = tempfile::tempdir().unwrap();
+    write_split(only_bad.path(), "test", &CLASSES[..1], 1);
+    std::fs::create_dir_all(only_bad.path().join("train/top")).unwrap();
+    std::fs::write(only_bad.path().join("train/top/bad.png"), b"nope").unwrap();
+    let err = load(&ImageFolderConfig { skip_bad: true, ..ImageFolderConfig::from_dir(only_bad.path()) }).unwrap_err();
+    assert!(err.to_string().contains("no images left to train on (1 unreadable files skipped"), "{err}");
 }
 
 #[test]

@@ -23,6 +23,18 @@ pub enum ModelError {
     #[error("{}: {source}; the file is not a model description written by lstm-model", path.display())]
     BadSpec { path: PathBuf, source: serde_json::Error },
 
+    /// A value in the model description (`model.json`) cannot build a model.
+    #[error(
+        "{}: `{key}` = {value} is invalid: {hint}; the file was not written by lstm-mnist or was edited: \
+         use the model.json saved with the weights",
+        path.display()
+    )]
+    InvalidSpec { path: PathBuf, key: String, value: String, hint: &'static str },
+
+    /// The weights hold NaN or infinite values.
+    #[error("{}: tensor `{name}` holds NaN or infinite values; the model cannot predict: train it again", path.display())]
+    NonFiniteWeights { path: PathBuf, name: String },
+
     /// The model description was written by a newer, incompatible version.
     #[error(
         "{}: format version {found} is not supported (this build reads versions up to {supported}); \
@@ -40,7 +52,7 @@ pub enum ModelError {
     BadWeights { path: PathBuf, detail: String },
 
     /// libtorch refused an operation.
-    #[error("libtorch error: {0}")]
+    #[error("libtorch error: {}", crate::first_line(&.0.to_string()))]
     Torch(#[from] tch::TchError),
 }
 

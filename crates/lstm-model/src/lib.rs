@@ -62,6 +62,7 @@
 //! `lstm-model` (or `torch-build`), or set `LSTM_MNIST_CPU_ONLY = "1"` there.
 
 mod error;
+mod header;
 mod precision;
 mod spec;
 mod steps;
@@ -362,43 +363,51 @@ impl LstmClassifier {
 
     /// Loads a model saved by [`LstmClassifier::save`] onto `device`; the
     /// description next to the weights says how to rebuild it.
+    ///
+    /// Nothing is allocated before the weights file's header has been read
+    /// and every tensor's name, type and shape checked against the
+    /// description, so a description claiming a huge model next to a small
+    /// weights file is an error, not an allocation of gigabytes. Weights
+    /// holding NaN or infinite values are refused.
     pub fn load(dir: impl AsRef<Path>, device: Device) -> Result<Self> {
         let dir = dir.as_ref();
         let spec = ModelSpec::read(&dir.join(SPEC_FILE))?;
+        let weights = dir.join(WEIGHTS_FILE);
+        header::check(&weights, &header::read(&weights)?, &spec.parameter_shapes())?;
         let model = Self::new(spec, device)?;
-        model.load_weights(&dir.join(WEIGHTS_FILE))?;
+        model.load_weights(&weights)?;
         Ok(model)
     }
 
     /// Replaces every parameter with the tensor of the same name in a
-    /// safetensors file, which must hold exactly this model's parameters.
+    /// safetensors file, which must hold exactly this model's parameters
+    /// (checked from the file's header before any tensor is read), all finite.
     pub fn load_weights(&self, path: &Path) -> Result<()> {
-        if !path.is_file() {
-            return Err(ModelError::Io {
-                path: path.to_owned(),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "weights file not found"),
-            });
-        }
-        let mismatch = |detail: String| ModelError::WeightsMismatch { path: path.to_owned(), detail };
+        header::check(path, &header::read(path)?, &self.spec.parameter_shapes())?;
         let tensors = Tensor::read_safetensors(path)
-            .map_err(|e| ModelError::BadWeights { path: path.to_owned(), detail: e.to_string() })?;
-        let mut file: BTreeMap<String, Tensor> = tensors.into_iter().collect();
-        let vars = self.vs.variables();
-        let mut names: Vec<&String> = vars.keys().collect();
-        names.sort();
-        for name in names {
-            let src = file.remove(name).ok_or_else(|| mismatch(format!("tensor `{name}` is missing")))?;
-            let dst = &vars[name];
-            if src.size() != dst.size() {
-                return Err(mismatch(format!("tensor `{name}` has shape {:?}, expected {:?}", src.size(), dst.size())));
+            .map_err(|e| ModelError::BadWeights { path: path.to_owned(), detail: first_line(&e.to_string()) })?;
+        let file: BTreeMap<String, Tensor> = tensors.into_iter().collect();
+        for (name, src) in &file {
+            if !bool::try_from(src.f_isfinite()?.f_all()?)? {
+                return Err(ModelError::NonFiniteWeights { path: path.to_owned(), name: name.clone() });
             }
-            tch::no_grad(|| dst.shallow_clone().f_copy_(&src))?;
         }
-        if let Some(extra) = file.keys().next() {
-            return Err(mismatch(format!("unexpected tensor `{extra}`")));
+        let vars = self.vs.variables();
+        for (name, dst) in &vars {
+            let src = file.get(name).ok_or_else(|| ModelError::WeightsMismatch {
+                path: path.to_owned(),
+                detail: format!("tensor `{name}` is missing"),
+            })?;
+            tch::no_grad(|| dst.shallow_clone().f_copy_(src))?;
         }
         Ok(())
     }
+}
+
+/// The first line of a message: libtorch appends C++ stack frames to its
+/// errors, which say nothing to a user.
+pub fn first_line(message: &str) -> String {
+    message.lines().next().unwrap_or("").trim_end().to_owned()
 }
 
 /// How one parameter tensor is initialised.

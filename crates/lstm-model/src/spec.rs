@@ -25,6 +25,9 @@ pub const MAX_IMAGE_PIXELS: u64 = 1 << 24;
 /// The most classes a model may have (2^20).
 pub const MAX_CLASSES: usize = 1 << 20;
 
+/// The largest `model.json` read (64 MiB; 2^20 class names fit easily).
+const MAX_SPEC_BYTES: u64 = 64 << 20;
+
 /// How parameters are initialised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -242,6 +245,43 @@ impl ModelSpec {
         first.checked_add(rest)?.checked_add(readout)
     }
 
+    /// The name and shape of every parameter the model has, in the order
+    /// [`crate::LstmClassifier::new`] creates them (PyTorch's `state_dict`
+    /// names). Meaningful for a spec that passes [`ModelSpec::validate`].
+    pub fn parameter_shapes(&self) -> Vec<(String, Vec<i64>)> {
+        let c = &self.config;
+        let (h, dirs, gh, cell) = (c.hidden, c.directions(), c.cell.gates() * c.hidden, c.cell.name());
+        let mut shapes = Vec::new();
+        for layer in 0..c.layers {
+            let input = if layer == 0 { self.features } else { h * dirs };
+            for suffix in ["", "_reverse"].into_iter().take(dirs as usize) {
+                shapes.push((format!("{cell}.weight_ih_l{layer}{suffix}"), vec![gh, input]));
+                shapes.push((format!("{cell}.weight_hh_l{layer}{suffix}"), vec![gh, h]));
+                shapes.push((format!("{cell}.bias_ih_l{layer}{suffix}"), vec![gh]));
+                shapes.push((format!("{cell}.bias_hh_l{layer}{suffix}"), vec![gh]));
+            }
+        }
+        shapes.push(("out.weight".to_owned(), vec![self.classes(), h * dirs]));
+        shapes.push(("out.bias".to_owned(), vec![self.classes()]));
+        shapes
+    }
+
+    /// Bytes of memory training this model with Adam on batches of `batch`
+    /// images needs, roughly: the weights, their gradients, Adam's two
+    /// moments and the best-validation copy (5 × 4 bytes per parameter),
+    /// plus the activations the backward pass keeps (about 8 values per
+    /// hidden unit, step, layer, direction and image) and the input batch.
+    /// `None` when it does not fit in a `u64`.
+    pub fn training_bytes(&self, batch: u64) -> Option<u64> {
+        let c = &self.config;
+        let params = self.parameter_count()?.checked_mul(20)?;
+        let [h, layers, dirs, steps, features] =
+            [c.hidden, c.layers, c.directions(), self.steps, self.features].map(|v| u64::try_from(v).unwrap_or(0));
+        let per_image = h.checked_mul(steps)?.checked_mul(layers)?.checked_mul(dirs)?.checked_mul(8 * 4)?;
+        let input = steps.checked_mul(features)?.checked_mul(4)?;
+        params.checked_add(batch.checked_mul(per_image.checked_add(input)?)?)
+    }
+
     /// Checks that every value can build a model, including the size limits
     /// [`MAX_PARAMETERS`], [`MAX_IMAGE_PIXELS`] and [`MAX_CLASSES`].
     pub fn validate(&self) -> Result<()> {
@@ -270,7 +310,7 @@ impl ModelSpec {
             return bad(
                 "steps/features",
                 format!("{}x{}", self.steps, self.features),
-                "they must follow from image_height, image_width and model.sequence; rebuild the spec with ModelSpec::new",
+                "steps and features must follow from image_height, image_width and the sequence layout",
             );
         }
         if self.class_names.len() < 2 {
@@ -308,7 +348,13 @@ impl ModelSpec {
     /// Reads and checks a description written by [`crate::LstmClassifier::save`]
     /// (this format version or version 1).
     pub fn read(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|source| ModelError::Io { path: path.to_owned(), source })?;
+        let io = |source| ModelError::Io { path: path.to_owned(), source };
+        let meta = std::fs::metadata(path).map_err(io)?;
+        if !meta.is_file() || meta.len() > MAX_SPEC_BYTES {
+            let why = if meta.is_file() { "larger than 64 MiB, not a model description" } else { "not a regular file" };
+            return Err(io(std::io::Error::new(std::io::ErrorKind::InvalidInput, why)));
+        }
+        let bytes = std::fs::read(path).map_err(io)?;
         Self::from_json(path, &bytes)
     }
 
@@ -335,7 +381,15 @@ impl ModelSpec {
         } else {
             serde_json::from_slice(bytes).map_err(bad)?
         };
-        spec.validate()?;
+        spec.validate().map_err(|err| match err {
+            ModelError::InvalidConfig { key, value, hint } => ModelError::InvalidSpec {
+                path: path.to_owned(),
+                key: key.strip_prefix("model.").map_or_else(|| key.to_owned(), |k| format!("config.{k}")),
+                value,
+                hint,
+            },
+            other => other,
+        })?;
         Ok(spec)
     }
 }

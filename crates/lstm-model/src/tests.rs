@@ -338,3 +338,95 @@ fn bf16_forward_is_close_to_fp32_and_backpropagates_to_f32_weights() {
         assert!(grad.abs().sum(Kind::Float).double_value(&[]) > 0.0, "{cell:?}: no gradient");
     }
 }
+
+#[test]
+fn parameter_shapes_are_those_the_model_builds() {
+    for config in [
+        ModelConfig { hidden: 4, ..Default::default() },
+        ModelConfig { hidden: 3, layers: 3, bidirectional: true, ..Default::default() },
+        ModelConfig { hidden: 5, layers: 2, cell: Cell::Gru, sequence: Sequence::Pixels, ..Default::default() },
+    ] {
+        let s = spec(config);
+        let model = LstmClassifier::new(s.clone(), Device::Cpu).unwrap();
+        let mut built: Vec<(String, Vec<i64>)> =
+            model.var_store().variables().into_iter().map(|(name, t)| (name, t.size())).collect();
+        built.sort();
+        let mut listed = s.parameter_shapes();
+        listed.sort();
+        assert_eq!(built, listed);
+        let count: i64 = listed.iter().map(|(_, shape)| shape.iter().product::<i64>()).sum();
+        assert_eq!(Some(count as u64), s.parameter_count());
+    }
+}
+
+/// A model.json claiming a model of gigabytes next to a small weights file is
+/// refused from the weights file's header, before the model is built (building
+/// it would allocate 6.4 GB of weights).
+#[test]
+fn a_huge_description_with_small_weights_is_refused_before_allocating() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = LstmClassifier::new(spec(ModelConfig { hidden: 4, ..Default::default() }), Device::Cpu).unwrap();
+    model.save(dir.path()).unwrap();
+    let spec_path = dir.path().join(SPEC_FILE);
+    let text = std::fs::read_to_string(&spec_path).unwrap();
+    std::fs::write(&spec_path, text.replace("\"hidden\": 4", "\"hidden\": 20000")).unwrap();
+    let err = LstmClassifier::load(dir.path(), Device::Cpu).unwrap_err();
+    assert!(matches!(err, ModelError::WeightsMismatch { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("model.safetensors") && msg.contains("[80000, 3]"), "{msg}");
+}
+
+#[test]
+fn non_finite_weights_are_refused_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = LstmClassifier::new(spec(ModelConfig { hidden: 4, ..Default::default() }), Device::Cpu).unwrap();
+    let _ = tch::no_grad(|| model.var_store().variables()["out.bias"].shallow_clone().fill_(f64::NAN));
+    model.save(dir.path()).unwrap();
+    let err = LstmClassifier::load(dir.path(), Device::Cpu).unwrap_err();
+    assert!(matches!(&err, ModelError::NonFiniteWeights { name, .. } if name == "out.bias"), "{err}");
+    assert!(err.to_string().contains("model.safetensors"), "{err}");
+}
+
+#[test]
+fn bad_values_in_model_json_name_the_file_and_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = LstmClassifier::new(spec(ModelConfig { hidden: 4, ..Default::default() }), Device::Cpu).unwrap();
+    model.save(dir.path()).unwrap();
+    let spec_path = dir.path().join(SPEC_FILE);
+    let text = std::fs::read_to_string(&spec_path).unwrap();
+    for (from, to, key) in
+        [("\"hidden\": 4", "\"hidden\": 0", "config.hidden"), ("\"steps\": 5", "\"steps\": 6", "steps/features")]
+    {
+        std::fs::write(&spec_path, text.replace(from, to)).unwrap();
+        let err = LstmClassifier::load(dir.path(), Device::Cpu).unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, ModelError::InvalidSpec { .. }), "{msg}");
+        assert!(msg.contains("model.json") && msg.contains(key) && !msg.contains("ModelSpec::new"), "{msg}");
+    }
+}
+
+#[test]
+fn weights_header_is_checked_for_types_offsets_and_special_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.safetensors");
+    let write = |header: &str, data: usize| {
+        let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+        bytes.extend_from_slice(header.as_bytes());
+        bytes.extend(std::iter::repeat_n(0u8, data));
+        std::fs::write(&path, bytes).unwrap();
+    };
+    write(r#"{"t": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]}}"#, 24);
+    let h = header::read(&path).unwrap();
+    assert_eq!(h["t"].shape, vec![2, 3]);
+    let expected = vec![("t".to_owned(), vec![2, 3])];
+    header::check(&path, &h, &expected).unwrap();
+    assert!(header::check(&path, &h, &[("t".to_owned(), vec![3, 2])]).is_err());
+    write(r#"{"t": {"dtype": "F64", "shape": [2, 3], "data_offsets": [0, 48]}}"#, 48);
+    let err = header::check(&path, &header::read(&path).unwrap(), &expected).unwrap_err();
+    assert!(err.to_string().contains("F64"), "{err}");
+    write(r#"{"t": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]}}"#, 10);
+    assert!(matches!(header::read(&path), Err(ModelError::BadWeights { .. })));
+    write(r#"{"t": {"dtype": "F32", "shape": [4294967296, 4294967296], "data_offsets": [0, 24]}}"#, 24);
+    assert!(matches!(header::read(&path), Err(ModelError::BadWeights { .. })));
+    assert!(matches!(header::read(dir.path()), Err(ModelError::Io { .. })));
+}

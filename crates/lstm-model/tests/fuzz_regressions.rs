@@ -61,15 +61,15 @@ fn hand_made_inputs_give_clear_errors() {
     assert!(matches!(err("hand-future-version"), ModelError::UnsupportedVersion { found: 3, .. }));
     assert!(matches!(err("hand-version-zero"), ModelError::UnsupportedVersion { found: 0, .. }));
     assert!(matches!(err("hand-wrong-shape-weights"), ModelError::WeightsMismatch { .. }));
-    assert!(matches!(err("hand-one-class"), ModelError::InvalidConfig { key: "class_names", .. }));
+    assert!(matches!(err("hand-one-class"), ModelError::InvalidSpec { ref key, .. } if key == "class_names"));
     for name in ["hand-hidden-1e9", "hand-hidden-i64-max"] {
         let e = err(name);
-        assert!(matches!(e, ModelError::InvalidConfig { key: "model.hidden", .. }), "{name}: {e}");
-        assert!(e.to_string().contains("2^31"), "{e}");
+        assert!(matches!(e, ModelError::InvalidSpec { ref key, .. } if key == "config.hidden"), "{name}: {e}");
+        assert!(e.to_string().contains("2^31") && e.to_string().contains("model.json"), "{e}");
     }
     for name in ["hand-image-overflow", "hand-image-rows-huge", "hand-v1-pixels-overflow"] {
         let e = err(name);
-        assert!(matches!(e, ModelError::InvalidConfig { .. }), "{name}: {e}");
+        assert!(matches!(e, ModelError::InvalidSpec { .. }), "{name}: {e}");
     }
     for name in ["hand-truncated-weights", "hand-garbage-weights", "hand-huge-header-length", "hand-offsets-past-end"] {
         let e = err(name);

@@ -10,6 +10,8 @@ pub struct RemoteFile {
     pub name: &'static str,
     /// SHA-256 of the published file, lower-case hex.
     pub sha256: &'static str,
+    /// Size of the published file in bytes: a download stops there.
+    pub size: u64,
 }
 
 /// A dataset known by name: `data.dataset = "mnist"` or `"fashion-mnist"`.
@@ -39,18 +41,22 @@ pub const MNIST: NamedDataset = NamedDataset {
         RemoteFile {
             name: "train-images-idx3-ubyte.gz",
             sha256: "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+            size: 9912422,
         },
         RemoteFile {
             name: "train-labels-idx1-ubyte.gz",
             sha256: "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+            size: 28881,
         },
         RemoteFile {
             name: "t10k-images-idx3-ubyte.gz",
             sha256: "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+            size: 1648877,
         },
         RemoteFile {
             name: "t10k-labels-idx1-ubyte.gz",
             sha256: "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+            size: 4542,
         },
     ],
     class_names: ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
@@ -66,18 +72,22 @@ pub const FASHION_MNIST: NamedDataset = NamedDataset {
         RemoteFile {
             name: "train-images-idx3-ubyte.gz",
             sha256: "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7",
+            size: 26421856,
         },
         RemoteFile {
             name: "train-labels-idx1-ubyte.gz",
             sha256: "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056",
+            size: 29491,
         },
         RemoteFile {
             name: "t10k-images-idx3-ubyte.gz",
             sha256: "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa",
+            size: 4422079,
         },
         RemoteFile {
             name: "t10k-labels-idx1-ubyte.gz",
             sha256: "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05",
+            size: 5125,
         },
     ],
     class_names: [
@@ -136,6 +146,7 @@ mod tests {
             assert_eq!(NamedDataset::by_name(d.name), Some(d));
             for f in d.files {
                 assert_eq!(f.sha256.len(), 64, "{}", f.name);
+                assert!(f.size > 1000, "{}", f.name);
                 assert!(f.sha256.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
             }
             assert!(d.mirrors.iter().all(|m| m.starts_with("https://") && m.ends_with('/')));
@@ -143,5 +154,19 @@ mod tests {
         }
         assert_eq!(FASHION_MNIST.class_names()[9], "Ankle boot");
         assert_eq!(NamedDataset::by_name("cifar"), None);
+    }
+
+    /// The sizes are those of the files the checksums are of, where a copy is installed.
+    #[test]
+    fn sizes_match_the_installed_files() {
+        for d in NAMED {
+            for dir in d.system_dirs {
+                for f in d.files {
+                    if let Ok(meta) = std::fs::metadata(std::path::Path::new(dir).join(f.name)) {
+                        assert_eq!(meta.len(), f.size, "{dir}/{}", f.name);
+                    }
+                }
+            }
+        }
     }
 }

@@ -50,22 +50,33 @@ pub fn url_of(mirror: &str, name: &str) -> String {
     format!("{}/{}", mirror.trim_end_matches('/'), name)
 }
 
-/// Tries one URL: streams the body into `out` while hashing it.
-/// Returns why it failed, in words, or `Ok` when the body is whole and its
-/// SHA-256 is `sha256`.
+/// What one download must be: its name, SHA-256 and size in bytes.
+struct Expected<'a> {
+    name: &'a str,
+    sha256: &'a str,
+    size: u64,
+}
+
+/// Tries one URL: streams the body into `out` while hashing it, stopping as
+/// soon as it is longer than the expected size (an endless body never fills
+/// the disk). Returns why it failed, in words, or `Ok` when the body is whole
+/// and its SHA-256 is the expected one.
 fn try_url(
     agent: &ureq::Agent,
     url: &str,
-    sha256: &str,
-    name: &str,
+    expected: &Expected,
     out: &mut std::fs::File,
 ) -> std::result::Result<(), String> {
+    let Expected { name, sha256, size } = *expected;
     let response = agent.get(url).call().map_err(|e| format!("request failed: {e}"))?;
     let status = response.status();
     if status != 200 {
         return Err(format!("HTTP {status}"));
     }
     let expected_len = response.body().content_length();
+    if let Some(len) = expected_len.filter(|&len| len > size) {
+        return Err(format!("announces {len} bytes but {name} has {size}"));
+    }
     let mut reader = response.into_body().into_reader();
     let bar = progress(expected_len, name);
     let mut hasher = Sha256::new();
@@ -83,6 +94,10 @@ fn try_url(
                 });
             }
         };
+        if received + n as u64 > size {
+            bar.abandon();
+            return Err(format!("body longer than the {size} bytes of {name}: stopped after {}", received + n as u64));
+        }
         hasher.update(&buf[..n]);
         out.write_all(&buf[..n]).map_err(|e| format!("cannot write the temporary file: {e}"))?;
         received += n as u64;
@@ -102,17 +117,18 @@ fn try_url(
 }
 
 /// Downloads `name` from the first of `mirrors` that serves it with the given
-/// SHA-256, into `dir/name`. The folder is created if needed. On failure the
+/// SHA-256 and `size` in bytes (a longer body is cut off there and refused), into `dir/name`. The folder is created if needed. On failure the
 /// error lists every URL tried and why it failed, and nothing is left under
 /// `dir/name`.
 ///
 /// ```no_run
 /// let dir = std::path::Path::new("/tmp/mnist");
 /// let f = mnist_data::datasets::MNIST.files[3];
-/// mnist_data::download::fetch(dir, f.name, f.sha256, &["https://ossci-datasets.s3.amazonaws.com/mnist/"])?;
+/// mnist_data::download::fetch(dir, f.name, f.sha256, f.size, &["https://ossci-datasets.s3.amazonaws.com/mnist/"])?;
 /// # Ok::<(), mnist_data::DataError>(())
 /// ```
-pub fn fetch(dir: &Path, name: &str, sha256: &str, mirrors: &[impl AsRef<str>]) -> Result<()> {
+pub fn fetch(dir: &Path, name: &str, sha256: &str, size: u64, mirrors: &[impl AsRef<str>]) -> Result<()> {
+    let expected = Expected { name, sha256, size };
     let dest = dir.join(name);
     let io = |path: &Path| {
         let path = path.to_owned();
@@ -128,7 +144,7 @@ pub fn fetch(dir: &Path, name: &str, sha256: &str, mirrors: &[impl AsRef<str>]) 
         // system, so the rename is atomic); it is deleted if not persisted.
         let mut tmp =
             tempfile::Builder::new().prefix(&format!(".{name}.")).suffix(".part").tempfile_in(dir).map_err(io(dir))?;
-        match try_url(&agent, &url, sha256, name, tmp.as_file_mut()) {
+        match try_url(&agent, &url, &expected, tmp.as_file_mut()) {
             Ok(()) => {
                 tmp.persist(&dest).map_err(|e| DataError::Io { path: dest.clone(), source: e.error })?;
                 tracing::info!(dest = %dest.display(), "downloaded and verified");
@@ -163,6 +179,8 @@ pub(crate) mod tests {
         Truncated(Vec<u8>, usize),
         /// 404 Not Found.
         NotFound,
+        /// 200 without a length, then a body that never ends (until the client hangs up).
+        Endless,
     }
 
     /// A small HTTP/1.1 server on 127.0.0.1 answering from a table; returns
@@ -188,10 +206,17 @@ pub(crate) mod tests {
                 }
                 let path = request_line.split_whitespace().nth(1).unwrap_or("").to_owned();
                 log2.lock().unwrap().push(path.clone());
-                let (status, body, sent) = match table.get(&path).cloned().unwrap_or(Reply::NotFound) {
+                let reply = table.get(&path).cloned().unwrap_or(Reply::NotFound);
+                if let Reply::Endless = reply {
+                    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+                    let chunk = vec![0u8; 1 << 16];
+                    while stream.write_all(&chunk).is_ok() {}
+                    continue;
+                }
+                let (status, body, sent) = match reply {
                     Reply::Ok(b) => ("200 OK", b.clone(), b.len()),
                     Reply::Truncated(b, n) => ("200 OK", b, n),
-                    Reply::NotFound => ("404 Not Found", b"not here".to_vec(), 8),
+                    Reply::NotFound | Reply::Endless => ("404 Not Found", b"not here".to_vec(), 8),
                 };
                 let head = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
                 let _ = stream.write_all(head.as_bytes());
@@ -217,7 +242,7 @@ pub(crate) mod tests {
         let (base, _) = serve(HashMap::from([("/m/f.gz".to_owned(), Reply::Ok(body.clone()))]));
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("sub");
-        fetch(&target, "f.gz", &sha(&body), &[format!("{base}/m/")]).unwrap();
+        fetch(&target, "f.gz", &sha(&body), body.len() as u64, &[format!("{base}/m/")]).unwrap();
         assert_eq!(std::fs::read(target.join("f.gz")).unwrap(), body);
         assert_eq!(leftovers(&target), vec!["f.gz"], "no temporary file left");
     }
@@ -226,7 +251,7 @@ pub(crate) mod tests {
     fn wrong_checksum_is_refused_and_leaves_nothing() {
         let (base, _) = serve(HashMap::from([("/f.gz".to_owned(), Reply::Ok(b"evil".to_vec()))]));
         let dir = tempfile::tempdir().unwrap();
-        let err = fetch(dir.path(), "f.gz", &sha(b"good"), &[base]).unwrap_err();
+        let err = fetch(dir.path(), "f.gz", &sha(b"good"), 4, &[base]).unwrap_err();
         let msg = err.to_string();
         assert!(matches!(err, DataError::Download { .. }), "{msg}");
         assert!(msg.contains("SHA-256 mismatch") && msg.contains(&sha(b"good")) && msg.contains("f.gz"), "{msg}");
@@ -238,8 +263,27 @@ pub(crate) mod tests {
         let body = vec![7u8; 5000];
         let (base, _) = serve(HashMap::from([("/f.gz".to_owned(), Reply::Truncated(body.clone(), 1000))]));
         let dir = tempfile::tempdir().unwrap();
-        let msg = fetch(dir.path(), "f.gz", &sha(&body), &[base]).unwrap_err().to_string();
+        let msg = fetch(dir.path(), "f.gz", &sha(&body), body.len() as u64, &[base]).unwrap_err().to_string();
         assert!(msg.contains("truncated body") && msg.contains("of 5000 bytes"), "{msg}");
+        assert!(leftovers(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn an_endless_body_stops_at_the_expected_size() {
+        let (base, _) = serve(HashMap::from([("/f.gz".to_owned(), Reply::Endless)]));
+        let dir = tempfile::tempdir().unwrap();
+        let msg = fetch(dir.path(), "f.gz", &sha(b"x"), 100_000, &[base]).unwrap_err().to_string();
+        assert!(msg.contains("body longer than the 100000 bytes of f.gz"), "{msg}");
+        assert!(leftovers(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn a_body_announced_longer_than_expected_is_refused_at_once() {
+        let body = vec![3u8; 5000];
+        let (base, _) = serve(HashMap::from([("/f.gz".to_owned(), Reply::Ok(body.clone()))]));
+        let dir = tempfile::tempdir().unwrap();
+        let msg = fetch(dir.path(), "f.gz", &sha(&body), 4000, &[base]).unwrap_err().to_string();
+        assert!(msg.contains("announces 5000 bytes but f.gz has 4000"), "{msg}");
         assert!(leftovers(dir.path()).is_empty());
     }
 
@@ -248,7 +292,8 @@ pub(crate) mod tests {
         let body = b"labels".to_vec();
         let (base, log) = serve(HashMap::from([("/good/f.gz".to_owned(), Reply::Ok(body.clone()))]));
         let dir = tempfile::tempdir().unwrap();
-        fetch(dir.path(), "f.gz", &sha(&body), &[format!("{base}/bad"), format!("{base}/good/")]).unwrap();
+        fetch(dir.path(), "f.gz", &sha(&body), body.len() as u64, &[format!("{base}/bad"), format!("{base}/good/")])
+            .unwrap();
         assert_eq!(std::fs::read(dir.path().join("f.gz")).unwrap(), body);
         assert_eq!(*log.lock().unwrap(), vec!["/bad/f.gz", "/good/f.gz"]);
     }
@@ -267,7 +312,7 @@ pub(crate) mod tests {
         };
         let dir = tempfile::tempdir().unwrap();
         let mirrors = [format!("{base}/a"), format!("{base}/b"), format!("{base}/c"), closed.clone()];
-        let err = fetch(dir.path(), "f.gz", &sha(&body), &mirrors).unwrap_err();
+        let err = fetch(dir.path(), "f.gz", &sha(&body), body.len() as u64, &mirrors).unwrap_err();
         let DataError::Download { path, attempts } = &err else { panic!("{err}") };
         assert_eq!(path, &dir.path().join("f.gz"));
         let reasons: Vec<(&str, &str)> = attempts.iter().map(|a| (a.url.as_str(), a.reason.as_str())).collect();

@@ -78,8 +78,9 @@ pub enum DataError {
     )]
     Download { path: PathBuf, attempts: Vec<DownloadAttempt> },
 
-    /// libtorch refused an operation.
-    #[error("libtorch error: {0}")]
+    /// libtorch refused an operation (the message's first line: libtorch
+    /// appends C++ stack frames, which say nothing to a user).
+    #[error("libtorch error: {}", .0.to_string().lines().next().unwrap_or_default())]
     Torch(#[from] tch::TchError),
 }
 

@@ -5,7 +5,7 @@
 //! elements. MNIST-family images are 3-dimensional (`count × rows × cols`)
 //! and labels 1-dimensional, both of unsigned bytes.
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use flate2::read::MultiGzDecoder;
@@ -43,16 +43,37 @@ pub struct IdxLabels {
     pub labels: Vec<u8>,
 }
 
-/// Reads a whole file, decompressing it when it starts with the gzip magic
-/// bytes (whatever its extension).
+/// Opens `path` for reading: it must be a regular file (after following
+/// links), so that a FIFO or a device is an error rather than a hang or an
+/// endless read.
+pub fn open_regular(path: &Path) -> Result<std::fs::File> {
+    let io = |source| DataError::Io { path: path.to_owned(), source };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_file() {
+        return Err(io(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file")));
+    }
+    std::fs::File::open(path).map_err(io)
+}
+
+/// Opens a file as a stream of IDX bytes, decompressing it when it starts
+/// with the gzip magic bytes (whatever its extension).
+fn open_stream(path: &Path) -> Result<Box<dyn Read + Send>> {
+    let mut file = BufReader::new(open_regular(path)?);
+    let head = file.fill_buf().map_err(|source| DataError::Io { path: path.to_owned(), source })?;
+    Ok(if head.starts_with(&[0x1f, 0x8b]) { Box::new(MultiGzDecoder::new(file)) } else { Box::new(file) })
+}
+
+/// Reads an IDX file, gzipped or raw, up to the size its header declares and
+/// one byte more (enough to tell that there is more data than declared): a
+/// gzip bomb behind a small header is never inflated beyond that.
 pub fn read_maybe_gzipped(path: &Path) -> Result<Vec<u8>> {
-    let raw = std::fs::read(path).map_err(|source| DataError::Io { path: path.to_owned(), source })?;
-    decode_maybe_gzipped(path, raw)
+    read_declared(&mut open_stream(path)?).map_err(|source| DataError::Io { path: path.to_owned(), source })
 }
 
 /// Decompresses `raw` when it starts with the gzip magic bytes, else returns
 /// it unchanged; `path` only names the source in errors. This is
-/// [`read_maybe_gzipped`] without the file read, for bytes from elsewhere.
+/// [`read_maybe_gzipped`] without the file read, for bytes from elsewhere:
+/// decompression stops one byte after the size the IDX header declares.
 ///
 /// ```
 /// let raw = mnist_data::idx::encode_labels(&[3, 1]);
@@ -62,18 +83,103 @@ pub fn read_maybe_gzipped(path: &Path) -> Result<Vec<u8>> {
 /// ```
 pub fn decode_maybe_gzipped(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>> {
     if raw.starts_with(&[0x1f, 0x8b]) {
-        // The gzip trailer holds the uncompressed size modulo 2^32: a good
-        // first guess for the buffer (capped, as the trailer is untrusted).
-        let n = raw.len();
-        let hint =
-            if n >= 18 { u32::from_le_bytes([raw[n - 4], raw[n - 3], raw[n - 2], raw[n - 1]]) as usize } else { 0 };
-        let mut out = Vec::with_capacity(hint.clamp(n, n.saturating_mul(16)) + 1);
-        MultiGzDecoder::new(raw.as_slice())
-            .read_to_end(&mut out)
-            .map_err(|source| DataError::Io { path: path.to_owned(), source })?;
-        Ok(out)
+        read_declared(&mut MultiGzDecoder::new(raw.as_slice()))
+            .map_err(|source| DataError::Io { path: path.to_owned(), source })
     } else {
         Ok(raw)
+    }
+}
+
+/// Reads IDX bytes from `reader`: the header, then at most the number of
+/// data bytes the header declares plus one. Anything that is not an IDX
+/// header is returned as read so far, for [`parse_images`] or
+/// [`parse_labels`] to report.
+fn read_declared(reader: &mut impl Read) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    reader.take(4).read_to_end(&mut out)?;
+    if out.len() < 4 || out[0] != 0 || out[1] != 0 {
+        return Ok(out);
+    }
+    let header_len = 4 + 4 * u64::from(out[3]);
+    reader.take(header_len - 4).read_to_end(&mut out)?;
+    if (out.len() as u64) < header_len {
+        return Ok(out);
+    }
+    let declared = out[4..]
+        .chunks_exact(4)
+        .try_fold(1u64, |acc, c| acc.checked_mul(u64::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]]))));
+    let Some(limit) = declared.and_then(|n| n.checked_add(1)) else { return Ok(out) };
+    // Grow with the data actually there rather than trusting the header.
+    out.reserve(limit.min(64 << 20) as usize);
+    reader.take(limit).read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// IDX images read a batch at a time from a file, gzipped or raw: memory
+/// stays that of one batch whatever the number of images.
+pub struct ImageStream {
+    path: PathBuf,
+    reader: Box<dyn Read + Send>,
+    /// Number of images the header declares.
+    pub count: usize,
+    /// Image height.
+    pub rows: usize,
+    /// Image width.
+    pub cols: usize,
+    read: usize,
+}
+
+impl ImageStream {
+    /// Opens an IDX image file and checks its header.
+    pub fn open(path: &Path) -> Result<Self> {
+        let mut reader = open_stream(path)?;
+        let mut header = Vec::new();
+        (&mut reader)
+            .take(16)
+            .read_to_end(&mut header)
+            .map_err(|source| DataError::Io { path: path.to_owned(), source })?;
+        let (dims, _) = parse_header(path, &header, 3, "images")?;
+        check_image_dims(path, &dims)?;
+        Ok(Self { path: path.to_owned(), reader, count: dims[0], rows: dims[1], cols: dims[2], read: 0 })
+    }
+
+    /// The pixels of up to `max` further images (`n × rows × cols` bytes),
+    /// or `None` after the last one. After the last image, data beyond what
+    /// the header declares is an error.
+    pub fn next_batch(&mut self, max: usize) -> Result<Option<Vec<u8>>> {
+        let io = |source| DataError::Io { path: self.path.clone(), source };
+        let n = max.max(1).min(self.count - self.read);
+        if n == 0 {
+            let mut extra = [0u8; 1];
+            if self.reader.read(&mut extra).map_err(io)? > 0 {
+                return Err(DataError::BadSize {
+                    path: self.path.clone(),
+                    detail: format!(
+                        "header declares {} images of {}x{} but the file holds more than declared",
+                        self.count, self.rows, self.cols
+                    ),
+                });
+            }
+            return Ok(None);
+        }
+        let size = n * self.rows * self.cols;
+        let mut pixels = Vec::with_capacity(size);
+        (&mut self.reader).take(size as u64).read_to_end(&mut pixels).map_err(io)?;
+        if pixels.len() < size {
+            let got = self.read * self.rows * self.cols + pixels.len();
+            return Err(DataError::BadSize {
+                path: self.path.clone(),
+                detail: format!(
+                    "header declares {} images of {}x{} = {} bytes of data but the file holds only {got}",
+                    self.count,
+                    self.rows,
+                    self.cols,
+                    self.count * self.rows * self.cols
+                ),
+            });
+        }
+        self.read += n;
+        Ok(Some(pixels))
     }
 }
 
@@ -89,10 +195,9 @@ fn type_name(code: u8) -> &'static str {
     }
 }
 
-/// Parses an IDX header and checks the element type, the number of dimensions
-/// and that the data that follows has exactly the size the header declares.
-/// Returns the dimensions and the data.
-fn parse<'a>(path: &Path, bytes: &'a [u8], ndim: u8, what: &'static str) -> Result<(Vec<usize>, &'a [u8])> {
+/// Parses an IDX header and checks the element type and the number of
+/// dimensions. Returns the dimensions and the number of data bytes declared.
+fn parse_header(path: &Path, bytes: &[u8], ndim: u8, what: &'static str) -> Result<(Vec<usize>, usize)> {
     let expected_magic = u32::from(TYPE_U8) << 8 | u32::from(ndim);
     let header_len = 4 + 4 * usize::from(ndim);
     let bad_size = |detail: String| DataError::BadSize { path: path.to_owned(), detail };
@@ -118,7 +223,16 @@ fn parse<'a>(path: &Path, bytes: &'a [u8], ndim: u8, what: &'static str) -> Resu
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
         .ok_or_else(|| bad_size(format!("header dimensions {dims:?} overflow")))?;
-    let data = &bytes[header_len..];
+    Ok((dims, expected))
+}
+
+/// Parses an IDX header and checks the element type, the number of dimensions
+/// and that the data that follows has exactly the size the header declares.
+/// Returns the dimensions and the data.
+fn parse<'a>(path: &Path, bytes: &'a [u8], ndim: u8, what: &'static str) -> Result<(Vec<usize>, &'a [u8])> {
+    let (dims, expected) = parse_header(path, bytes, ndim, what)?;
+    let bad_size = |detail: String| DataError::BadSize { path: path.to_owned(), detail };
+    let data = &bytes[4 + 4 * usize::from(ndim)..];
     if data.len() < expected {
         return Err(bad_size(format!(
             "header declares {dims:?} = {expected} bytes of data but the file holds only {}",
@@ -127,8 +241,7 @@ fn parse<'a>(path: &Path, bytes: &'a [u8], ndim: u8, what: &'static str) -> Resu
     }
     if data.len() > expected {
         return Err(bad_size(format!(
-            "header declares {dims:?} = {expected} bytes of data but the file holds {} (more than declared)",
-            data.len()
+            "header declares {dims:?} = {expected} bytes of data but the file holds more than declared"
         )));
     }
     Ok((dims, data))
@@ -161,13 +274,18 @@ pub fn read_images(path: &Path) -> Result<IdxImages> {
 /// Validates IDX image data and returns `(count, rows, cols)`.
 fn parse_images_header(path: &Path, bytes: &[u8]) -> Result<(usize, usize, usize)> {
     let (dims, _) = parse(path, bytes, 3, "images")?;
+    check_image_dims(path, &dims)?;
+    Ok((dims[0], dims[1], dims[2]))
+}
+
+fn check_image_dims(path: &Path, dims: &[usize]) -> Result<()> {
     if dims[1] == 0 || dims[2] == 0 {
         return Err(DataError::BadSize {
             path: path.to_owned(),
             detail: format!("images of {}x{} pixels are empty", dims[1], dims[2]),
         });
     }
-    Ok((dims[0], dims[1], dims[2]))
+    Ok(())
 }
 
 /// Reads an IDX label file, gzipped or raw.
@@ -246,5 +364,97 @@ mod tests {
         std::fs::write(&path, [0x1f, 0x8b, 0, 1, 2, 3]).unwrap();
         let err = read_labels(&path).unwrap_err();
         assert!(matches!(err, DataError::Io { .. }) && err.to_string().contains("labels.bin"), "{err}");
+    }
+
+    /// A reader of endless zeros after a prefix, counting what is taken from it.
+    struct Endless {
+        prefix: Vec<u8>,
+        taken: usize,
+    }
+
+    impl Read for Endless {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            for (i, b) in buf.iter_mut().enumerate() {
+                *b = self.prefix.get(self.taken + i).copied().unwrap_or(0);
+            }
+            self.taken += buf.len();
+            Ok(buf.len())
+        }
+    }
+
+    #[test]
+    fn decoding_stops_one_byte_after_the_declared_size() {
+        // A header declaring 8000 images of 28x28, then zeros without end.
+        let header = encode_images(8000, 28, 28, &[]);
+        let mut endless = Endless { prefix: header, taken: 0 };
+        let bytes = read_declared(&mut endless).unwrap();
+        assert_eq!(bytes.len(), 16 + 8000 * 784 + 1);
+        // Read in buffers, but never far past the limit.
+        assert!(endless.taken < 16 + 8000 * 784 + 1 + (1 << 20), "{}", endless.taken);
+        let err = parse_images(p(), &bytes).unwrap_err().to_string();
+        assert!(err.contains("more than declared"), "{err}");
+    }
+
+    /// A gzip bomb: a valid 8000-image header followed by 200 MB of zeros
+    /// (200 KB compressed) is refused after inflating the declared 6.3 MB.
+    #[test]
+    fn gzip_bomb_is_refused_without_inflating_it() {
+        use flate2::{write::GzEncoder, Compression};
+        use std::io::Write;
+        let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
+        enc.write_all(&encode_images(8000, 28, 28, &[])).unwrap();
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..200 {
+            enc.write_all(&zeros).unwrap();
+        }
+        let bomb = enc.finish().unwrap();
+        let bytes = decode_maybe_gzipped(p(), bomb.clone()).unwrap();
+        assert_eq!(bytes.len(), 16 + 8000 * 784 + 1);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("train-images-idx3-ubyte.gz");
+        std::fs::write(&path, &bomb).unwrap();
+        let err = read_images(&path).unwrap_err().to_string();
+        assert!(err.contains("more than declared") && err.contains("train-images"), "{err}");
+        // The same, a batch at a time.
+        let mut stream = ImageStream::open(&path).unwrap();
+        assert_eq!((stream.count, stream.rows, stream.cols), (8000, 28, 28));
+        let mut n = 0;
+        let err = loop {
+            match stream.next_batch(1000) {
+                Ok(Some(batch)) => n += batch.len() / 784,
+                Ok(None) => panic!("accepted"),
+                Err(e) => break e.to_string(),
+            }
+        };
+        assert_eq!(n, 8000);
+        assert!(err.contains("more than declared"), "{err}");
+    }
+
+    #[test]
+    fn image_stream_reads_batches_and_reports_truncation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x");
+        let pixels: Vec<u8> = (0..5 * 2 * 3).map(|i| i as u8).collect();
+        std::fs::write(&path, encode_images(5, 2, 3, &pixels)).unwrap();
+        let mut stream = ImageStream::open(&path).unwrap();
+        let mut all = Vec::new();
+        while let Some(batch) = stream.next_batch(2).unwrap() {
+            assert!(batch.len() <= 2 * 6);
+            all.extend(batch);
+        }
+        assert_eq!(all, pixels);
+        std::fs::write(&path, encode_images(5, 2, 3, &pixels[..20])).unwrap();
+        let mut stream = ImageStream::open(&path).unwrap();
+        let err = std::iter::from_fn(|| Some(stream.next_batch(2))).find_map(|r| r.err()).unwrap();
+        assert!(err.to_string().contains("holds only 20"), "{err}");
+    }
+
+    #[test]
+    fn special_files_are_refused() {
+        let err = read_labels(Path::new("/dev/zero")).unwrap_err().to_string();
+        assert!(err.contains("not a regular file") && err.contains("/dev/zero"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let err = read_labels(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
     }
 }

@@ -111,6 +111,17 @@ impl<'de> Deserialize<'de> for DatasetRef {
     }
 }
 
+/// A float for a message: exponent notation when plain notation would be
+/// long (`1e-300`, not 300 digits).
+pub fn short_float(v: f64) -> String {
+    let plain = if v.fract() == 0.0 && v.abs() < 1e12 { format!("{v:.1}") } else { v.to_string() };
+    if plain.len() > 12 && v != 0.0 {
+        format!("{v:e}")
+    } else {
+        plain
+    }
+}
+
 /// How many training images to hold out for validation: a count (`5000`)
 /// or a fraction of the training images (`0.1`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -133,14 +144,15 @@ impl ValidationSize {
             ValidationSize::Fraction(f) if f > 0.0 && f < 1.0 => {
                 let n = (f * train as f64).round() as usize;
                 if n == 0 || n >= train {
-                    invalid(format!("fraction {f} of {train} training images leaves an empty split"))
+                    invalid(format!("fraction {} of {train} training images leaves an empty split", short_float(f)))
                 } else {
                     Ok(n)
                 }
             }
-            ValidationSize::Fraction(f) => {
-                invalid(format!("{f} is neither a count (a whole number) nor a fraction between 0 and 1"))
-            }
+            ValidationSize::Fraction(f) => invalid(format!(
+                "{} is neither a count (an integer) nor a fraction strictly between 0 and 1",
+                short_float(f)
+            )),
         }
     }
 }
@@ -171,12 +183,14 @@ impl<'de> Deserialize<'de> for ValidationSize {
                 })
             }
             fn visit_f64<E: serde::de::Error>(self, v: f64) -> std::result::Result<Self::Value, E> {
-                if v >= 1.0 && v.fract() == 0.0 {
-                    Ok(ValidationSize::Count(v as usize))
-                } else if v > 0.0 && v < 1.0 {
+                // A number written with a point or an exponent is a fraction; a count is an integer.
+                if v > 0.0 && v < 1.0 {
                     Ok(ValidationSize::Fraction(v))
                 } else {
-                    Err(E::custom(format!("{v}: expected a count (a whole number) or a fraction between 0 and 1")))
+                    Err(E::custom(format!(
+                        "{}: a fraction must be strictly between 0 and 1 (0.1), a count an integer without a point (5000)",
+                        short_float(v)
+                    )))
                 }
             }
         }
@@ -395,7 +409,7 @@ fn download_missing(dir: &Path, named: &NamedDataset, mirrors: &[String]) -> Res
     for ((stem, what, idx), remote) in FILES.into_iter().zip(named.files) {
         let present = candidates(stem, what, idx).iter().any(|name| dir.join(name).is_file());
         if !present {
-            download::fetch(dir, remote.name, remote.sha256, mirrors)?;
+            download::fetch(dir, remote.name, remote.sha256, remote.size, mirrors)?;
         }
     }
     Ok(())
@@ -717,7 +731,15 @@ mod tests {
             parse(serde_json::json!({"validation": 0.1})).unwrap().validation,
             Some(ValidationSize::Fraction(0.1))
         );
-        assert_eq!(parse(serde_json::json!({"validation": 50.0})).unwrap().validation, Some(ValidationSize::Count(50)));
+        // A count is an integer: 1.0 and 50.0 are neither a count nor a fraction.
+        for v in [1.0, 50.0, 0.0, -0.5, 1.5] {
+            let err = parse(serde_json::json!({ "validation": v })).unwrap_err().to_string();
+            assert!(err.contains("strictly between 0 and 1") && err.contains("integer"), "{v}: {err}");
+        }
+        // Tiny fractions are printed short, not as 300 digits.
+        let tiny = parse(serde_json::json!({"validation": 1e-300})).unwrap().validation.unwrap();
+        let err = tiny.count(8000).unwrap_err().to_string();
+        assert!(err.contains("1e-300") && err.len() < 200, "{err}");
         for bad in [
             serde_json::json!({"validation": -1}),
             serde_json::json!({"validation": 1.5}),

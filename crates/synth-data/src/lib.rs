@@ -34,8 +34,9 @@ pub enum SynthError {
         /// What is wrong and how to fix it.
         message: String,
     },
-    /// libtorch refused an operation.
-    #[error("libtorch error: {0}")]
+    /// libtorch refused an operation (the message's first line: libtorch
+    /// appends C++ stack frames, which say nothing to a user).
+    #[error("libtorch error: {}", .0.to_string().lines().next().unwrap_or_default())]
     Torch(#[from] tch::TchError),
 }
 
@@ -80,8 +81,16 @@ pub struct SynthData {
     pub class_names: Vec<String>,
 }
 
+/// The most steps (and the most features) a generated sequence may have.
+pub const MAX_LENGTH: usize = 4096;
+/// The most examples of one split.
+pub const MAX_EXAMPLES: usize = 10_000_000;
+/// The most values (examples × steps × features) of one split: 2^28, 1 GiB of `f32`.
+pub const MAX_SPLIT_VALUES: usize = 1 << 28;
+
 impl SynthConfig {
-    /// Checks every value; the error names the key.
+    /// Checks every value, including the size limits [`MAX_LENGTH`],
+    /// [`MAX_EXAMPLES`] and [`MAX_SPLIT_VALUES`]; the error names the key.
     pub fn validate(&self) -> Result<(), SynthError> {
         let bad = |key, message: String| Err(SynthError::InvalidConfig { key, message });
         if self.steps == 0 || self.features == 0 {
@@ -97,8 +106,25 @@ impl SynthConfig {
                 ),
             );
         }
+        if self.steps > MAX_LENGTH || self.features > MAX_LENGTH {
+            let key = if self.steps > MAX_LENGTH { "steps" } else { "features" };
+            return bad(key, format!("{} is too large: use at most {MAX_LENGTH}", self.steps.max(self.features)));
+        }
         if self.train == 0 || self.test == 0 {
             return bad("train", "`train` and `test` must be at least 1 example".into());
+        }
+        for (key, n) in [("train", self.train), ("validation", self.validation), ("test", self.test)] {
+            let values = n.checked_mul(self.steps * self.features);
+            if n > MAX_EXAMPLES || values.is_none_or(|v| v > MAX_SPLIT_VALUES) {
+                return bad(
+                    key,
+                    format!(
+                        "{n} examples of {}x{} values are too many: a split may have at most {MAX_EXAMPLES} examples \
+                         and 2^28 values (1 GiB)",
+                        self.steps, self.features
+                    ),
+                );
+            }
         }
         if !(self.noise.is_finite() && self.noise >= 0.0) {
             return bad("noise", format!("{} is not a standard deviation: use a number >= 0", self.noise));
@@ -213,6 +239,12 @@ mod tests {
             (SynthConfig { steps: 0, ..small() }, "steps"),
             (SynthConfig { train: 0, ..small() }, "train"),
             (SynthConfig { noise: -1.0, ..small() }, "noise"),
+            (SynthConfig { train: 1_000_000_000, ..small() }, "train"),
+            (SynthConfig { validation: 1_000_000_000, ..small() }, "validation"),
+            (SynthConfig { test: usize::MAX, ..small() }, "test"),
+            (SynthConfig { steps: 1_000_000_000, ..small() }, "steps"),
+            (SynthConfig { features: 1_000_000_000, ..small() }, "features"),
+            (SynthConfig { train: 2_000_000, steps: 400, features: 400, ..small() }, "train"),
         ] {
             let err = generate(&config).unwrap_err();
             assert!(matches!(err, SynthError::InvalidConfig { key: k, .. } if k == key), "{err}");

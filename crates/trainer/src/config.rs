@@ -325,7 +325,7 @@ impl TrainConfig {
     pub fn steps(&self, examples: i64) -> i64 {
         match self.length() {
             Ok(Length::TrainingIters(iters)) if self.batch_size >= 1 => ((iters - 1) / self.batch_size).max(0),
-            Ok(Length::Epochs(epochs)) => epochs.max(0) * self.steps_per_epoch(examples),
+            Ok(Length::Epochs(epochs)) => epochs.max(0).saturating_mul(self.steps_per_epoch(examples)),
             Ok(Length::Steps(steps)) => steps.max(0),
             _ => 0,
         }
@@ -431,6 +431,90 @@ impl TrainConfig {
         }
     }
 
+    /// [`validate`](Self::validate), then the checks that need the number of
+    /// training examples: the batch size is at most the training split, the
+    /// number of steps (and samples) is computed without overflow, and the
+    /// schedule gives a finite learning rate >= 0 at every step. Returns
+    /// the number of steps.
+    pub fn validate_for(&self, examples: i64) -> Result<i64, TrainError> {
+        self.validate()?;
+        if examples < 1 {
+            return Err(TrainError::InvalidConfig {
+                key: "data",
+                value: "0 training examples".into(),
+                hint: "the training split is empty: check the data folder or the validation hold-out",
+            });
+        }
+        if self.batch_size > examples {
+            return Err(TrainError::InvalidConfig {
+                key: "train.batch_size",
+                value: format!("{} (the training split has {examples} examples)", self.batch_size),
+                hint: "use a batch size of at most the number of training examples",
+            });
+        }
+        let too_long = |key, value: i64| TrainError::InvalidConfig {
+            key,
+            value: value.to_string(),
+            hint: "the run would have more steps (or samples) than can be counted: use a smaller value",
+        };
+        let steps = match self.length()? {
+            Length::TrainingIters(iters) => (iters - 1) / self.batch_size,
+            Length::Epochs(epochs) => {
+                epochs.checked_mul(self.steps_per_epoch(examples)).ok_or_else(|| too_long("train.epochs", epochs))?
+            }
+            Length::Steps(steps) => steps,
+        };
+        let key = match self.length()? {
+            Length::Epochs(_) => "train.epochs",
+            Length::Steps(_) => "train.max_steps",
+            Length::TrainingIters(_) => "train.training_iters",
+        };
+        if steps < 1 {
+            return Err(TrainError::InvalidConfig {
+                key,
+                value: format!("{} steps", steps),
+                hint: "the run has no step: use more epochs or training_iters, or turn off train.drop_last",
+            });
+        }
+        steps
+            .checked_mul(self.batch_size)
+            .ok_or_else(|| too_long(key, self.epochs.or(self.training_iters).unwrap_or(0)))?;
+        self.validate_rates(steps)?;
+        Ok(steps)
+    }
+
+    /// Checks that the schedule gives a finite rate >= 0 over a run of
+    /// `steps` steps (at its start, end and phase boundaries).
+    fn validate_rates(&self, steps: i64) -> Bad {
+        if let ScheduleConfig::OneCycle(c) = &self.schedule {
+            if c.pct_start * steps as f64 <= 1.0 {
+                return Err(TrainError::InvalidConfig {
+                    key: "train.schedule.pct_start",
+                    value: format!("{} with {steps} steps", c.pct_start),
+                    hint: "one-cycle needs pct_start x steps > 1 (a warm-up of at least one step): \
+                           train longer or use a larger pct_start",
+                });
+            }
+        }
+        let schedule = crate::schedule::Schedule::new(self.schedule.clone(), self.learning_rate, steps);
+        let mut probes = vec![1, 2, steps / 2, steps - 1, steps];
+        if let ScheduleConfig::OneCycle(c) = &self.schedule {
+            let up = (c.pct_start * steps as f64) as i64;
+            probes.extend([up - 1, up, up + 1, up + 2]);
+        }
+        for step in probes.into_iter().filter(|s| (1..=steps).contains(s)) {
+            let lr = schedule.lr(step);
+            if !(lr.is_finite() && lr >= 0.0) {
+                return Err(TrainError::InvalidConfig {
+                    key: "train.schedule",
+                    value: format!("learning rate {lr} at step {step} of {steps}"),
+                    hint: "the schedule must give a finite rate >= 0: check its factors against train.learning_rate",
+                });
+            }
+        }
+        Ok(())
+    }
+
     fn validate_schedule(&self) -> Bad {
         let warmup =
             |w: i64| if w >= 0 { Ok(()) } else { bad("train.schedule.warmup_steps", w, "use a number of steps >= 0") };
@@ -474,5 +558,51 @@ impl TrainConfig {
                 Ok(())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod bounds_tests {
+    use super::*;
+
+    fn key_of(config: &TrainConfig, examples: i64) -> String {
+        match config.validate_for(examples) {
+            Err(TrainError::InvalidConfig { key, .. }) => key.to_owned(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn absurd_lengths_and_batch_sizes_are_refused_with_their_key() {
+        let base = TrainConfig::default();
+        assert_eq!(base.validate_for(8000).unwrap(), 781);
+        let huge_batch = TrainConfig { batch_size: 1_000_000_000_000, training_iters: Some(i64::MAX), ..base.clone() };
+        assert_eq!(key_of(&huge_batch, 8000), "train.batch_size");
+        let epochs = TrainConfig { epochs: Some(4_611_686_018_427_387_904), ..base.clone() };
+        assert_eq!(key_of(&epochs, 8000), "train.epochs");
+        let samples = TrainConfig { epochs: Some(i64::MAX / 100), ..base.clone() };
+        assert_eq!(key_of(&samples, 8000), "train.epochs");
+        let no_step = TrainConfig { epochs: Some(1), batch_size: 100, drop_last: true, ..base.clone() };
+        assert_eq!(no_step.validate_for(150).unwrap(), 1);
+        assert_eq!(key_of(&TrainConfig { epochs: Some(1), ..base.clone() }, 0), "data");
+        let iters = TrainConfig { training_iters: Some(i64::MAX), ..base.clone() };
+        assert_eq!(iters.validate_for(8000).unwrap(), (i64::MAX - 1) / 128);
+    }
+
+    #[test]
+    fn one_cycle_too_short_for_its_warm_up_is_refused() {
+        let schedule = ScheduleConfig::OneCycle(OneCycleSchedule::default());
+        let short = TrainConfig { training_iters: Some(3 * 128 + 1), schedule: schedule.clone(), ..Default::default() };
+        let err = short.validate_for(8000).unwrap_err().to_string();
+        assert!(err.contains("train.schedule.pct_start") && err.contains("3 steps"), "{err}");
+        let long = TrainConfig { training_iters: Some(100 * 128 + 1), schedule, ..Default::default() };
+        assert_eq!(long.validate_for(8000).unwrap(), 100);
+    }
+
+    #[test]
+    fn schedules_giving_no_valid_rate_are_refused() {
+        let schedule = ScheduleConfig::OneCycle(OneCycleSchedule { div_factor: 1e-320, ..Default::default() });
+        let config = TrainConfig { learning_rate: 1e10, schedule, ..Default::default() };
+        assert_eq!(key_of(&config, 8000), "train.schedule");
     }
 }

@@ -38,8 +38,9 @@ pub enum TrainError {
     /// Validation failed.
     #[error(transparent)]
     Eval(#[from] eval::EvalError),
-    /// libtorch refused an operation.
-    #[error("libtorch error: {0}")]
+    /// libtorch refused an operation (the message's first line: libtorch
+    /// appends C++ stack frames, which say nothing to a user).
+    #[error("libtorch error: {}", .0.to_string().lines().next().unwrap_or_default())]
     Torch(#[from] tch::TchError),
     /// Writing progress lines failed.
     #[error("writing progress: {0}")]

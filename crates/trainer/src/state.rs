@@ -263,12 +263,14 @@ impl<'a> TrainState<'a> {
         let dir = checkpoint::latest(checkpoints)?.ok_or_else(|| TrainError::NoCheckpoint(checkpoints.to_owned()))?;
         let (saved, tensors) = checkpoint::read(&dir)?;
         checkpoint::remove_leftovers(checkpoints)?;
-        if saved.total_steps != self.total_steps || saved.seed != self.config.seed {
+        // The run length may change (a finished run is extended from its last
+        // checkpoint; the schedule follows the new length), the seed may not.
+        if saved.seed != self.config.seed || saved.step > self.total_steps {
             return Err(TrainError::BadCheckpoint(format!(
-                "{} was written by a run of {} steps with seed {}, but this config gives {} steps with seed {}; \
-                 resume with the run's own config.json",
+                "{} was written at step {} of a run with seed {}, but this config gives {} steps with seed {}; \
+                 resume with the run's own config.json (a longer run length is fine)",
                 dir.display(),
-                saved.total_steps,
+                saved.step,
                 saved.seed,
                 self.total_steps,
                 self.config.seed
@@ -295,7 +297,7 @@ impl<'a> TrainState<'a> {
         tracing::info!(step = saved.step, checkpoint = %dir.display(), "resuming");
         self.resumed_from = Some(saved.step);
         self.last_checkpoint = Some(dir);
-        self.meta = saved;
+        self.meta = CheckpointMeta { total_steps: self.total_steps, ..saved };
         Ok(())
     }
 

@@ -1,0 +1,188 @@
+//! The local backend: trials as child processes of this binary, `jobs` at a
+//! time, each with max(1, physical cores / jobs) libtorch threads. Each child
+//! is in a process group of its own, so a Ctrl-C at the terminal reaches only
+//! this process, which forwards it (and SIGTERM) to every child exactly once
+//! per signal and waits for them to write their checkpoints.
+
+use std::fs::OpenOptions;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::sweep::status::{self, Status};
+use crate::sweep::Sweep;
+use crate::{io_error, Failure};
+
+/// The last signal received (0: none), and how many arrived.
+static SIGNAL: AtomicI32 = AtomicI32::new(0);
+static SIGNALS: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn on_signal(signal: libc::c_int) {
+    // Only atomics here: async-signal-safe.
+    SIGNAL.store(signal, Ordering::SeqCst);
+    SIGNALS.fetch_add(1, Ordering::SeqCst);
+}
+
+/// Catches SIGINT and SIGTERM from now on (see [`signalled`]).
+pub(super) fn install_handlers() {
+    let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: the handler only stores to atomics, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, handler);
+        libc::signal(libc::SIGTERM, handler);
+    }
+}
+
+/// Whether SIGINT or SIGTERM arrived since [`install_handlers`].
+pub(super) fn signalled() -> bool {
+    SIGNALS.load(Ordering::SeqCst) > 0
+}
+
+struct Running {
+    id: usize,
+    child: Child,
+    started: Instant,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+/// The last step written to a trial's metrics.jsonl, and its loss.
+fn last_step(dir: &Path) -> Option<(u64, f64)> {
+    let text = std::fs::read_to_string(dir.join("metrics.jsonl")).ok()?;
+    let line = text.lines().rev().find(|l| l.contains("\"kind\":\"train\""))?;
+    let record: serde_json::Value = serde_json::from_str(line).ok()?;
+    Some((record.get("step")?.as_u64()?, record.get("loss")?.as_f64()?))
+}
+
+fn start(
+    sweep: &Sweep,
+    dir: &Path,
+    id: usize,
+    threads: usize,
+    bars: Option<&indicatif::MultiProgress>,
+) -> Result<Running, Failure> {
+    let trial = &sweep.trials[id];
+    let trial_dir = dir.join(&trial.name);
+    std::fs::create_dir_all(&trial_dir).map_err(io_error(&trial_dir))?;
+    let log_path = trial_dir.join("train.log");
+    let log = OpenOptions::new().create(true).append(true).open(&log_path).map_err(io_error(&log_path))?;
+    let err = log.try_clone().map_err(io_error(&log_path))?;
+    let exe = super::own_binary()?;
+    let mut command = Command::new(&exe);
+    command.args(super::worker_args(dir, trial, Some(threads))).stdin(Stdio::null()).stdout(log).stderr(err);
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let child = command.spawn().map_err(io_error(&exe))?;
+    let bar = bars.map(|bars| {
+        let steps = trial.experiment.train.max_steps.or_else(|| {
+            let t = &trial.experiment.train;
+            t.training_iters.map(|i| (i - 1) / t.batch_size.max(1))
+        });
+        let bar = bars.add(indicatif::ProgressBar::new(steps.unwrap_or(0).max(0) as u64));
+        let template = "{prefix:.bold} {bar:25} {pos}/{len} steps  {elapsed_precise}  {msg}";
+        if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+            bar.set_style(style);
+        }
+        bar.set_prefix(format!("[{id}] {}", trial.name));
+        bar
+    });
+    if bar.is_none() {
+        eprintln!("trial {id} ({}): started (log {})", trial.name, log_path.display());
+    }
+    Ok(Running { id, child, started: Instant::now(), bar })
+}
+
+/// Reports a finished child.
+fn ended(sweep: &Sweep, dir: &Path, running: &Running, code: Option<i32>) {
+    let trial = &sweep.trials[running.id];
+    let state = status::trial_state(&dir.join(&trial.name));
+    let seconds = running.started.elapsed().as_secs_f64();
+    let what = match (state.status, state.accuracy) {
+        (Status::Done, Some(accuracy)) => format!("done, test accuracy {accuracy:.4}"),
+        (Status::Interrupted, _) => "interrupted; rerun the sweep to continue it".to_owned(),
+        (status, _) => {
+            let why = state.detail.as_deref().and_then(|d| d.lines().next()).unwrap_or("no detail");
+            format!("{} (exit status {}): {why}", status.as_str(), code.map_or("-".into(), |c| c.to_string()))
+        }
+    };
+    let line = format!(
+        "trial {} ({}): {what}, {seconds:.1} s (log {})",
+        running.id,
+        trial.name,
+        dir.join(&trial.name).join("train.log").display()
+    );
+    match &running.bar {
+        Some(bar) => {
+            bar.finish_and_clear();
+            bar.println(line);
+        }
+        None => eprintln!("{line}"),
+    }
+}
+
+/// Runs the trials `todo`, `jobs` at a time. Returns `Some(130 or 143)` when
+/// stopped by a signal (every child has then stopped), else `None`.
+pub fn run(sweep: &Sweep, dir: &Path, todo: &[usize], jobs: usize) -> Result<Option<u8>, Failure> {
+    let jobs = jobs.max(1);
+    let threads = (num_cpus::get_physical() / jobs).max(1);
+    if !todo.is_empty() {
+        eprintln!("running {} trials, {jobs} at a time, {threads} threads each", todo.len());
+    }
+    install_handlers();
+    let bars = super::on_terminal().then(indicatif::MultiProgress::new);
+    let mut queue = todo.iter().copied();
+    let mut running: Vec<Running> = Vec::new();
+    let mut forwarded = 0;
+    let mut failure = None;
+    loop {
+        let signals = SIGNALS.load(Ordering::SeqCst);
+        if signals > forwarded {
+            let signal = SIGNAL.load(Ordering::SeqCst);
+            for r in &running {
+                // SAFETY: kill(2) with a child's pid.
+                unsafe { libc::kill(r.child.id() as libc::pid_t, signal) };
+            }
+            if forwarded == 0 {
+                eprintln!("signal {signal}: stopping {} running trials (each writes a checkpoint)", running.len());
+            }
+            forwarded = signals;
+        }
+        while forwarded == 0 && failure.is_none() && running.len() < jobs {
+            let Some(id) = queue.next() else { break };
+            match start(sweep, dir, id, threads, bars.as_ref()) {
+                Ok(r) => running.push(r),
+                // Starts no more trials; those running are waited for.
+                Err(e) => failure = Some(e),
+            }
+        }
+        if running.is_empty() {
+            if let Some(e) = failure {
+                return Err(e);
+            }
+            break;
+        }
+        let mut i = 0;
+        while i < running.len() {
+            match running[i].child.try_wait() {
+                Ok(Some(exit)) => {
+                    let r = running.remove(i);
+                    ended(sweep, dir, &r, exit.code());
+                }
+                Ok(None) => {
+                    let r = &running[i];
+                    if let (Some(bar), Some((step, loss))) = (&r.bar, last_step(&dir.join(&sweep.trials[r.id].name))) {
+                        bar.set_position(step);
+                        bar.set_message(format!("loss {loss:.4}"));
+                    }
+                    i += 1;
+                }
+                Err(e) => return Err(Failure::Usage(format!("waiting for trial {}: {e}", running[i].id))),
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Ok(match SIGNAL.load(Ordering::SeqCst) {
+        0 => None,
+        libc::SIGTERM => Some(super::TERMINATED),
+        _ => Some(super::INTERRUPTED),
+    })
+}

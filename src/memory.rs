@@ -1,0 +1,93 @@
+//! How much memory this process may use, and whether training a model fits.
+
+use lstm_model::{ModelError, ModelSpec};
+
+/// The memory this process can use, in bytes: the least of the machine's
+/// memory (`MemTotal` of `/proc/meminfo`), the cgroup's limit (v2
+/// `memory.max` or v1 `memory.limit_in_bytes`) and the address-space limit
+/// (`ulimit -v`). `None` when none of them can be read.
+pub fn available_bytes() -> Option<u64> {
+    let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|text| {
+        let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        kib.checked_mul(1024)
+    });
+    let cgroup = ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"]
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok()?.trim().parse::<u64>().ok())
+        .min();
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes into the struct it is given and nothing else.
+    let ok = unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) } == 0;
+    let address_space = (ok && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur);
+    [total, cgroup, address_space].into_iter().flatten().min()
+}
+
+fn gib(bytes: u64) -> String {
+    format!("{:.1} GiB", bytes as f64 / f64::from(1u32 << 30))
+}
+
+/// Refuses, before anything is allocated, a model whose training (weights,
+/// gradients, optimiser state, the best-validation copy and the activations
+/// of one batch; see [`ModelSpec::training_bytes`]) needs more memory than
+/// `available` bytes. The error names `model.hidden` (or
+/// `train.batch_size` when the activations are most of it).
+pub fn check_training_fits(spec: &ModelSpec, batch_size: i64, available: Option<u64>) -> Result<(), ModelError> {
+    let Some(available) = available else { return Ok(()) };
+    let batch = u64::try_from(batch_size).unwrap_or(0);
+    let need = spec.training_bytes(batch);
+    if need.is_some_and(|n| n <= available) {
+        return Ok(());
+    }
+    let weights = spec.training_bytes(0);
+    let by_batch = weights.is_some_and(|w| need.is_none_or(|n| n - w > w));
+    let value = format!(
+        "{} with train.batch_size {batch_size} (training needs about {}, this machine allows {})",
+        spec.config.hidden,
+        need.map_or("more than 2^64 bytes".to_owned(), gib),
+        gib(available)
+    );
+    Err(if by_batch {
+        ModelError::InvalidConfig {
+            key: "train.batch_size",
+            value,
+            hint: "the activations of one batch do not fit in memory: use a smaller batch",
+        }
+    } else {
+        ModelError::InvalidConfig {
+            key: "model.hidden",
+            value,
+            hint: "the model and its optimiser state do not fit in memory: use fewer hidden units or layers",
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lstm_model::ModelConfig;
+
+    fn spec(hidden: i64) -> ModelSpec {
+        ModelSpec::new(ModelConfig { hidden, ..Default::default() }, 28, 28, (0..10).map(|d| d.to_string()).collect())
+    }
+
+    #[test]
+    fn models_too_big_for_memory_are_refused_naming_the_key() {
+        let gib8 = Some(8u64 << 30);
+        check_training_fits(&spec(128), 128, gib8).unwrap();
+        let err = check_training_fits(&spec(20_000), 128, gib8).unwrap_err();
+        assert!(matches!(err, ModelError::InvalidConfig { key: "model.hidden", .. }), "{err}");
+        let msg = err.to_string();
+        assert!(msg.contains("20000") && msg.contains("8.0 GiB"), "{msg}");
+        let err = check_training_fits(&spec(128), 10_000_000, gib8).unwrap_err();
+        assert!(matches!(err, ModelError::InvalidConfig { key: "train.batch_size", .. }), "{err}");
+        // Unknown memory: no refusal.
+        check_training_fits(&spec(20_000), 128, None).unwrap();
+    }
+
+    #[test]
+    fn available_memory_is_read() {
+        let bytes = available_bytes().expect("/proc/meminfo is readable on Linux");
+        assert!(bytes > 1 << 26, "{bytes}");
+    }
+}
