@@ -85,7 +85,7 @@ fn compare_page_renders_two_runs() {
     let comparison = lstm_mnist::compare::compare(&[a, b]).unwrap();
     let out = tmp.path().join("cmp");
     lstm_mnist::compare::write_outputs(&comparison, &out).unwrap();
-    let page = lstm_mnist::html::write_compare_page(&comparison, &out, "learning rates").unwrap();
+    let page = out.join(lstm_mnist::html::COMPARE_HTML);
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(html.contains("train.learning_rate") && html.contains("0.003") && html.contains("<h2>Groups</h2>"));
     if let Some((_, svgs)) = browser::check_page(&page) {

@@ -222,7 +222,8 @@ pub fn write_svg(comparison: &Comparison, path: &Path) -> Result<(), CompareErro
     root.present().map_err(|e| err(e.to_string()))
 }
 
-/// Writes `summary.json`, `summary.csv` and `compare.svg` into `dir`.
+/// Writes `summary.json`, `summary.csv`, `compare.svg` and `compare.html`
+/// (the table, the curves and the groups on one self-contained page) into `dir`.
 pub fn write_outputs(comparison: &Comparison, dir: &Path) -> Result<(), CompareError> {
     let io = |path: &Path| {
         let path = path.to_owned();
@@ -235,5 +236,8 @@ pub fn write_outputs(comparison: &Comparison, dir: &Path) -> Result<(), CompareE
     std::fs::write(&json, text).map_err(io(&json))?;
     let csv_path = dir.join("summary.csv");
     std::fs::write(&csv_path, csv(comparison)).map_err(io(&csv_path))?;
-    write_svg(comparison, &dir.join("compare.svg"))
+    write_svg(comparison, &dir.join("compare.svg"))?;
+    let title = format!("comparison of {} runs", comparison.runs.len());
+    crate::html::write_compare_page(comparison, dir, &title).map_err(io(dir))?;
+    Ok(())
 }
