@@ -100,6 +100,7 @@ pub struct Split<'a> {
 }
 
 /// How a run interacts with the world: files, metric sinks, interruption, progress bar.
+#[derive(Default)]
 pub struct Options<'a> {
     /// Folder for checkpoints (`step-NNNNNN/` folders); `None` writes none.
     /// A fresh run refuses a folder that already holds checkpoints.
@@ -117,20 +118,6 @@ pub struct Options<'a> {
     pub stop_after: Option<i64>,
     /// Draw a progress bar on stderr (only sensible on a terminal).
     pub progress_bar: bool,
-}
-
-impl Default for Options<'_> {
-    fn default() -> Self {
-        Self {
-            checkpoints: None,
-            resume: false,
-            sinks: Vec::new(),
-            validation: eval::EvalConfig::default(),
-            stop: None,
-            stop_after: None,
-            progress_bar: false,
-        }
-    }
 }
 
 impl std::fmt::Debug for Options<'_> {
