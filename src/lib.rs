@@ -16,6 +16,7 @@ pub mod openmp;
 pub mod precision;
 pub mod run_folder;
 pub mod runtime;
+pub mod signals;
 pub mod sweep;
 pub mod tensorboard;
 

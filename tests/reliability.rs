@@ -673,3 +673,61 @@ fn predict_memory_is_flat_and_inputs_are_checked() {
     assert_eq!(predict.status.code(), eval.status.code());
     assert_eq!(predict.status.code(), Some(1));
 }
+
+/// Starts a long training (one checkpoint at the end only), waits for its
+/// first progress line on stdout, sends `signals` (a second one right after
+/// the first when two are given) and returns the output.
+fn signalled(f: &Fixture, out_dir: &Path, signals: &[i32]) -> Output {
+    use std::io::BufRead;
+    let mut child = Command::new(BIN)
+        .args(["train", "--config"])
+        .arg(&f.config)
+        .arg("--out")
+        .arg(out_dir)
+        .args(["--set", "train.training_iters=10000001", "--set", "train.checkpoint_every=0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while stdout.read_line(&mut line).unwrap() > 0 && !line.starts_with("Iter ") {
+        line.clear();
+    }
+    assert!(line.starts_with("Iter "), "no progress line");
+    for &signal in signals {
+        // SAFETY: kill(2) on our own child.
+        assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
+    }
+    let mut rest = Vec::new();
+    std::io::Read::read_to_end(&mut stdout, &mut rest).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// SIGTERM (as `timeout`, `docker stop` and Slurm send) checkpoints, prints
+/// the resume command and exits 143; a double Ctrl-C exits 130 at once, six
+/// times in a row, never a segfault.
+#[test]
+fn sigterm_checkpoints_and_double_sigint_exits_130() {
+    let f = Fixture::new(4);
+    let run_dir = f.path("term");
+    let out = signalled(&f, &run_dir, &[libc::SIGTERM]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert!(stderr.contains("SIGTERM after step") && stderr.contains("--resume"), "{stderr}");
+    assert!(newest_step(&run_dir) >= 1, "a checkpoint is written");
+    for i in 0..6 {
+        let run_dir = f.path(&format!("int-{i}"));
+        let out = signalled(&f, &run_dir, &[libc::SIGINT, libc::SIGINT]);
+        assert_eq!(out.status.code(), Some(130), "try {i}: {}", text(&out.stderr));
+    }
+}
+
+/// `eval --model` of a folder without a model says so (not that config.json is missing), status 2.
+#[test]
+fn eval_of_a_missing_model_names_the_model() {
+    let out = run(&["eval", "--model", "/nonexistent/run"]);
+    let error = one_error("eval missing model", &out);
+    assert_eq!(out.status.code(), Some(2), "{error}");
+    assert!(error.contains("/nonexistent/run") && error.contains("no saved model"), "{error}");
+}

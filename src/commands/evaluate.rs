@@ -31,6 +31,10 @@ pub struct EvalArgs {
 /// Evaluates the model of `--model` on the test split named by the config,
 /// printing the report's table on stdout.
 pub fn run(args: &EvalArgs) -> Result<(), Failure> {
+    // A missing model is the real cause, whatever the config says.
+    if crate::run_folder::find_model_dir(&args.model).is_none() {
+        return Err(super::predict::PredictError::NoModel(args.model.clone()).into());
+    }
     let config_path = args.config.clone().unwrap_or_else(|| args.model.join(CONFIG));
     if !config_path.is_file() {
         return Err(Failure::Usage(format!(

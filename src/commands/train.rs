@@ -2,7 +2,6 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use lstm_model::{LstmClassifier, ModelSpec};
 use serde_json::json;
@@ -14,11 +13,8 @@ use crate::run_folder::{self, write_curves, write_json, write_report, write_test
 use crate::runtime::{choose_device, set_threads};
 use crate::{io_error, Failure};
 
-/// Set by Ctrl-C: the trainer stops after the current step and checkpoints.
-static STOP: AtomicBool = AtomicBool::new(false);
-
 /// Exit status after Ctrl-C (128 + SIGINT), once the checkpoint is written.
-pub const INTERRUPTED: u8 = 130;
+pub const INTERRUPTED: u8 = crate::signals::INTERRUPTED;
 
 /// Arguments of `lstm-mnist train`.
 #[derive(Debug, Clone, clap::Args)]
@@ -185,19 +181,6 @@ fn data_and_model(experiment: &Experiment, device: Device) -> Result<(LoadedData
     Ok((data, model))
 }
 
-/// The first Ctrl-C asks for a checkpoint and a clean stop; a second one quits at once.
-fn install_ctrlc_handler() {
-    let handler = ctrlc::set_handler(|| {
-        if STOP.swap(true, Ordering::SeqCst) {
-            std::process::exit(i32::from(INTERRUPTED));
-        }
-        eprintln!("\ninterrupt: stopping after this step and writing a checkpoint (Ctrl-C again to quit at once)");
-    });
-    if let Err(e) = handler {
-        tracing::warn!(error = %e, "Ctrl-C handler not installed: Ctrl-C will stop without a checkpoint");
-    }
-}
-
 /// Trains from `--config` (or continues the run of `--resume`); returns the exit status.
 ///
 /// Everything that can be checked is checked before the run folder is touched:
@@ -239,10 +222,10 @@ pub fn train_experiment(experiment: Experiment, run: &RunFolder, resume: bool, f
             tracing::info!(config = %run.config().display(), "config.json updated with the --set changes");
         }
     }
-    install_ctrlc_handler();
+    crate::signals::install();
     let tensorboard = crate::tensorboard::TensorBoard::new(run.dir());
     let mut options = trainer::Options {
-        stop: Some(&STOP),
+        stop: Some(&crate::signals::STOP),
         // Validation computes in fp32, whatever eval.precision says.
         validation: eval::EvalConfig { batch_size: experiment.eval.batch_size, ..Default::default() },
         progress_bar: std::io::stderr().is_terminal(),
@@ -256,13 +239,15 @@ pub fn train_experiment(experiment: Experiment, run: &RunFolder, resume: bool, f
     if summary.stop == trainer::Stop::Interrupted {
         let checkpoint = summary.checkpoint.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
         eprintln!(
-            "interrupted after step {} of {}; checkpoint {checkpoint}; continue with: lstm-mnist train --resume {}",
+            "{} after step {} of {}; checkpoint {checkpoint}; continue with: lstm-mnist train --resume {}",
+            crate::signals::name(),
             summary.steps,
             summary.total_steps,
             run.dir().display()
         );
-        return Ok(INTERRUPTED);
+        return Ok(crate::signals::exit_status());
     }
+    crate::signals::training_done();
     writeln!(stdout, "Optimization Finished!").map_err(io_error(Path::new("stdout")))?;
     let evaluation = eval::evaluate_with_predictions(&model, &data.test.0, &data.test.1, &eval_config)?;
     writeln!(stdout, "Testing Accuracy: {}", evaluation.report.accuracy).map_err(io_error(Path::new("stdout")))?;
