@@ -8,7 +8,7 @@ CARGO ?= cargo
 CONFIG ?= configs/seed.json
 BIN := target/release/lstm-mnist
 
-.PHONY: setup build run test bench fuzz clean dist
+.PHONY: setup build run test lint bench fuzz clean dist
 
 setup:
 	@scripts/setup.sh
@@ -22,7 +22,14 @@ run: build
 # tests/slurm.rs starts a single-node Slurm with scripts/slurm-up.sh (installing
 # slurmctld, slurmd, slurm-client and munge from Debian when missing, as root)
 # and stops it again; without root it skips with a message, unless CI is set.
-test: setup
+# Style gate run by `make test`: rustfmt, clippy with warnings as errors, and
+# (library and binary code only, not tests) no function over 80 lines.
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --release --workspace --lib --bins -- -D warnings -W clippy::too_many_lines
+
+test: setup lint
 	scripts/setup-onnxruntime.sh
 	scripts/setup-report-tools.sh
 	@scripts/test-data.sh

@@ -456,23 +456,48 @@ fn class_names(
     Ok(names.clone())
 }
 
+/// Downloads the missing files of the named dataset `named` into `dir`
+/// (`data.download`), from `data.mirrors` or the dataset's own mirrors.
+fn download_named(config: &DataConfig, dir: &Path, named: Option<NamedDataset>) -> Result<()> {
+    let Some(named) = named else {
+        return Err(DataError::InvalidConfig {
+            key: "download",
+            message: "downloading needs a named dataset: set `data.dataset` to \"mnist\" or \"fashion-mnist\"".into(),
+        });
+    };
+    let mirrors: Vec<String> = match &config.mirrors {
+        Some(m) => m.clone(),
+        None => named.mirrors.iter().map(|m| (*m).to_owned()).collect(),
+    };
+    download_missing(dir, &named, &mirrors)
+}
+
+/// Standardises every split with the training split's mean and standard
+/// deviation (`data.normalize: "standardize"`); `train_path` names the file
+/// when the training pixels are constant.
+fn standardize(data: &mut Dataset, train_path: &Path) -> Result<()> {
+    let mean = data.train.images.f_mean(Kind::Double)?.f_double_value(&[])?;
+    let std = data.train.images.f_std(true)?.f_double_value(&[])?;
+    if std.is_nan() || std <= 0.0 {
+        return Err(DataError::BadSize {
+            path: train_path.to_owned(),
+            detail: "every training pixel has the same value, so it cannot be standardised".into(),
+        });
+    }
+    for split in std::iter::once(&mut data.train).chain(data.validation.as_mut()).chain(std::iter::once(&mut data.test))
+    {
+        split.images = split.images.f_sub_scalar(mean)?.f_div_scalar_(std)?;
+    }
+    data.standardization = Some(Standardization { mean, std });
+    Ok(())
+}
+
 /// Loads the training, validation and test splits described by `config`,
 /// downloading missing files first when `config.download` is set.
 pub fn load(config: &DataConfig) -> Result<Dataset> {
     let (dir, named) = config.resolve()?;
     if config.download {
-        let Some(named) = named else {
-            return Err(DataError::InvalidConfig {
-                key: "download",
-                message: "downloading needs a named dataset: set `data.dataset` to \"mnist\" or \"fashion-mnist\""
-                    .into(),
-            });
-        };
-        let mirrors: Vec<String> = match &config.mirrors {
-            Some(m) => m.clone(),
-            None => named.mirrors.iter().map(|m| (*m).to_owned()).collect(),
-        };
-        download_missing(&dir, &named, &mirrors)?;
+        download_named(config, &dir, named)?;
     }
     if !dir.is_dir() {
         return Err(DataError::MissingDir(dir));
@@ -523,20 +548,7 @@ pub fn load(config: &DataConfig) -> Result<Dataset> {
         standardization: None,
     };
     if config.normalize == Normalize::Standardize {
-        let mean = data.train.images.f_mean(Kind::Double)?.f_double_value(&[])?;
-        let std = data.train.images.f_std(true)?.f_double_value(&[])?;
-        if std.is_nan() || std <= 0.0 {
-            return Err(DataError::BadSize {
-                path: train_images.path.clone(),
-                detail: "every training pixel has the same value, so it cannot be standardised".into(),
-            });
-        }
-        for split in
-            std::iter::once(&mut data.train).chain(data.validation.as_mut()).chain(std::iter::once(&mut data.test))
-        {
-            split.images = split.images.f_sub_scalar(mean)?.f_div_scalar_(std)?;
-        }
-        data.standardization = Some(Standardization { mean, std });
+        standardize(&mut data, &train_images.path)?;
     }
     tracing::info!(
         dir = %data.dir.display(),
