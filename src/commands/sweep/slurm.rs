@@ -123,7 +123,7 @@ pub fn run(sweep: &Sweep, dir: &Path, todo: &[usize], wait: bool) -> Result<Outc
     let cwd = absolute(Path::new("."))?;
     let path = slurm_dir.join("array.sbatch");
     let text = script(&sweep.name, &dir, todo, &sweep.file.slurm, &exe, &cwd);
-    std::fs::write(&path, text).map_err(io_error(&path))?;
+    atomic_file::write(&path, text).map_err(io_error(&path))?;
     let out = client("sbatch", &["--parsable", &path.display().to_string()])?;
     let job = out.trim().split(';').next().unwrap_or("").to_owned();
     if job.is_empty() {
