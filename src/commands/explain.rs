@@ -10,7 +10,6 @@ use lstm_model::{LstmClassifier, Sequence, Workload};
 use serde::Serialize;
 use tch::Device;
 
-
 use super::predict::{read_images, ModelInput, PredictError};
 use crate::run_folder::find_model_dir;
 use crate::Failure;

@@ -96,7 +96,10 @@ pub type StepChart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, Ra
 
 /// Draws the legend of the labelled series of `chart`: in the upper right
 /// corner (falling curves such as a loss) or the lower right (rising ones).
-pub fn draw_legend<'a, DB: DrawingBackend + 'a>(chart: &mut StepChart<'a, DB>, upper_right: bool) -> Result<(), String> {
+pub fn draw_legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut StepChart<'a, DB>,
+    upper_right: bool,
+) -> Result<(), String> {
     chart
         .configure_series_labels()
         .position(if upper_right { SeriesLabelPosition::UpperRight } else { SeriesLabelPosition::LowerRight })

@@ -62,6 +62,7 @@
 //! `lstm-model` (or `torch-build`), or set `LSTM_MNIST_CPU_ONLY = "1"` there.
 
 mod error;
+pub mod fuzz;
 mod header;
 mod precision;
 mod spec;
