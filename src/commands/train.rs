@@ -3,7 +3,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use lstm_model::{LstmClassifier, ModelSpec};
+use lstm_model::{LstmClassifier, ModelSpec, Workload};
 use serde_json::json;
 use tch::Device;
 
@@ -215,7 +215,7 @@ pub fn train_experiment(
     experiment.eval.validate()?;
     let threads = set_threads(experiment.threads);
     let device = choose_device(experiment.device)?;
-    crate::precision::resolve(experiment.train.precision, "train.precision", "training", device)?;
+    crate::precision::check(experiment.train.precision, "train.precision", device)?;
     let eval_config = crate::precision::eval_config(&experiment, device)?;
     if !resume {
         run_folder::check_new_run_dir(run.dir(), force)?;
@@ -338,6 +338,8 @@ fn save_results(
         .map_err(|e| Failure::Train(crate::tensorboard::sink_error(e)))?;
     let title = experiment.name.clone().unwrap_or_else(|| run.dir().display().to_string());
     let subtitle = format!("training run {}", run.dir().display());
-    let compute = (model, setup.eval_config.precision.unwrap_or_default().resolve(device).kind());
+    let precision = setup.eval_config.precision.unwrap_or_default();
+    let compute =
+        (model, model.resolve_precision(precision, setup.eval_config.batch_size, Workload::Inference)?.kind());
     run_folder::write_page(run, (&title, &subtitle), None, compute, evaluation, (&data.test.0, &data.test.1))
 }
