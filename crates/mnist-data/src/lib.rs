@@ -135,24 +135,24 @@ pub enum ValidationSize {
 impl ValidationSize {
     /// The number of images to hold out of `train` training images.
     pub fn count(&self, train: usize) -> Result<usize> {
-        let invalid = |message: String| Err(DataError::InvalidConfig { key: "validation", message });
+        let invalid = |value: String, hint: String| Err(DataError::invalid_config("data.validation", value, hint));
         match *self {
             ValidationSize::Count(n) if n < train => Ok(n),
-            ValidationSize::Count(n) => invalid(format!(
-                "{n} validation images would leave no training images out of {train}; use a smaller count or a fraction"
-            )),
+            ValidationSize::Count(n) => invalid(
+                n.to_string(),
+                format!("it would leave no training images out of {train}; use a smaller count or a fraction"),
+            ),
             ValidationSize::Fraction(f) if f > 0.0 && f < 1.0 => {
                 let n = (f * train as f64).round() as usize;
                 if n == 0 || n >= train {
-                    invalid(format!("fraction {} of {train} training images leaves an empty split", short_float(f)))
+                    invalid(short_float(f), format!("this fraction of {train} training images leaves an empty split"))
                 } else {
                     Ok(n)
                 }
             }
-            ValidationSize::Fraction(f) => invalid(format!(
-                "{} is neither a count (an integer) nor a fraction strictly between 0 and 1",
-                short_float(f)
-            )),
+            ValidationSize::Fraction(f) => {
+                invalid(short_float(f), "use a count (an integer) or a fraction strictly between 0 and 1".into())
+            }
         }
     }
 }
@@ -268,14 +268,11 @@ impl DataConfig {
     /// The folder to read and the named dataset, if any.
     pub fn resolve(&self) -> Result<(PathBuf, Option<NamedDataset>)> {
         match (&self.dataset, &self.dir) {
-            (Some(DatasetRef::Dir(a)), Some(b)) if a != b => Err(DataError::InvalidConfig {
-                key: "dir",
-                message: format!(
-                    "`data.dataset` names the folder {} and `data.dir` the folder {}; keep only one",
-                    a.display(),
-                    b.display()
-                ),
-            }),
+            (Some(DatasetRef::Dir(a)), Some(b)) if a != b => Err(DataError::invalid_config(
+                "data.dir",
+                b.display(),
+                format!("`data.dataset` names another folder, {}; keep only one of the two", a.display()),
+            )),
             (Some(DatasetRef::Dir(dir)), _) => Ok((dir.clone(), None)),
             (Some(named), dir) => {
                 let named = named.named().expect("not a folder, so a named dataset");
@@ -424,7 +421,7 @@ fn class_names(
     train: &IdxLabels,
     test: &IdxLabels,
 ) -> Result<Vec<String>> {
-    let invalid = |message: String| Err(DataError::InvalidConfig { key: "class_names", message });
+    let invalid = |value: String, hint: String| Err(DataError::invalid_config("data.class_names", value, hint));
     let Some(names) = &config.class_names else {
         if let Some(named) = named {
             return Ok(named.class_names());
@@ -439,19 +436,21 @@ fn class_names(
     };
     let used = train.labels.iter().chain(&test.labels).max().map_or(0, |&l| usize::from(l) + 1);
     if names.len() != used {
-        return invalid(format!(
-            "{} names given, but the labels of {} and {} use {used} classes (0 to {}); give one name per class",
-            names.len(),
-            train.path.display(),
-            test.path.display(),
-            used.saturating_sub(1)
-        ));
+        return invalid(
+            format!("{} names given", names.len()),
+            format!(
+                "the labels of {} and {} use {used} classes (0 to {}); give one name per class",
+                train.path.display(),
+                test.path.display(),
+                used.saturating_sub(1)
+            ),
+        );
     }
     if let Some(i) = names.iter().position(|n| n.trim().is_empty()) {
-        return invalid(format!("name {i} is empty; give every class a name"));
+        return invalid(format!("name {i} {:?}", names[i]), "give every class a non-empty name".into());
     }
     if let Some((i, n)) = names.iter().enumerate().find(|(i, n)| names[..*i].contains(n)) {
-        return invalid(format!("name {i}, {n:?}, is given twice; class names must differ"));
+        return invalid(format!("name {i} {n:?}"), "this name is given twice; class names must differ".into());
     }
     Ok(names.clone())
 }
@@ -460,10 +459,11 @@ fn class_names(
 /// (`data.download`), from `data.mirrors` or the dataset's own mirrors.
 fn download_named(config: &DataConfig, dir: &Path, named: Option<NamedDataset>) -> Result<()> {
     let Some(named) = named else {
-        return Err(DataError::InvalidConfig {
-            key: "download",
-            message: "downloading needs a named dataset: set `data.dataset` to \"mnist\" or \"fashion-mnist\"".into(),
-        });
+        return Err(DataError::invalid_config(
+            "data.download",
+            "true",
+            "downloading needs a named dataset: set `data.dataset` to \"mnist\" or \"fashion-mnist\"",
+        ));
     };
     let mirrors: Vec<String> = match &config.mirrors {
         Some(m) => m.clone(),
@@ -587,7 +587,8 @@ mod tests {
         ] {
             let config = DataConfig { class_names: Some(bad), ..DataConfig::from_dir(dir.path()) };
             let err = load(&config).unwrap_err();
-            assert!(matches!(err, DataError::InvalidConfig { key: "class_names", .. }), "{err}");
+            assert!(matches!(&err, DataError::InvalidConfig { key, .. } if key == "data.class_names"), "{err}");
+            assert!(err.is_config(), "{err}");
             assert!(err.to_string().contains(expected), "{err}");
         }
     }
@@ -636,10 +637,11 @@ mod tests {
     fn names_missing_files_and_folders() {
         let dir = tempfile::tempdir().unwrap();
         let err = load(&DataConfig::from_dir(dir.path().join("nope"))).unwrap_err();
-        assert!(matches!(err, DataError::MissingDir(_)), "{err}");
+        assert!(matches!(err, DataError::MissingDir(_)) && err.is_config(), "{err}");
         let err = load(&DataConfig::from_dir(dir.path())).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("train-images-idx3-ubyte.gz") && msg.contains("train-images.idx3-ubyte"), "{msg}");
+        assert!(err.is_config(), "a folder without the dataset's files is the config's fault: {msg}");
     }
 
     #[test]
@@ -647,7 +649,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write_dataset(dir.path(), &[0, 10], &[1]);
         let err = load(&DataConfig::from_dir(dir.path())).unwrap_err();
-        assert!(matches!(err, DataError::LabelOutOfRange { index: 1, label: 10, .. }), "{err}");
+        assert!(matches!(err, DataError::LabelOutOfRange { index: 1, label: 10, .. }) && !err.is_config(), "{err}");
         std::fs::write(dir.path().join("train-labels.idx1-ubyte"), encode_labels(&[0])).unwrap();
         let err = load(&DataConfig::from_dir(dir.path())).unwrap_err();
         assert!(matches!(err, DataError::CountMismatch { images: 2, labels: 1, .. }), "{err}");
@@ -714,7 +716,8 @@ mod tests {
         assert_eq!((frac.train.len(), frac.validation.unwrap().len()), (70, 30));
         for bad in [ValidationSize::Count(100), ValidationSize::Fraction(1.0), ValidationSize::Fraction(0.001)] {
             let err = load(&config(bad)).unwrap_err();
-            assert!(matches!(err, DataError::InvalidConfig { key: "validation", .. }), "{err}");
+            assert!(matches!(&err, DataError::InvalidConfig { key, .. } if key == "data.validation"), "{err}");
+            assert!(err.is_config(), "{err}");
         }
     }
 
@@ -765,7 +768,7 @@ mod tests {
         assert_eq!((dir, named), (datasets::MNIST.cache_dir(), Some(datasets::MNIST)));
         assert_eq!(DataConfig::default().resolve().unwrap(), (PathBuf::from(SAMPLE_DIR), None));
         let both = DataConfig { dataset: Some(DatasetRef::from("a")), dir: Some("b".into()), ..Default::default() };
-        assert!(matches!(both.resolve(), Err(DataError::InvalidConfig { key: "dir", .. })));
+        assert!(matches!(both.resolve(), Err(DataError::InvalidConfig { key, .. }) if key == "data.dir"));
         let fashion =
             DataConfig { dataset: Some(DatasetRef::FashionMnist), dir: Some("f".into()), ..Default::default() };
         assert_eq!(fashion.resolve().unwrap(), (PathBuf::from("f"), Some(datasets::FASHION_MNIST)));
@@ -775,7 +778,7 @@ mod tests {
     fn download_needs_a_named_dataset() {
         let dir = tempfile::tempdir().unwrap();
         let config = DataConfig { download: true, ..DataConfig::from_dir(dir.path()) };
-        assert!(matches!(load(&config), Err(DataError::InvalidConfig { key: "download", .. })));
+        assert!(matches!(load(&config), Err(DataError::InvalidConfig { key, .. }) if key == "data.download"));
     }
 
     #[test]

@@ -98,7 +98,8 @@ pub fn write(
     let tensor_path = tmp.join(STATE_TENSORS);
     atomic_file::write_via(&tensor_path, |t| Ok(Tensor::write_safetensors(tensors, t)?), io(&tensor_path))?;
     let json_path = tmp.join(STATE_JSON);
-    let text = serde_json::to_vec_pretty(meta).map_err(|e| TrainError::BadCheckpoint(e.to_string()))?;
+    let text = serde_json::to_vec_pretty(meta)
+        .map_err(|e| TrainError::BadCheckpoint { path: json_path.clone(), detail: format!("cannot encode: {e}") })?;
     atomic_file::write(&json_path, text).map_err(io(&json_path))?;
     if dir.exists() {
         discard(&dir)?;
@@ -169,21 +170,20 @@ pub fn read(dir: &Path) -> Result<(CheckpointMeta, BTreeMap<String, Tensor>), Tr
     let json_path = dir.join(STATE_JSON);
     let bytes = std::fs::read(&json_path).map_err(io(&json_path))?;
     let meta: CheckpointMeta = serde_json::from_slice(&bytes)
-        .map_err(|e| TrainError::BadCheckpoint(format!("{}: {e}", json_path.display())))?;
+        .map_err(|e| TrainError::BadCheckpoint { path: json_path.clone(), detail: e.to_string() })?;
     if meta.version != CHECKPOINT_VERSION {
-        return Err(TrainError::BadCheckpoint(format!(
-            "{}: checkpoint version {} is not {CHECKPOINT_VERSION}",
-            json_path.display(),
-            meta.version
-        )));
+        return Err(TrainError::BadCheckpoint {
+            path: json_path,
+            detail: format!("checkpoint version {} is not {CHECKPOINT_VERSION}", meta.version),
+        });
     }
     let tensor_path = dir.join(STATE_TENSORS);
-    let tensors = Tensor::read_safetensors(&tensor_path).map_err(|e| {
-        TrainError::BadCheckpoint(format!(
-            "{} is not a readable safetensors file ({e}); the checkpoint is damaged: delete {} to resume from the one before",
-            tensor_path.display(),
+    let tensors = Tensor::read_safetensors(&tensor_path).map_err(|e| TrainError::BadCheckpoint {
+        path: tensor_path.clone(),
+        detail: format!(
+            "not a readable safetensors file ({e}); the checkpoint is damaged: delete {} to resume from the one before",
             dir.display()
-        ))
+        ),
     })?;
     Ok((meta, tensors.into_iter().collect()))
 }
