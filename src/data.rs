@@ -5,8 +5,10 @@
 //! `synth-data`, `"source": "image-folder"` reads class folders of pictures
 //! with `image-folder-data`. Everything downstream only sees [`LoadedData`].
 
+use std::path::PathBuf;
+
 use image_folder_data::ImageFolderConfig;
-use mnist_data::DataConfig;
+use mnist_data::{DataConfig, Locations};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use synth_data::SynthConfig;
@@ -98,11 +100,31 @@ impl DataLoadError {
     }
 }
 
+/// The folder an IDX config naming no dataset reads: the real digits shipped
+/// with the repository, relative to the working directory.
+pub const SAMPLE_DIR: &str = "data/mnist-sample";
+
+/// The program's cache folder: `$LSTM_MNIST_CACHE`, else `~/.cache/lstm-mnist`
+/// (the one `make` and `scripts/` install libtorch into).
+pub fn cache_root() -> PathBuf {
+    std::env::var_os("LSTM_MNIST_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/lstm-mnist")))
+        .unwrap_or_else(|| PathBuf::from(".cache/lstm-mnist"))
+}
+
+/// Where `mnist-data` reads when a config names no folder: [`SAMPLE_DIR`]
+/// with no dataset, `<cache>/data/<name>` for a named dataset without a
+/// system copy (see [`cache_root`]).
+pub fn idx_locations() -> Locations {
+    Locations { default_dir: Some(PathBuf::from(SAMPLE_DIR)), cache_dir: Some(cache_root().join("data")) }
+}
+
 /// Loads (or generates) the data the section describes.
 pub fn load(section: &DataSection) -> Result<LoadedData, DataLoadError> {
     match section {
         DataSection::Idx(config) => {
-            let data = mnist_data::load(config)?;
+            let data = mnist_data::load(config, &idx_locations())?;
             if let Some(st) = data.standardization {
                 tracing::info!(mean = st.mean, std = st.std, "standardised with the training split's statistics");
             }
@@ -201,5 +223,15 @@ mod tests {
         assert_eq!(data.class_names.len(), 2);
         let bad = DataSection::Synth(SynthConfig { classes: 20, ..Default::default() });
         assert!(load(&bad).unwrap_err().is_config());
+    }
+
+    #[test]
+    fn idx_configs_naming_no_folder_read_the_sample_or_the_cache() {
+        let places = idx_locations();
+        let (dir, named) = DataConfig::default().resolve(&places).unwrap();
+        assert_eq!((dir, named), (PathBuf::from(SAMPLE_DIR), None));
+        let mnist = DataConfig { dataset: Some(mnist_data::DatasetRef::Mnist), ..Default::default() };
+        let (dir, _) = mnist.resolve(&places).unwrap();
+        assert_eq!(dir, cache_root().join("data/mnist"));
     }
 }

@@ -10,6 +10,7 @@ pub mod compare;
 pub mod config;
 pub mod data;
 mod failure;
+pub mod fuzz;
 pub mod html;
 pub mod memory;
 pub mod openmp;

@@ -1,27 +1,12 @@
 //! Every input in `tests/fuzz_regressions/config/` (crashes found by the
 //! `config` fuzz target, and hand-made nasty configs) must load without a
-//! panic: `Ok` or a typed [`ConfigError`]. The input format is the fuzz
-//! target's (`fuzz/src/lib.rs`): `json \0 set \0 set ...`, at most four sets.
+//! panic: `Ok` or a typed [`ConfigError`]. Each goes through the fuzz
+//! target's own body, [`lstm_mnist::fuzz::config`] (`json \0 set \0 set ...`).
 
 use std::path::Path;
 
-use lstm_mnist::config::{ConfigError, Experiment};
-
-/// What the fuzz target does with one input: `None` when the text is not UTF-8.
-fn run(data: &[u8]) -> Option<Result<Experiment, ConfigError>> {
-    let mut parts = data.split(|&b| b == 0);
-    let text = std::str::from_utf8(parts.next().unwrap_or_default()).ok()?;
-    let sets: Vec<String> = parts.take(4).map(|s| String::from_utf8_lossy(s).into_owned()).collect();
-    let origin = Path::new("fuzz.json");
-    let result = Experiment::from_json_str(text, &sets, origin);
-    if let Ok(experiment) = &result {
-        // The run folder's config.json loads back the same.
-        let saved = serde_json::to_string(experiment).unwrap();
-        assert_eq!(&Experiment::from_json_str(&saved, &[], origin).unwrap(), experiment);
-        let _ = experiment.train.validate();
-    }
-    Some(result)
-}
+use lstm_mnist::config::ConfigError;
+use lstm_mnist::fuzz::config as run;
 
 fn dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz_regressions/config")

@@ -142,7 +142,7 @@ fn standardization(dir: &Path) -> Result<Option<(f64, f64)>, ExportError> {
     let experiment = Experiment::load(&config, &[])?;
     match experiment.data {
         DataSection::Idx(data) if data.normalize == Normalize::Standardize => {
-            let loaded = mnist_data::load(&data)?;
+            let loaded = mnist_data::load(&data, &crate::data::idx_locations())?;
             Ok(loaded.standardization.map(|s| (s.mean, s.std)))
         }
         _ => Ok(None),

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use image::GrayImage;
 use image_folder_data::picture::{self, Invert, PictureError};
-use lstm_model::{LstmClassifier, Prediction, SPEC_FILE};
+use lstm_model::{LstmClassifier, Prediction, Workload, SPEC_FILE};
 use serde::Serialize;
 use tch::Device;
 
@@ -18,9 +18,9 @@ use crate::Failure;
 /// Images per forward pass when classifying a large IDX file.
 const BATCH: usize = eval::DEFAULT_BATCH_SIZE as usize;
 
-/// Arguments of `lstm-mnist predict`.
+/// The model and the images `predict` and `explain` run it on.
 #[derive(Debug, Clone, clap::Args)]
-pub struct PredictArgs {
+pub struct ModelInput {
     /// The run folder (holding model/) or the model folder itself.
     #[arg(long, short)]
     pub model: PathBuf,
@@ -39,13 +39,21 @@ pub struct PredictArgs {
         default_missing_value = "yes"
     )]
     pub invert: Invert,
-    /// Print one JSON array with every class probability instead of one line per image.
-    #[arg(long)]
-    pub json: bool,
-    /// Compute precision: fp32, bf16 or auto (bf16 where the CPU runs it fast).
+    /// Compute precision: fp32, bf16 or auto (the faster of the two, measured).
     /// Default: the run's eval.precision, else its train.precision, else fp32.
     #[arg(long, value_name = "PRECISION", value_parser = parse_precision)]
     pub precision: Option<lstm_model::Precision>,
+}
+
+/// Arguments of `lstm-mnist predict`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PredictArgs {
+    /// The model and the images.
+    #[command(flatten)]
+    pub input: ModelInput,
+    /// Print one JSON array with every class probability instead of one line per image.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// A `--precision` value: `fp32`, `bf16`, `fp16` or `auto`, as in the config.
@@ -261,13 +269,14 @@ fn classify_file<W: Write>(
 /// Every file is checked before anything is printed; IDX files are then read
 /// a batch at a time and the JSON array written element by element.
 pub fn run(args: &PredictArgs, out: &mut impl Write) -> Result<(), Failure> {
-    let PredictArgs { model, files, invert, json, precision } = args;
+    let PredictArgs { input: ModelInput { model, files, invert, precision }, json } = args;
     if files.is_empty() {
         return Err(PredictError::NoFiles.into());
     }
     let dir = find_model_dir(model).ok_or_else(|| PredictError::NoModel(model.clone()))?;
-    let compute = crate::precision::model_precision(model, *precision, Device::Cpu)?.kind();
+    let precision = crate::precision::model_precision(model, *precision, Device::Cpu)?;
     let model = LstmClassifier::load(&dir, Device::Cpu)?;
+    let compute = model.resolve_precision(precision, eval::DEFAULT_BATCH_SIZE, Workload::Inference)?.kind();
     let (height, width) = (model.spec().image_height, model.spec().image_width);
     tracing::info!(model = %dir.display(), height, width, "model loaded");
     for file in files {

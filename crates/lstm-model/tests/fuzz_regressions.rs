@@ -1,35 +1,21 @@
 //! Every input in `tests/fuzz_regressions/model/` (crashes found by the
 //! `model` fuzz target, and hand-made nasty model folders) must load without
-//! a panic: `Ok` or a typed [`ModelError`]. The input format is the fuzz
-//! target's (`fuzz/src/lib.rs`): `model.json` bytes, a NUL byte, then the
-//! `model.safetensors` bytes.
+//! a panic: `Ok` or a typed [`ModelError`]. Each goes through the fuzz
+//! target's own body, [`lstm_model::fuzz::model`] (`model.json` bytes, a NUL
+//! byte, then the `model.safetensors` bytes).
 
 use std::path::{Path, PathBuf};
 
-use lstm_model::{LstmClassifier, ModelError, ModelSpec, SPEC_FILE, WEIGHTS_FILE};
+use lstm_model::{LstmClassifier, ModelError};
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz_regressions/model")
 }
 
-/// What the fuzz target does with one input, in folder `folder`.
+/// The fuzz target's own body on one input, in folder `folder`; every
+/// regression input is within the fuzz target's limits.
 fn run(data: &[u8], folder: &Path) -> Result<LstmClassifier, ModelError> {
-    let (json, weights) = match data.iter().position(|&b| b == 0) {
-        Some(i) => (&data[..i], &data[i + 1..]),
-        None => (data, &data[data.len()..]),
-    };
-    // The fuzz target skips loading specs above 2^20 parameters or 4096
-    // steps (slow, not wrong); the library's limits reject absurd ones.
-    if let Ok(spec) = ModelSpec::from_json(Path::new(SPEC_FILE), json) {
-        assert!(spec.parameter_count().is_some_and(|n| n <= 1 << 20) && spec.steps <= 4096, "too big for a test");
-    }
-    std::fs::write(folder.join(SPEC_FILE), json).unwrap();
-    std::fs::write(folder.join(WEIGHTS_FILE), weights).unwrap();
-    let model = LstmClassifier::load(folder, tch::Device::Cpu)?;
-    let s = model.spec();
-    let images = tch::Tensor::zeros([1, s.image_height, s.image_width], (tch::Kind::Float, tch::Device::Cpu));
-    assert_eq!(model.predict(&images)?.len(), 1);
-    Ok(model)
+    lstm_model::fuzz::model(data, folder).expect("an input within the fuzz limits")
 }
 
 fn load(name: &str) -> Result<LstmClassifier, ModelError> {

@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use mnist_data::{load, DataConfig, ValidationSize};
+use mnist_data::{load, DataConfig, Locations, ValidationSize};
 
 fn dataset_dir() -> PathBuf {
     let dir = std::env::var_os("FASHION_MNIST_DIR")
@@ -29,8 +29,10 @@ fn bench_load(c: &mut Criterion) {
     group.sample_size(10);
     let plain = DataConfig::from_dir(&dir);
     let held_out = DataConfig { validation: Some(ValidationSize::Count(5000)), ..DataConfig::from_dir(&dir) };
-    group.bench_function("train+test", |b| b.iter(|| load(&plain).expect("dataset loads")));
-    group.bench_function("train+validation+test", |b| b.iter(|| load(&held_out).expect("dataset loads")));
+    group.bench_function("train+test", |b| b.iter(|| load(&plain, &Locations::default()).expect("dataset loads")));
+    group.bench_function("train+validation+test", |b| {
+        b.iter(|| load(&held_out, &Locations::default()).expect("dataset loads"))
+    });
     group.finish();
 }
 

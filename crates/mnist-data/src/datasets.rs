@@ -1,7 +1,7 @@
 //! The named datasets of the MNIST family: where they live, where they can be
 //! downloaded from, the SHA-256 of each official file and the class names.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// One of the four files of a dataset, as published.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,8 +19,8 @@ pub struct RemoteFile {
 pub struct NamedDataset {
     /// The name used in configs.
     pub name: &'static str,
-    /// Folders searched, in order, when `data.dir` is not given (besides the
-    /// cache folder `<cache>/data/<name>`).
+    /// Folders searched, in order, when `data.dir` is not given (before the
+    /// application's cache folder, see [`NamedDataset::default_dir`]).
     pub system_dirs: &'static [&'static str],
     /// Default mirrors (base URLs; the file name is appended).
     pub mirrors: &'static [&'static str],
@@ -108,31 +108,17 @@ pub const FASHION_MNIST: NamedDataset = NamedDataset {
 pub const NAMED: [NamedDataset; 2] = [MNIST, FASHION_MNIST];
 
 impl NamedDataset {
-    /// Looks a dataset up by its config name.
-    pub fn by_name(name: &str) -> Option<Self> {
-        NAMED.into_iter().find(|d| d.name == name)
-    }
-
     /// The class names as owned strings.
     pub fn class_names(&self) -> Vec<String> {
         self.class_names.iter().map(|s| (*s).to_owned()).collect()
     }
 
-    /// The cache folder of this dataset: `$LSTM_MNIST_CACHE/data/<name>`, or
-    /// `$HOME/.cache/lstm-mnist/data/<name>` when that variable is not set.
-    pub fn cache_dir(&self) -> PathBuf {
-        let root = std::env::var_os("LSTM_MNIST_CACHE")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/lstm-mnist")))
-            .unwrap_or_else(|| PathBuf::from(".cache/lstm-mnist"));
-        root.join("data").join(self.name)
-    }
-
     /// The folder used when `data.dir` is not given: the first system folder
     /// that exists (Fashion-MNIST: `/usr/share/datasets/fashion-mnist`), else
-    /// the cache folder.
-    pub fn default_dir(&self) -> PathBuf {
-        self.system_dirs.iter().map(PathBuf::from).find(|d| d.is_dir()).unwrap_or_else(|| self.cache_dir())
+    /// `<cache_dir>/<name>`; `None` when neither is available.
+    pub fn default_dir(&self, cache_dir: Option<&Path>) -> Option<PathBuf> {
+        let system = self.system_dirs.iter().map(PathBuf::from).find(|d| d.is_dir());
+        system.or_else(|| cache_dir.map(|cache| cache.join(self.name)))
     }
 }
 
@@ -143,17 +129,19 @@ mod tests {
     #[test]
     fn names_sums_and_classes_are_well_formed() {
         for d in NAMED {
-            assert_eq!(NamedDataset::by_name(d.name), Some(d));
             for f in d.files {
                 assert_eq!(f.sha256.len(), 64, "{}", f.name);
                 assert!(f.size > 1000, "{}", f.name);
                 assert!(f.sha256.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
             }
             assert!(d.mirrors.iter().all(|m| m.starts_with("https://") && m.ends_with('/')));
-            assert!(d.cache_dir().ends_with(format!("data/{}", d.name)));
+            let cache = Path::new("/cache");
+            if d.system_dirs.iter().all(|s| !Path::new(s).is_dir()) {
+                assert_eq!(d.default_dir(Some(cache)), Some(cache.join(d.name)));
+                assert_eq!(d.default_dir(None), None);
+            }
         }
         assert_eq!(FASHION_MNIST.class_names()[9], "Ankle boot");
-        assert_eq!(NamedDataset::by_name("cifar"), None);
     }
 
     /// The sizes are those of the files the checksums are of, where a copy is installed.

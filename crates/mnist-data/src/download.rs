@@ -1,7 +1,8 @@
 //! Verified downloads: each file is fetched from the first mirror that serves
 //! it whole and with the expected SHA-256, streamed into a temporary file in
 //! the target folder and only then renamed into place, so a crash or a bad
-//! mirror never leaves a half file under the real name.
+//! mirror never leaves a half file under the real name. [`load`](crate::load)
+//! fetches the files a named dataset's folder lacks this way (`data.download`).
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
@@ -10,7 +11,10 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 
+use crate::config::DataConfig;
+use crate::datasets::NamedDataset;
 use crate::error::{DataError, DownloadAttempt, Result};
+use crate::files::{candidates, FILES};
 
 /// Lower-case hex of a byte string.
 fn hex(bytes: &[u8]) -> String {
@@ -160,6 +164,34 @@ pub fn fetch(dir: &Path, name: &str, sha256: &str, size: u64, mirrors: &[impl As
         attempts.push(DownloadAttempt { url: "(none)".into(), reason: "`data.mirrors` is empty".into() });
     }
     Err(DataError::Download { path: dest, attempts })
+}
+
+/// Downloads the files of `named` that are missing from `dir`.
+pub(crate) fn download_missing(dir: &Path, named: &NamedDataset, mirrors: &[String]) -> Result<()> {
+    for ((stem, what, idx), remote) in FILES.into_iter().zip(named.files) {
+        let present = candidates(stem, what, idx).iter().any(|name| dir.join(name).is_file());
+        if !present {
+            fetch(dir, remote.name, remote.sha256, remote.size, mirrors)?;
+        }
+    }
+    Ok(())
+}
+
+/// Downloads the missing files of the named dataset `named` into `dir`
+/// (`data.download`), from `data.mirrors` or the dataset's own mirrors.
+pub(crate) fn download_named(config: &DataConfig, dir: &Path, named: Option<NamedDataset>) -> Result<()> {
+    let Some(named) = named else {
+        return Err(DataError::invalid_config(
+            "data.download",
+            "true",
+            "downloading needs a named dataset: set `data.dataset` to \"mnist\" or \"fashion-mnist\"",
+        ));
+    };
+    let mirrors: Vec<String> = match &config.mirrors {
+        Some(m) => m.clone(),
+        None => named.mirrors.iter().map(|m| (*m).to_owned()).collect(),
+    };
+    download_missing(dir, &named, &mirrors)
 }
 
 #[cfg(test)]

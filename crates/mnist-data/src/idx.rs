@@ -55,39 +55,19 @@ pub fn open_regular(path: &Path) -> Result<std::fs::File> {
     std::fs::File::open(path).map_err(io)
 }
 
-/// Opens a file as a stream of IDX bytes, decompressing it when it starts
-/// with the gzip magic bytes (whatever its extension).
-fn open_stream(path: &Path) -> Result<Box<dyn Read + Send>> {
-    let mut file = BufReader::new(open_regular(path)?);
-    let head = file.fill_buf().map_err(|source| DataError::Io { path: path.to_owned(), source })?;
-    Ok(if head.starts_with(&[0x1f, 0x8b]) { Box::new(MultiGzDecoder::new(file)) } else { Box::new(file) })
+/// The IDX bytes of `reader`, decompressed when they start with the gzip
+/// magic bytes (whatever the file's name); `path` only names the source in errors.
+fn decoded<'a>(path: &Path, reader: impl Read + Send + 'a) -> Result<Box<dyn Read + Send + 'a>> {
+    let mut reader = BufReader::new(reader);
+    let head = reader.fill_buf().map_err(|source| DataError::Io { path: path.to_owned(), source })?;
+    Ok(if head.starts_with(&[0x1f, 0x8b]) { Box::new(MultiGzDecoder::new(reader)) } else { Box::new(reader) })
 }
 
-/// Reads an IDX file, gzipped or raw, up to the size its header declares and
-/// one byte more (enough to tell that there is more data than declared): a
-/// gzip bomb behind a small header is never inflated beyond that.
-pub fn read_maybe_gzipped(path: &Path) -> Result<Vec<u8>> {
-    read_declared(&mut open_stream(path)?).map_err(|source| DataError::Io { path: path.to_owned(), source })
-}
-
-/// Decompresses `raw` when it starts with the gzip magic bytes, else returns
-/// it unchanged; `path` only names the source in errors. This is
-/// [`read_maybe_gzipped`] without the file read, for bytes from elsewhere:
-/// decompression stops one byte after the size the IDX header declares.
-///
-/// ```
-/// let raw = mnist_data::idx::encode_labels(&[3, 1]);
-/// let bytes = mnist_data::idx::decode_maybe_gzipped("labels".as_ref(), raw.clone())?;
-/// assert_eq!(bytes, raw);
-/// # Ok::<(), mnist_data::DataError>(())
-/// ```
-pub fn decode_maybe_gzipped(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>> {
-    if raw.starts_with(&[0x1f, 0x8b]) {
-        read_declared(&mut MultiGzDecoder::new(raw.as_slice()))
-            .map_err(|source| DataError::Io { path: path.to_owned(), source })
-    } else {
-        Ok(raw)
-    }
+/// Reads the IDX bytes of `reader`, gzipped or raw, up to the size the header
+/// declares and one byte more (enough to tell that there is more data than
+/// declared): a gzip bomb behind a small header is never inflated beyond that.
+fn read_declared_from(path: &Path, reader: impl Read + Send) -> Result<Vec<u8>> {
+    read_declared(&mut decoded(path, reader)?).map_err(|source| DataError::Io { path: path.to_owned(), source })
 }
 
 /// Reads IDX bytes from `reader`: the header, then at most the number of
@@ -132,7 +112,7 @@ pub struct ImageStream {
 impl ImageStream {
     /// Opens an IDX image file and checks its header.
     pub fn open(path: &Path) -> Result<Self> {
-        let mut reader = open_stream(path)?;
+        let mut reader = decoded(path, open_regular(path)?)?;
         let mut header = Vec::new();
         (&mut reader)
             .take(16)
@@ -261,11 +241,22 @@ pub fn parse_labels(path: &Path, bytes: &[u8]) -> Result<IdxLabels> {
 
 /// Reads an IDX image file, gzipped or raw.
 pub fn read_images(path: &Path) -> Result<IdxImages> {
-    let mut bytes = read_maybe_gzipped(path)?;
-    let (count, rows, cols) = {
-        let img = parse_images_header(path, &bytes)?;
-        (img.0, img.1, img.2)
-    };
+    read_images_from(path, open_regular(path)?)
+}
+
+/// Reads IDX images, gzipped or raw, from `reader`; `path` names the source
+/// in errors. [`read_images`] is this on the opened file, so bytes from
+/// elsewhere (a fuzzer, a network) take the same path.
+///
+/// ```
+/// let raw = mnist_data::idx::encode_images(1, 2, 2, &[0, 64, 128, 255]);
+/// let images = mnist_data::idx::read_images_from("in-memory".as_ref(), raw.as_slice())?;
+/// assert_eq!((images.count, images.rows, images.cols), (1, 2, 2));
+/// # Ok::<(), mnist_data::DataError>(())
+/// ```
+pub fn read_images_from(path: &Path, reader: impl Read + Send) -> Result<IdxImages> {
+    let mut bytes = read_declared_from(path, reader)?;
+    let (count, rows, cols) = parse_images_header(path, &bytes)?;
     // Keep the buffer: drop the header in place rather than copying the pixels.
     bytes.drain(..16);
     Ok(IdxImages { path: path.to_owned(), count, rows, cols, pixels: bytes })
@@ -290,7 +281,13 @@ fn check_image_dims(path: &Path, dims: &[usize]) -> Result<()> {
 
 /// Reads an IDX label file, gzipped or raw.
 pub fn read_labels(path: &Path) -> Result<IdxLabels> {
-    parse_labels(path, &read_maybe_gzipped(path)?)
+    read_labels_from(path, open_regular(path)?)
+}
+
+/// Reads IDX labels, gzipped or raw, from `reader`; `path` names the source
+/// in errors (see [`read_images_from`]).
+pub fn read_labels_from(path: &Path, reader: impl Read + Send) -> Result<IdxLabels> {
+    parse_labels(path, &read_declared_from(path, reader)?)
 }
 
 /// Encodes images as an uncompressed IDX file (used by tests and tools).
@@ -408,7 +405,7 @@ mod tests {
             enc.write_all(&zeros).unwrap();
         }
         let bomb = enc.finish().unwrap();
-        let bytes = decode_maybe_gzipped(p(), bomb.clone()).unwrap();
+        let bytes = read_declared_from(p(), bomb.as_slice()).unwrap();
         assert_eq!(bytes.len(), 16 + 8000 * 784 + 1);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("train-images-idx3-ubyte.gz");

@@ -1,36 +1,12 @@
 //! Every input in `tests/fuzz_regressions/idx/` (crashes found by the `idx`
 //! fuzz target, and hand-made nasty files) must be read without a panic:
-//! `Ok` or a typed error. The input format is the fuzz target's
-//! (`fuzz/src/lib.rs`): byte 0 is a mode (bit 0: gzip path first; bit 1:
-//! images, else labels; bits 2..: number of classes), the rest is the file.
+//! `Ok` or a typed error. Each goes through the fuzz target's own body,
+//! [`mnist_data::fuzz::idx`] (byte 0 a mode, the rest the file).
 
 use std::path::Path;
 
-use mnist_data::idx::{self, IdxImages, IdxLabels};
+use mnist_data::fuzz::idx as run;
 use mnist_data::DataError;
-
-/// What the fuzz target does with one input; `None` when it is empty.
-fn run(data: &[u8]) -> Option<Result<(), DataError>> {
-    let (&mode, rest) = data.split_first()?;
-    let path = Path::new("fuzz-idx-ubyte");
-    let classes = usize::from(mode >> 2);
-    let result = (|| {
-        let bytes = if mode & 1 == 1 { idx::decode_maybe_gzipped(path, rest.to_vec())? } else { rest.to_vec() };
-        if mode & 2 == 2 {
-            let images = idx::parse_images(path, &bytes)?;
-            assert_eq!(images.pixels.len(), images.count * images.rows * images.cols);
-            let labels = IdxLabels { path: path.to_owned(), labels: vec![0; images.count] };
-            mnist_data::to_split(&images, &labels, classes)?;
-        } else {
-            let labels = idx::parse_labels(path, &bytes)?;
-            let n = labels.labels.len();
-            let images = IdxImages { path: path.to_owned(), count: n, rows: 1, cols: 1, pixels: vec![0; n] };
-            mnist_data::to_split(&images, &labels, classes)?;
-        }
-        Ok(())
-    })();
-    Some(result)
-}
 
 fn inputs() -> Vec<(String, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz_regressions/idx");

@@ -151,7 +151,7 @@ impl<'a> TrainState<'a> {
         options: Options<'a>,
     ) -> Result<Self, TrainError> {
         config.validate()?;
-        let compute = crate::config::training_precision(config.precision, model.device())?.kind();
+        let compute = crate::config::training_precision(config.precision, model, config.batch_size)?.kind();
         let n = check_split("training", &train)?;
         if let Some(v) = &validation {
             check_split("validation", v)?;
