@@ -55,8 +55,7 @@ pub fn run(args: &BenchArgs) -> Result<(), Failure> {
             message: "use at least one timed step and a non-negative warm-up".into(),
         }));
     }
-    let threads = experiment.threads.unwrap_or_else(num_cpus::get_physical);
-    tch::set_num_threads(threads as i32);
+    crate::runtime::set_threads(experiment.threads);
     let device = choose_device(experiment.device)?;
     crate::precision::check(experiment.train.precision, "train.precision", device)?;
     // Loss and accuracy only, the work of PyTorch's reference evaluation: the

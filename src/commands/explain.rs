@@ -10,7 +10,7 @@ use lstm_model::{LstmClassifier, Sequence, Workload};
 use serde::Serialize;
 use tch::Device;
 
-use super::predict::{read_images, ModelInput, PredictError};
+use super::predict::{read_images, InputSettings, ModelInput, PredictError};
 use crate::run_folder::find_model_dir;
 use crate::Failure;
 
@@ -89,6 +89,8 @@ pub fn run(args: &ExplainArgs, out: &mut impl Write) -> Result<(), Failure> {
     let (height, width) = (spec.image_height, spec.image_width);
     let unit = if spec.config.sequence == Sequence::Rows { "row" } else { "step" };
     let read_at = read_order(&model);
+    let standardization = super::export::run_standardization(&dir)?;
+    let settings = InputSettings { invert, compute, standardization };
     if let Some(d) = out_dir {
         std::fs::create_dir_all(d).map_err(crate::io_error(d))?;
     }
@@ -98,7 +100,7 @@ pub fn run(args: &ExplainArgs, out: &mut impl Write) -> Result<(), Failure> {
         let images = read_images(file, width as u32, height as u32, invert)?;
         let png = images.picture;
         for (chunk_index, chunk) in images.pixels.chunks(BATCH).enumerate() {
-            let tensor = lstm_model::images_from_bytes(&chunk.concat(), height, width).map_err(PredictError::from)?;
+            let tensor = settings.tensor(&chunk.concat(), height, width)?;
             let explained = explain(&model, &tensor, compute).map_err(PredictError::from)?;
             for (i, e) in explained.into_iter().enumerate() {
                 let index = (!png).then_some(chunk_index * BATCH + i);

@@ -222,15 +222,41 @@ fn check_input(path: &Path) -> Result<(), PredictError> {
     Ok(())
 }
 
+/// How images become the model's input and how the model runs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct InputSettings {
+    /// Which images to invert.
+    pub invert: Invert,
+    /// The precision of the recurrent layers.
+    pub compute: tch::Kind,
+    /// `(mean, std)` of a run trained on standardised pixels.
+    pub standardization: Option<(f64, f64)>,
+}
+
+impl InputSettings {
+    /// Pixel bytes of `[N, height, width]` images as the model's input:
+    /// `pixel / 255`, then the run's standardisation if it trained with one.
+    pub fn tensor(&self, pixels: &[u8], height: i64, width: i64) -> Result<tch::Tensor, PredictError> {
+        let tensor = lstm_model::images_from_bytes(pixels, height, width)?;
+        match self.standardization {
+            Some((mean, std)) => {
+                Ok(tensor.f_sub_scalar(mean).and_then(|t| t.f_div_scalar(std)).map_err(lstm_model::ModelError::from)?)
+            }
+            None => Ok(tensor),
+        }
+    }
+}
+
 /// Classifies the images of one input file: a picture is one image; an IDX
 /// file is read `BATCH` images at a time, so memory stays flat whatever the
 /// number of images.
 fn classify_file<W: Write>(
     model: &LstmClassifier,
     path: &Path,
-    (invert, compute): (Invert, tch::Kind),
+    settings: InputSettings,
     out: &mut Output<W>,
 ) -> Result<(), PredictError> {
+    let InputSettings { invert, compute, .. } = settings;
     let (height, width) = (model.spec().image_height, model.spec().image_width);
     if picture::is_picture_file(path)? {
         let prepared = picture::load(path, width as u32, height as u32, invert)?;
@@ -241,8 +267,7 @@ fn classify_file<W: Write>(
                 path.display()
             );
         }
-        let tensor = lstm_model::images_from_bytes(&prepared.pixels, height, width)?;
-        let prediction = model.predict_with(&tensor, compute)?;
+        let prediction = model.predict_with(&settings.tensor(&prepared.pixels, height, width)?, compute)?;
         return out.write(path, None, &prediction[0], prepared.inverted);
     }
     let mut stream = mnist_data::idx::ImageStream::open(path)?;
@@ -256,7 +281,7 @@ fn classify_file<W: Write>(
                 GrayImage::from_raw(cols as u32, rows as u32, raw.to_vec()).expect("IDX image of rows x cols bytes");
             pixels.extend(picture::prepare(image, width as u32, height as u32, invert).pixels);
         }
-        for prediction in model.predict_with(&lstm_model::images_from_bytes(&pixels, height, width)?, compute)? {
+        for prediction in model.predict_with(&settings.tensor(&pixels, height, width)?, compute)? {
             out.write(path, Some(index), &prediction, invert == Invert::Yes)?;
             index += 1;
         }
@@ -282,9 +307,11 @@ pub fn run(args: &PredictArgs, out: &mut impl Write) -> Result<(), Failure> {
     for file in files {
         check_input(file)?;
     }
+    let standardization = super::export::run_standardization(&dir)?;
+    let settings = InputSettings { invert: *invert, compute, standardization };
     let mut output = Output { out, json: *json, rows: 0 };
     for file in files {
-        classify_file(&model, file, (*invert, compute), &mut output)?;
+        classify_file(&model, file, settings, &mut output)?;
     }
     output.finish()?;
     Ok(())
