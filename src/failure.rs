@@ -93,6 +93,13 @@ mod tests {
         let nested = trainer::TrainError::Model(lstm_model::ModelError::invalid_config("model.hidden", 0, "h"));
         assert_eq!(Failure::Train(nested).exit_code(), 2);
         assert_eq!(Failure::Train(trainer::TrainError::NoCheckpoint("runs/x/checkpoints".into())).exit_code(), 1);
+        let edited = trainer::TrainError::BadState {
+            path: "state.json".into(),
+            field: "step".into(),
+            value: "-1".into(),
+            hint: "h".into(),
+        };
+        assert_eq!(Failure::Train(edited).exit_code(), 2);
         let missing = DataLoadError::Idx(mnist_data::DataError::MissingDir("nowhere".into()));
         assert_eq!(Failure::Data(missing).exit_code(), 2);
         let damaged = mnist_data::DataError::BadSize { path: "a.idx".into(), detail: "truncated".into() };

@@ -130,9 +130,8 @@ fn resolve(args: &TrainArgs) -> Result<(Experiment, RunFolder), Failure> {
 /// report.json is removed (the new one is written at the end).
 fn check_resume_length(run: &RunFolder, experiment: &Experiment, examples: i64) -> Result<(), Failure> {
     let Some(dir) = trainer::checkpoint::latest(&run.checkpoints())? else { return Ok(()) };
-    let path = dir.join(trainer::checkpoint::STATE_JSON);
-    let text = std::fs::read_to_string(&path).map_err(io_error(&path))?;
-    let Ok(meta) = serde_json::from_str::<trainer::CheckpointMeta>(&text) else { return Ok(()) };
+    let meta = trainer::checkpoint::read_meta(&dir)?;
+    trainer::checkpoint::check_position(&dir, &meta, examples, experiment.train.batch_size)?;
     let total = experiment.train.steps(examples);
     if total < meta.step {
         let key = match experiment.train.length()? {

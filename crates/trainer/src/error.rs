@@ -34,6 +34,9 @@ pub enum TrainError {
     /// the caller knows which checkpoint they came from and says so.
     #[error("tensor `{tensor}` {detail}")]
     StateMismatch { tensor: String, detail: String },
+    /// A field of a checkpoint's state.json holds what training never writes.
+    #[error("checkpoint {}: invalid `{field}` = {value}: {hint}", path.display())]
+    BadState { path: PathBuf, field: String, value: String, hint: String },
     /// Reading or writing a file of the run failed.
     #[error("{}: {source}", path.display())]
     File { path: PathBuf, source: std::io::Error },
@@ -61,11 +64,12 @@ impl TrainError {
         TrainError::InvalidConfig { key: key.into(), value: value.to_string(), hint: hint.into() }
     }
 
-    /// Whether a config value is at fault (exit status 2 in the bin) rather than
-    /// the data, a file or libtorch (1).
+    /// Whether the user's input is at fault (exit status 2 in the bin): a config
+    /// value, or a checkpoint's state.json holding what training never writes
+    /// (edited by hand); rather than the data, a file or libtorch (1).
     pub fn is_config(&self) -> bool {
         match self {
-            TrainError::InvalidConfig { .. } => true,
+            TrainError::InvalidConfig { .. } | TrainError::BadState { .. } => true,
             TrainError::Model(e) => e.is_config(),
             TrainError::Eval(e) => e.is_config(),
             _ => false,
