@@ -12,6 +12,11 @@ use trainer::MetricRecord;
 
 use crate::{io_error, Failure};
 
+mod guard;
+pub use guard::{
+    check_eval_out, check_new_run_dir, is_free, lock, mark, prepare_new_run, resumable, warn_previous, Aside, RunLock,
+};
+
 /// Misclassified images shown in errors.png.
 const ERRORS_SHOWN: usize = 48;
 
@@ -36,11 +41,23 @@ pub const DECISION: &str = "decision.svg";
 /// The run's page: everything above on one self-contained HTML page.
 pub const PAGE: &str = crate::html::REPORT_HTML;
 
+/// The file that marks a folder as a run folder of this program: written
+/// first, before anything else, when a run folder is created. `--force`
+/// replaces only runs in folders that hold it.
+pub const MARKER: &str = ".lstm-mnist-run";
+/// The lock file: a process writing into the run folder holds an exclusive
+/// `flock` on it (and has written its PID into it).
+pub const LOCK: &str = ".lock";
+/// Prefix of the folder `--force` moves the earlier run's files into until
+/// the new run has saved its results.
+pub const PREVIOUS: &str = ".previous-";
+
 /// Test images explained on report.html: this many classified right and this many wrong.
 const EXPLAINED: usize = 3;
 
 /// Files and folders a training run writes into its run folder (besides
-/// temporary names); `--force` removes exactly these before a new run.
+/// temporary names, [`MARKER`] and [`LOCK`]); `--force` sets exactly these
+/// aside before a new run.
 pub const RUN_FILES: &[&str] = &[
     CONFIG,
     REPORT,
@@ -146,79 +163,6 @@ pub fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), Fail
     let mut text = serde_json::to_string_pretty(value).expect("config and report types serialise");
     text.push('\n');
     atomic_file::write(path, text).map_err(io_error(path))
-}
-
-/// Checks, without writing anything there, that a new run may go into
-/// `dir`: it must be creatable and writable, and must not already hold a run
-/// (or anything else) unless `force` is given.
-pub fn check_new_run_dir(dir: &Path, force: bool) -> Result<(), Failure> {
-    // The nearest existing ancestor must be a folder we can create files in.
-    let mut existing = dir;
-    loop {
-        match std::fs::metadata(existing) {
-            Ok(meta) if meta.is_dir() => break,
-            Ok(_) => {
-                return Err(Failure::Usage(format!(
-                    "run folder {}: {} is a file, not a folder; choose another --out",
-                    dir.display(),
-                    existing.display()
-                )))
-            }
-            // Missing (or below a file, which the parent check reports).
-            Err(_) => match existing.parent() {
-                Some(parent) if !parent.as_os_str().is_empty() => existing = parent,
-                _ => {
-                    existing = Path::new(".");
-                    break;
-                }
-            },
-        }
-    }
-    let probe = existing.join(format!(".lstm-mnist-write-test-{}", std::process::id()));
-    let writable = std::fs::OpenOptions::new().write(true).create_new(true).open(&probe);
-    match writable {
-        Ok(_) => {
-            let _ = std::fs::remove_file(&probe);
-        }
-        Err(e) => {
-            return Err(Failure::Usage(format!(
-                "run folder {}: cannot write into {} ({e}); choose another --out",
-                dir.display(),
-                existing.display()
-            )))
-        }
-    }
-    if existing == dir && !force {
-        let entries = std::fs::read_dir(dir).map_err(io_error(dir))?;
-        if entries.count() > 0 {
-            let what = if dir.join(CONFIG).is_file() { "holds a run" } else { "is not empty" };
-            return Err(Failure::Usage(format!(
-                "run folder {} already {what}: continue it with `lstm-mnist train --resume {}`, \
-                 replace it with --force, or choose another --out",
-                dir.display(),
-                dir.display()
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Removes an earlier run's files ([`RUN_FILES`] and their temporary
-/// leftovers) from `dir`, leaving anything else there alone.
-pub fn clear_run(dir: &Path) -> Result<(), Failure> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
-    for entry in entries {
-        let entry = entry.map_err(io_error(dir))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let leftover = atomic_file::target_of(&name).is_some_and(|target| RUN_FILES.contains(&target));
-        if RUN_FILES.contains(&name.as_str()) || leftover {
-            let path = entry.path();
-            let removed = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
-            removed.map_err(io_error(&path))?;
-        }
-    }
-    tracing::info!(run = %dir.display(), "--force: the earlier run's files were removed");
-    Ok(())
 }
 
 /// report.json: the evaluation's numbers at the top level (`accuracy`,

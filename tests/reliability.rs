@@ -669,10 +669,10 @@ fn predict_memory_is_flat_and_inputs_are_checked() {
     assert_eq!(predict.status.code(), Some(1));
 }
 
-/// Starts a long training (one checkpoint at the end only), waits for its
-/// first progress line on stdout, sends `signals` (a second one right after
-/// the first when two are given) and returns the output.
-fn signalled(f: &Fixture, out_dir: &Path, signals: &[i32]) -> Output {
+/// Starts a long training into `out_dir` (one checkpoint at the end only,
+/// plus `extra` arguments) and waits for its first progress line on stdout;
+/// returns the child and the rest of its stdout.
+fn start_long(f: &Fixture, out_dir: &Path, extra: &[&str]) -> (std::process::Child, impl std::io::Read) {
     use std::io::BufRead;
     let mut child = Command::new(BIN)
         .args(["train", "--config"])
@@ -680,6 +680,7 @@ fn signalled(f: &Fixture, out_dir: &Path, signals: &[i32]) -> Output {
         .arg("--out")
         .arg(out_dir)
         .args(["--set", "train.training_iters=10000001", "--set", "train.checkpoint_every=0"])
+        .args(extra)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -690,6 +691,14 @@ fn signalled(f: &Fixture, out_dir: &Path, signals: &[i32]) -> Output {
         line.clear();
     }
     assert!(line.starts_with("Iter "), "no progress line");
+    (child, stdout)
+}
+
+/// Starts a long training (one checkpoint at the end only), waits for its
+/// first progress line on stdout, sends `signals` (a second one right after
+/// the first when two are given) and returns the output.
+fn signalled(f: &Fixture, out_dir: &Path, signals: &[i32]) -> Output {
+    let (child, mut stdout) = start_long(f, out_dir, &[]);
     for &signal in signals {
         // SAFETY: kill(2) on our own child.
         assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
@@ -725,4 +734,144 @@ fn eval_of_a_missing_model_names_the_model() {
     let error = one_error("eval missing model", &out);
     assert_eq!(out.status.code(), Some(2), "{error}");
     assert!(error.contains("/nonexistent/run") && error.contains("no saved model"), "{error}");
+}
+
+/// The learning rate in a run folder's config.json.
+fn config_lr(run_dir: &Path) -> f64 {
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("config.json")).unwrap()).unwrap();
+    config["train"]["learning_rate"].as_f64().unwrap()
+}
+
+/// While a training runs, a second training into its folder (even with
+/// --force), a resume of it and an evaluation into it are refused with
+/// status 2 naming the folder (and the holder's PID); two trainings started
+/// together into one new folder give one success and one status 2, and the
+/// folder holds the winner's config and model.
+#[test]
+fn one_run_folder_one_process() {
+    let f = Fixture::new(4);
+    let run_dir = f.path("busy");
+    let (holder, mut stdout) = start_long(&f, &run_dir, &[]);
+    let pid = format!("PID {}", holder.id());
+    let run_s = run_dir.to_str().unwrap();
+    let out = f.train(&run_dir, &["--force", "--set", "train.learning_rate=0.02"]);
+    let error = one_error("second training", &out);
+    assert_eq!(out.status.code(), Some(2), "{error}");
+    assert!(error.contains(run_s) && error.contains(&pid) && error.contains("in use"), "{error}");
+    let out = run(&["train", "--resume", run_s]);
+    let error = one_error("resume while training", &out);
+    assert_eq!(out.status.code(), Some(2), "{error}");
+    assert!(error.contains(&pid), "{error}");
+    // SAFETY: kill(2) on our own child.
+    assert_eq!(unsafe { libc::kill(holder.id() as i32, libc::SIGTERM) }, 0);
+    std::io::Read::read_to_end(&mut stdout, &mut Vec::new()).unwrap();
+    let out = holder.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(143), "{}", text(&out.stderr));
+    assert_eq!(config_lr(&run_dir), 0.01, "the holder's config is untouched");
+
+    let together = f.path("together");
+    let spawn = |lr: &str| {
+        Command::new(BIN)
+            .args(["train", "--config"])
+            .arg(&f.config)
+            .arg("--out")
+            .arg(&together)
+            .args(["--set", &format!("train.learning_rate={lr}")])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn("0.01"), spawn("0.02"));
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    let codes = [a.status.code(), b.status.code()];
+    assert!(
+        codes.contains(&Some(0)) && codes.contains(&Some(2)),
+        "{codes:?}: {} / {}",
+        text(&a.stderr),
+        text(&b.stderr)
+    );
+    let (winner_lr, loser) = if a.status.success() { (0.01, &b) } else { (0.02, &a) };
+    let error = one_error("the second of two", loser);
+    assert!(error.contains("in use") || error.contains("already holds a run"), "{error}");
+    assert_eq!(config_lr(&together), winner_lr);
+    let report = std::fs::read(together.join("report.json")).unwrap();
+    let parsed: serde_json::Value = serde_json::from_slice(&report).unwrap();
+    assert!(parsed["accuracy"].is_number());
+    let out = run(&["eval", "--model", together.to_str().unwrap(), "--out", together.to_str().unwrap()]);
+    let error = one_error("eval --out into the run", &out);
+    assert_eq!(out.status.code(), Some(2), "{error}");
+    assert!(error.contains("eval-") && error.contains("training run"), "{error}");
+    assert_eq!(std::fs::read(together.join("report.json")).unwrap(), report, "the training report is untouched");
+}
+
+/// Every file under `dir` except the lock file (whose PID changes).
+fn snapshot_unlocked(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = snapshot(dir);
+    files.remove(&dir.join(".lock"));
+    files
+}
+
+/// `--force` replaces only a run of this program: a folder without the
+/// run marker (a user's model/, look-alike temporaries) is refused with
+/// status 2 and nothing deleted; `--out /` does not suggest `--resume /`.
+#[test]
+fn force_replaces_only_marked_run_folders() {
+    let f = Fixture::new(4);
+    let mine = f.path("mine");
+    std::fs::create_dir_all(mine.join("model")).unwrap();
+    std::fs::write(mine.join("model/model.json"), "{\"my\": \"model\"}").unwrap();
+    std::fs::write(mine.join("config.json.tmp"), "my config").unwrap();
+    std::fs::create_dir(mine.join("checkpoints.tmp")).unwrap();
+    std::fs::write(mine.join("report.json"), "my report").unwrap();
+    let before = snapshot(&mine);
+    for extra in [&["--force"][..], &[]] {
+        let out = f.train(&mine, extra);
+        let error = one_error("unmarked folder", &out);
+        assert_eq!(out.status.code(), Some(2), "{error}");
+        assert!(error.contains("not a run folder") && error.contains(".lstm-mnist-run"), "{error}");
+        assert!(!error.contains("--resume") && !error.contains("replace it with --force"), "{error}");
+        assert_eq!(snapshot(&mine), before, "{extra:?}");
+    }
+    let out = f.train(Path::new("/"), &[]);
+    let error = one_error("--out /", &out);
+    assert_eq!(out.status.code(), Some(2), "{error}");
+    assert!(!error.contains("--resume"), "{error}");
+}
+
+/// `--force` sets the earlier run aside and restores it when the new run
+/// fails late (here: it diverges after passing every up-front check and
+/// writing checkpoints); a new run that is saved replaces it for good.
+#[test]
+fn force_keeps_the_earlier_run_until_the_new_one_is_saved() {
+    let f = Fixture::new(4);
+    let run_dir = f.path("run");
+    assert!(f.train(&run_dir, &[]).status.success());
+    std::fs::write(run_dir.join("notes.txt"), "mine").unwrap();
+    let before = snapshot_unlocked(&run_dir);
+    let diverging = [
+        "--force",
+        "--set",
+        "train.training_iters=601",
+        "--set",
+        "train.optimizer={\"name\": \"sgd\"}",
+        "--set",
+        "train.schedule={\"name\": \"step\", \"step_size\": 30, \"gamma\": 1e300}",
+        "--set",
+        "train.checkpoint_every=10",
+    ];
+    let out = f.train(&run_dir, &diverging);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("diverged") && stderr.contains("earlier run was restored"), "{stderr}");
+    assert_eq!(snapshot_unlocked(&run_dir), before, "the earlier run is back, byte for byte");
+
+    let out = f.train(&run_dir, &["--force", "--set", "train.learning_rate=0.02"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(config_lr(&run_dir), 0.02);
+    let names: Vec<String> =
+        std::fs::read_dir(&run_dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(!names.iter().any(|n| n.starts_with(".previous-")), "{names:?}");
+    assert_eq!(std::fs::read_to_string(run_dir.join("notes.txt")).unwrap(), "mine");
 }

@@ -1,6 +1,6 @@
 //! `lstm-mnist eval`: a saved model on the test split of any compatible dataset.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use lstm_model::LstmClassifier;
 use serde_json::json;
@@ -43,6 +43,11 @@ pub fn run(args: &EvalArgs) -> Result<(), Failure> {
         )));
     }
     let experiment = Experiment::load(&config_path, &args.sets)?;
+    // The output folder is checked, created and locked before the evaluation runs.
+    let _lock = match &args.out {
+        Some(out) => Some(claim_out(out, &experiment)?),
+        None => None,
+    };
     let threads = set_threads(experiment.threads);
     let device = choose_device(experiment.device)?;
     let eval_config = crate::precision::eval_config(&experiment, device)?;
@@ -55,7 +60,6 @@ pub fn run(args: &EvalArgs) -> Result<(), Failure> {
     let evaluation = eval::evaluate_with_predictions(&classifier, &data.test.0, &data.test.1, &eval_config)?;
     print!("{}", evaluation.report.table());
     if let Some(out) = &args.out {
-        std::fs::create_dir_all(out).map_err(io_error(out))?;
         let out = RunFolder::new(out);
         let extra =
             json!({ "model": dir, "data": experiment.data, "device": format!("{device:?}"), "threads": threads });
@@ -69,6 +73,20 @@ pub fn run(args: &EvalArgs) -> Result<(), Failure> {
         crate::run_folder::write_page(&out, (&title, &subtitle), config, model, &evaluation, test)?;
     }
     Ok(())
+}
+
+/// Checks `--out` (a folder, writable, not a training run's folder), creates it and locks it.
+fn claim_out(out: &Path, experiment: &Experiment) -> Result<crate::run_folder::RunLock, Failure> {
+    let name = data_name(experiment);
+    let name = Path::new(&name).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let plain = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    let name = if plain { name } else { "data".to_owned() };
+    crate::run_folder::check_eval_out(out, &name)?;
+    std::fs::create_dir_all(out).map_err(io_error(out))?;
+    let lock = crate::run_folder::lock(out)?;
+    // Checked again under the lock: a training run may have started there meanwhile.
+    crate::run_folder::check_eval_out(out, &name)?;
+    Ok(lock)
 }
 
 /// A short name of the data an evaluation ran on: the dataset's name, or its folder.

@@ -202,6 +202,8 @@ fn run_trial(sweep: &Sweep, dir: &Path, id: usize, threads: Option<usize>) -> Re
         check_same_config(&run, &experiment)?;
     }
     std::fs::create_dir_all(run.dir()).map_err(io_error(run.dir()))?;
+    let lock = crate::run_folder::lock(run.dir())?;
+    crate::run_folder::mark(run.dir())?;
     let record = json!({"sweep": sweep.name, "id": trial.id, "overrides": trial.overrides_json()});
     write_json(&run.dir().join(TRIAL_FILE), &record)?;
     let mut record = StatusRecord {
@@ -223,7 +225,7 @@ fn run_trial(sweep: &Sweep, dir: &Path, id: usize, threads: Option<usize>) -> Re
         if resume { "continuing" } else { "starting" },
         run.dir().display()
     );
-    let result = train::train_experiment(experiment, &run, resume, true);
+    let result = train::train_experiment(experiment, &run, (resume, true), Some(&lock));
     (record.status, record.exit_code, record.error) = match &result {
         Ok(0) => (Status::Done, Some(0), None),
         Ok(code @ (INTERRUPTED | TERMINATED)) => (Status::Interrupted, Some(i32::from(*code)), None),

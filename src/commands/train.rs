@@ -75,7 +75,7 @@ fn forbidden_change(old: &Experiment, new: &Experiment) -> Option<String> {
 
 /// `runs/<name>` when free (missing or empty), else the first free of `runs/<name>-2`, `-3`, ...
 pub fn default_run_dir(name: &str) -> PathBuf {
-    let free = |dir: &Path| std::fs::read_dir(dir).map_or(true, |mut entries| entries.next().is_none());
+    let free = run_folder::is_free;
     let first = Path::new("runs").join(name);
     if free(&first) {
         return first;
@@ -186,19 +186,32 @@ fn data_and_model(experiment: &Experiment, device: Device) -> Result<(LoadedData
 /// Everything that can be checked is checked before the run folder is touched:
 /// the config, the device, the output folder (writable, and not holding an
 /// earlier run unless `--force`), the data and the model. Only then is the
-/// folder created (or, with `--force`, emptied of the earlier run) and
-/// config.json written.
+/// folder created, locked and marked (with `--force`, the earlier run is set
+/// aside until the new one is saved) and config.json written.
 pub fn run(args: &TrainArgs) -> Result<u8, Failure> {
     let (experiment, run) = resolve(args)?;
-    train_experiment(experiment, &run, args.resume.is_some(), args.force)
+    train_experiment(experiment, &run, (args.resume.is_some(), args.force), None)
 }
 
 /// Trains `experiment` into `run` (continuing its newest checkpoint with
 /// `resume`, replacing an earlier run's files with `force`); returns the exit
 /// status. On resume, a config that differs from the run's config.json (in
 /// keys [`RESUME_KEYS`] allows; the caller checks) is written there before
-/// training continues.
-pub fn train_experiment(experiment: Experiment, run: &RunFolder, resume: bool, force: bool) -> Result<u8, Failure> {
+/// training continues. `held` is the run folder's lock when the caller has
+/// taken it already (a sweep trial); else it is taken here, once every
+/// up-front check has passed, and held until the run is saved.
+///
+/// With `force`, the earlier run's files are set aside, not deleted: they are
+/// deleted once the new run has saved its model and report, or once it has
+/// written a checkpoint when interrupted (then it is a run that `--resume`
+/// continues); they are moved back when the new run fails, or when it is
+/// interrupted before its first checkpoint.
+pub fn train_experiment(
+    experiment: Experiment,
+    run: &RunFolder,
+    (resume, force): (bool, bool),
+    held: Option<&run_folder::RunLock>,
+) -> Result<u8, Failure> {
     experiment.train.validate()?;
     experiment.eval.validate()?;
     let threads = set_threads(experiment.threads);
@@ -209,18 +222,59 @@ pub fn train_experiment(experiment: Experiment, run: &RunFolder, resume: bool, f
         run_folder::check_new_run_dir(run.dir(), force)?;
     }
     let (data, model) = data_and_model(&experiment, device)?;
-    if !resume {
-        if force {
-            run_folder::clear_run(run.dir())?;
-        }
-        std::fs::create_dir_all(run.dir()).map_err(io_error(run.dir()))?;
-        write_json(&run.config(), &experiment)?;
-    } else {
+    let (_lock, aside) = if resume {
+        let lock = if held.is_some() { None } else { Some(run_folder::lock(run.dir())?) };
+        run_folder::warn_previous(run.dir());
+        run_folder::mark(run.dir())?;
         check_resume_length(run, &experiment, data.train.1.size()[0])?;
         if Experiment::load(&run.config(), &[])? != experiment {
             write_json(&run.config(), &experiment)?;
             tracing::info!(config = %run.config().display(), "config.json updated with the --set changes");
         }
+        (lock, None)
+    } else {
+        run_folder::prepare_new_run(run.dir(), force, held.is_some())?
+    };
+    let setup = Setup { experiment: &experiment, run, resume, device, threads, eval_config: &eval_config };
+    let result = train_and_save(&setup, &data, &model);
+    if let Some(aside) = aside {
+        settle(run, aside, &result)?;
+    }
+    result
+}
+
+/// What a run was set up with.
+struct Setup<'a> {
+    experiment: &'a Experiment,
+    run: &'a RunFolder,
+    resume: bool,
+    device: Device,
+    threads: usize,
+    eval_config: &'a eval::EvalConfig,
+}
+
+/// After a `--force` run: deletes the earlier run set aside when the new one
+/// was saved (or interrupted after writing a checkpoint), else moves it back.
+fn settle(run: &RunFolder, aside: run_folder::Aside, result: &Result<u8, Failure>) -> Result<(), Failure> {
+    let keep_new = match result {
+        Ok(0) => true,
+        Ok(_) => trainer::checkpoint::latest(&run.checkpoints()).is_ok_and(|c| c.is_some()),
+        Err(_) => false,
+    };
+    let path = aside.path().to_owned();
+    let settled = if keep_new { aside.discard() } else { aside.restore() };
+    if let Err(e) = &settled {
+        eprintln!("error: {e}; the earlier run's files are in {}", path.display());
+    }
+    settled
+}
+
+/// Writes config.json (for a new run), trains, evaluates on the test split
+/// and saves the model, report, pictures and page; returns the exit status.
+fn train_and_save(setup: &Setup, data: &LoadedData, model: &LstmClassifier) -> Result<u8, Failure> {
+    let (experiment, run) = (setup.experiment, setup.run);
+    if !setup.resume {
+        write_json(&run.config(), experiment)?;
     }
     crate::signals::install();
     let tensorboard = crate::tensorboard::TensorBoard::new(run.dir());
@@ -229,13 +283,13 @@ pub fn train_experiment(experiment: Experiment, run: &RunFolder, resume: bool, f
         // Validation computes in fp32, whatever eval.precision says.
         validation: eval::EvalConfig { batch_size: experiment.eval.batch_size, ..Default::default() },
         progress_bar: std::io::stderr().is_terminal(),
-        ..run.trainer_options(resume)
+        ..run.trainer_options(setup.resume)
     };
     options.sinks.push(Box::new(tensorboard.sink()));
     let train_split = trainer::Split { images: &data.train.0, labels: &data.train.1 };
     let validation = data.validation.as_ref().map(|(images, labels)| trainer::Split { images, labels });
     let mut stdout = std::io::stdout().lock();
-    let summary = trainer::train(&model, train_split, validation, &experiment.train, &mut stdout, options)?;
+    let summary = trainer::train(model, train_split, validation, &experiment.train, &mut stdout, options)?;
     if summary.stop == trainer::Stop::Interrupted {
         let checkpoint = summary.checkpoint.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
         eprintln!(
@@ -249,25 +303,11 @@ pub fn train_experiment(experiment: Experiment, run: &RunFolder, resume: bool, f
     }
     crate::signals::training_done();
     writeln!(stdout, "Optimization Finished!").map_err(io_error(Path::new("stdout")))?;
-    let evaluation = eval::evaluate_with_predictions(&model, &data.test.0, &data.test.1, &eval_config)?;
+    let evaluation = eval::evaluate_with_predictions(model, &data.test.0, &data.test.1, setup.eval_config)?;
     writeln!(stdout, "Testing Accuracy: {}", evaluation.report.accuracy).map_err(io_error(Path::new("stdout")))?;
     drop(stdout);
     tracing::info!("test report\n{}", evaluation.report.table());
-
-    model.save(run.model())?;
-    let extra = json!({ "train": summary, "device": format!("{device:?}"), "threads": threads });
-    write_report(run, &evaluation, extra)?;
-    write_curves(run)?;
-    write_test_pictures(run, &evaluation, &data.test.0, &data.test.1)?;
-    let confusion = eval::explain::png_bytes(&eval::plots::confusion_picture(&evaluation.report))?;
-    let pictures = [("test/errors", std::fs::read(run.errors()).unwrap_or_default()), ("test/confusion", confusion)];
-    tensorboard
-        .test_results(summary.steps, &evaluation.report, &pictures)
-        .map_err(|e| Failure::Train(crate::tensorboard::sink_error(e)))?;
-    let title = experiment.name.clone().unwrap_or_else(|| run.dir().display().to_string());
-    let subtitle = format!("training run {}", run.dir().display());
-    let compute = (&model, eval_config.precision.unwrap_or_default().resolve(device).kind());
-    run_folder::write_page(run, (&title, &subtitle), None, compute, &evaluation, (&data.test.0, &data.test.1))?;
+    save_results(setup, model, &summary, &evaluation, data, &tensorboard)?;
     tracing::info!(
         run = %run.dir().display(),
         train_seconds = summary.seconds,
@@ -275,4 +315,30 @@ pub fn train_experiment(experiment: Experiment, run: &RunFolder, resume: bool, f
         "run saved"
     );
     Ok(0)
+}
+
+/// The model, report.json, curves, test pictures, TensorBoard test results and report.html.
+fn save_results(
+    setup: &Setup,
+    model: &LstmClassifier,
+    summary: &trainer::TrainSummary,
+    evaluation: &eval::Evaluation,
+    data: &LoadedData,
+    tensorboard: &crate::tensorboard::TensorBoard,
+) -> Result<(), Failure> {
+    let (experiment, run, device) = (setup.experiment, setup.run, setup.device);
+    model.save(run.model())?;
+    let extra = json!({ "train": summary, "device": format!("{device:?}"), "threads": setup.threads });
+    write_report(run, evaluation, extra)?;
+    write_curves(run)?;
+    write_test_pictures(run, evaluation, &data.test.0, &data.test.1)?;
+    let confusion = eval::explain::png_bytes(&eval::plots::confusion_picture(&evaluation.report))?;
+    let pictures = [("test/errors", std::fs::read(run.errors()).unwrap_or_default()), ("test/confusion", confusion)];
+    tensorboard
+        .test_results(summary.steps, &evaluation.report, &pictures)
+        .map_err(|e| Failure::Train(crate::tensorboard::sink_error(e)))?;
+    let title = experiment.name.clone().unwrap_or_else(|| run.dir().display().to_string());
+    let subtitle = format!("training run {}", run.dir().display());
+    let compute = (model, setup.eval_config.precision.unwrap_or_default().resolve(device).kind());
+    run_folder::write_page(run, (&title, &subtitle), None, compute, evaluation, (&data.test.0, &data.test.1))
 }
