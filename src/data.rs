@@ -74,6 +74,8 @@ pub struct LoadedData {
     pub test: (Tensor, Tensor),
     /// One name per class index.
     pub class_names: Vec<String>,
+    /// `(mean, std)` of the training split, when the pixels were standardised with them.
+    pub standardization: Option<(f64, f64)>,
 }
 
 /// A data source failed; the exit status depends on whether the config is at fault.
@@ -136,6 +138,7 @@ pub fn load(section: &DataSection) -> Result<LoadedData, DataLoadError> {
                 validation: data.validation.map(|v| (v.images, v.labels)),
                 test: (data.test.images, data.test.labels),
                 class_names: data.class_names,
+                standardization: data.standardization.map(|st| (st.mean, st.std)),
             })
         }
         DataSection::ImageFolder(config) => load_image_folder(config),
@@ -146,6 +149,7 @@ pub fn load(section: &DataSection) -> Result<LoadedData, DataLoadError> {
                 validation: data.validation,
                 test: data.test,
                 class_names: data.class_names,
+                standardization: None,
             })
         }
     }
@@ -172,7 +176,13 @@ fn load_image_folder(config: &ImageFolderConfig) -> Result<LoadedData, DataLoadE
     if let Some((mean, std)) = report.standardization {
         tracing::info!(mean, std, "standardised with the training split's statistics");
     }
-    Ok(LoadedData { train: data.train, validation: data.validation, test: data.test, class_names: data.class_names })
+    Ok(LoadedData {
+        train: data.train,
+        validation: data.validation,
+        test: data.test,
+        class_names: data.class_names,
+        standardization: report.standardization,
+    })
 }
 
 #[cfg(test)]

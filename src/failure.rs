@@ -55,7 +55,7 @@ impl Failure {
             Failure::Config(_) | Failure::NoCuda | Failure::Usage(_) | Failure::Sweep(_) => 2,
             Failure::Compare(crate::compare::CompareError::NoRuns(_) | crate::compare::CompareError::BadSort(_)) => 2,
             Failure::Data(err) if err.is_config() => 2,
-            Failure::Train(trainer::TrainError::InvalidConfig { .. })
+            Failure::Train(trainer::TrainError::InvalidConfig { .. } | trainer::TrainError::BadState { .. })
             | Failure::Eval(eval::EvalError::InvalidBatchSize(_))
             | Failure::Model(lstm_model::ModelError::InvalidConfig { .. }) => 2,
             Failure::Predict(e) if e.is_usage() => 2,

@@ -1,9 +1,9 @@
 //! Which precision evaluation, `predict` and `explain` compute in.
 //!
-//! `eval.precision` when set, else `train.precision`; `"auto"` picks bf16
-//! where the hardware runs it fast (a CPU with AVX-512 BF16 or AMX, a CUDA GPU
-//! with bf16 LSTMs) and fp32 elsewhere ([`lstm_model::Precision::resolve`]).
-//! The default stays fp32, which is bit-exact reproducible.
+//! `eval.precision` when set, else `train.precision`. `"auto"` stays `Auto`
+//! here: it is resolved where the model is at hand, by measuring
+//! ([`lstm_model::LstmClassifier::resolve_precision`]). The default stays
+//! fp32, which is bit-exact reproducible.
 
 use std::path::{Path, PathBuf};
 
@@ -23,45 +23,23 @@ fn deciding_key(eval: Option<Precision>) -> &'static str {
     }
 }
 
-/// Resolves `requested` (read from `key`) for `device`, logs the choice for
-/// `purpose` (`"training"`, `"evaluation"`), and refuses fp16 off CUDA with an error naming `key`.
-pub fn resolve(
-    requested: Precision,
-    key: &'static str,
-    purpose: &str,
-    device: Device,
-) -> Result<Precision, ConfigError> {
-    let resolved = requested.resolve(device);
-    if resolved == Precision::Fp16 && !device.is_cuda() {
+/// Checks `requested` (read from `key`) for `device`: fp16 off CUDA is an
+/// error naming `key`. `"auto"` is returned as it is (resolved later, on the model).
+pub fn check(requested: Precision, key: &'static str, device: Device) -> Result<Precision, ConfigError> {
+    if requested == Precision::Fp16 && !device.is_cuda() {
         return Err(ConfigError::Fp16OffCuda { key });
     }
-    if requested == Precision::Auto {
-        let why = match (resolved, device.is_cuda()) {
-            (Precision::Bf16, false) => "the CPU has AVX-512 BF16 or AMX-BF16",
-            (Precision::Bf16, true) => "the GPU runs bf16 LSTMs",
-            (_, false) => "the CPU has neither AVX-512 BF16 nor AMX-BF16",
-            (_, true) => "the GPU does not run bf16 LSTMs",
-        };
-        tracing::info!(
-            precision = resolved.name(),
-            ?device,
-            "{purpose} in {} ({key} \"auto\": {why})",
-            resolved.name()
-        );
-    } else {
-        tracing::debug!(precision = resolved.name(), "{purpose} in {} ({key})", resolved.name());
-    }
-    Ok(resolved)
+    Ok(requested)
 }
 
 /// The precision evaluation, `predict` and `explain` use for `experiment` on
-/// `device`: `eval.precision`, else `train.precision`, `"auto"` resolved
-/// (never [`Precision::Auto`]). The hook for commands that run the model
-/// outside `eval::evaluate`: pass `.kind()` to `LstmClassifier::forward_with`,
-/// `forward_t_with` or `predict_with`.
+/// `device`: `eval.precision`, else `train.precision` (`"auto"` unresolved:
+/// commands that run the model outside `eval::evaluate` resolve it with
+/// `LstmClassifier::resolve_precision` and pass `.kind()` to `forward_with`,
+/// `forward_t_with` or `predict_with`).
 pub fn eval_precision(experiment: &Experiment, device: Device) -> Result<Precision, ConfigError> {
     let eval = experiment.eval.precision;
-    resolve(eval.unwrap_or(experiment.train.precision), deciding_key(eval), "evaluation", device)
+    check(eval.unwrap_or(experiment.train.precision), deciding_key(eval), device)
 }
 
 /// The experiment's `eval` section with [`eval_precision`] filled in, for `eval::evaluate`.
@@ -78,10 +56,10 @@ pub fn run_config_path(model: &Path) -> Option<PathBuf> {
 /// The precision to run the model of `model` (a run folder or its `model/`
 /// folder) in on `device`: `requested` when given, else the run's
 /// `config.json` `eval.precision` / `train.precision` (only those two keys are
-/// read), else fp32; resolved and logged as [`eval_precision`].
+/// read), else fp32; checked as [`eval_precision`], `"auto"` left unresolved.
 pub fn model_precision(model: &Path, requested: Option<Precision>, device: Device) -> Result<Precision, ConfigError> {
     if let Some(requested) = requested {
-        return resolve(requested, "--precision", "evaluation", device);
+        return check(requested, "--precision", device);
     }
     let Some(path) = run_config_path(model) else {
         return Ok(Precision::Fp32);
@@ -100,7 +78,7 @@ pub fn model_precision(model: &Path, requested: Option<Precision>, device: Devic
         }
     };
     let eval = read("eval")?;
-    resolve(eval.or(read("train")?).unwrap_or_default(), deciding_key(eval), "evaluation", device)
+    check(eval.or(read("train")?).unwrap_or_default(), deciding_key(eval), device)
 }
 
 #[cfg(test)]
@@ -120,8 +98,7 @@ mod tests {
         let both = experiment(&["train.precision=bf16", "eval.precision=fp32"]);
         assert_eq!(eval_precision(&both, cpu).unwrap(), Precision::Fp32);
         let auto = eval_precision(&experiment(&["eval.precision=auto"]), cpu).unwrap();
-        assert_eq!(auto, Precision::Auto.resolve(cpu));
-        assert_ne!(auto, Precision::Auto);
+        assert_eq!(auto, Precision::Auto, "auto is resolved on the model, not here");
         let config = eval_config(&experiment(&["train.precision=bf16", "eval.batch_size=7"]), cpu).unwrap();
         assert_eq!((config.batch_size, config.precision), (7, Some(Precision::Bf16)));
     }

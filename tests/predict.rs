@@ -10,6 +10,11 @@ use common::{digit, run, text, write_split, COLS, ROWS};
 
 /// Trains a small model through the binary; returns the temp dir and the run folder.
 fn trained() -> (tempfile::TempDir, PathBuf) {
+    trained_with("")
+}
+
+/// [`trained`] with `data_keys` (e.g. `, "normalize": "standardize"`) added to the data section.
+fn trained_with(data_keys: &str) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     std::fs::create_dir(&data).unwrap();
@@ -17,7 +22,7 @@ fn trained() -> (tempfile::TempDir, PathBuf) {
     write_split(&data, "t10k", 100, false);
     let config = tmp.path().join("tiny.json");
     let json = format!(
-        r#"{{"device": "cpu", "threads": 1, "data": {{"dir": {:?}}}, "model": {{"hidden": 32}},
+        r#"{{"device": "cpu", "threads": 1, "data": {{"dir": {:?}{data_keys}}}, "model": {{"hidden": 32}},
             "train": {{"learning_rate": 0.01, "batch_size": 20, "training_iters": 6020, "display_step": 100}}}}"#,
         data.display().to_string()
     );
@@ -200,4 +205,35 @@ fn predict_precision_comes_from_the_flag_or_the_run_config() {
     let out = run(&["predict", "--model", run_str, "--precision", "fp16", idx]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("--precision` = \"fp16\" needs a CUDA device"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn predict_and_explain_standardise_like_the_training_run() {
+    let (tmp, run_dir) = trained_with(r#", "normalize": "standardize""#);
+    let (run_str, idx) = (run_dir.to_str().unwrap(), tmp.path().join("data/t10k-images-idx3-ubyte"));
+    let rows = probabilities(&["predict", "--model", run_str, "--json", idx.to_str().unwrap()]);
+    let argmax = |p: &Vec<f64>| (0..p.len()).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap();
+    let labels: Vec<usize> = (0..100).map(|i| i * 7 % 10).collect();
+    let correct = rows.iter().zip(&labels).filter(|(p, &l)| argmax(p) == l).count();
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("report.json")).unwrap()).unwrap();
+    let tested = report["accuracy"].as_f64().unwrap();
+    assert_eq!(correct as f64 / 100.0, tested, "predict must see the inputs the test evaluation saw");
+
+    // Without the run's config.json, the model is fed plain pixel / 255 values.
+    let bare = tmp.path().join("bare");
+    std::fs::create_dir(&bare).unwrap();
+    for f in std::fs::read_dir(run_dir.join("model")).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, bare.join(f.file_name().unwrap())).unwrap();
+    }
+    let unscaled = probabilities(&["predict", "--model", bare.to_str().unwrap(), "--json", idx.to_str().unwrap()]);
+    assert_ne!(unscaled, rows, "the bare model folder has no standardisation to apply");
+
+    let out = run(&["explain", "--model", run_str, "--json", idx.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let explained: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let classes: Vec<usize> =
+        explained.as_array().unwrap().iter().map(|e| e["class"].as_u64().unwrap() as usize).collect();
+    assert_eq!(classes, rows.iter().map(argmax).collect::<Vec<_>>(), "explain and predict agree");
 }

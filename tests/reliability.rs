@@ -875,3 +875,74 @@ fn force_keeps_the_earlier_run_until_the_new_one_is_saved() {
     assert!(!names.iter().any(|n| n.starts_with(".previous-")), "{names:?}");
     assert_eq!(std::fs::read_to_string(run_dir.join("notes.txt")).unwrap(), "mine");
 }
+
+/// A tampered checkpoint state.json (negative or impossible step, an
+/// optimiser step count that is not the step, counters off the data
+/// position, a string for a number) stops `--resume` with status 2 naming
+/// the file and the field, before anything in the run folder changes.
+#[test]
+fn tampered_checkpoint_state_is_refused_naming_the_field() {
+    let f = Fixture::new(6);
+    let run_dir = f.path("run");
+    assert!(f.train(&run_dir, &[]).status.success());
+    let state = run_dir.join("checkpoints/step-000006/state.json");
+    let good: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    let before = snapshot_unlocked(&run_dir);
+    let cases: [(&str, serde_json::Value); 9] = [
+        ("step", (-50).into()),
+        ("step", 100000.into()),
+        ("step", "six".into()),
+        ("optimizer_steps", (-3).into()),
+        ("samples", 1_000_000.into()),
+        ("epoch", 1000.into()),
+        ("cursor", 5000.into()),
+        ("lr", (-1.0).into()),
+        ("bad_validations", (-1).into()),
+    ];
+    for (field, value) in cases {
+        let mut tampered = good.clone();
+        tampered[field] = value.clone();
+        std::fs::write(&state, serde_json::to_vec_pretty(&tampered).unwrap()).unwrap();
+        let out = run(&["train", "--resume", run_dir.to_str().unwrap()]);
+        let what = format!("{field} = {value}");
+        let error = one_error(&what, &out);
+        assert_eq!(out.status.code(), Some(2), "{what}: {error}");
+        assert!(error.contains(state.to_str().unwrap()) && error.contains(&format!("`{field}`")), "{what}: {error}");
+        assert!(!error.contains("Iter"), "{what}: {error}");
+        let mut now = snapshot_unlocked(&run_dir);
+        now.insert(state.clone(), serde_json::to_vec_pretty(&good).unwrap());
+        let mut expected = before.clone();
+        expected.insert(state.clone(), serde_json::to_vec_pretty(&good).unwrap());
+        assert_eq!(now, expected, "{what}: nothing else changed");
+        assert!(out.stdout.is_empty(), "{what}: {}", text(&out.stdout));
+    }
+    std::fs::write(&state, serde_json::to_vec_pretty(&good).unwrap()).unwrap();
+
+    // A damaged metrics.jsonl line does not block --resume: it is dropped with a warning.
+    let metrics = run_dir.join("metrics.jsonl");
+    let lines = std::fs::read_to_string(&metrics).unwrap();
+    std::fs::write(&metrics, format!("{{\"kind\": \"train\", garbage\n{lines}")).unwrap();
+    let out = run(&["train", "--resume", run_dir.to_str().unwrap(), "--set", "train.training_iters=81"]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("dropping a line") && stderr.contains("line=1"), "{stderr}");
+    let steps: Vec<i64> = std::fs::read_to_string(&metrics)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["step"].as_i64().unwrap())
+        .collect();
+    assert_eq!(steps, [5], "the good record is kept, the bad line dropped");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["train"]["steps"], 8);
+
+    // eval --out naming a file is refused before the evaluation runs.
+    let file = f.path("a-file");
+    std::fs::write(&file, "mine").unwrap();
+    let out = run(&["eval", "--model", run_dir.to_str().unwrap(), "--out", file.to_str().unwrap()]);
+    let error = one_error("eval --out FILE", &out);
+    assert_eq!(out.status.code(), Some(2), "{error}");
+    assert!(error.contains("is a file, not a folder"), "{error}");
+    assert!(out.stdout.is_empty(), "no evaluation ran: {}", text(&out.stdout));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
+}

@@ -9,7 +9,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use lstm_model::{LstmClassifier, ModelSpec};
+use eval::EvalConfig;
+use lstm_model::{LstmClassifier, ModelSpec, Workload};
 use serde_json::json;
 
 use crate::config::{ConfigError, Experiment};
@@ -54,11 +55,12 @@ pub fn run(args: &BenchArgs) -> Result<(), Failure> {
             message: "use at least one timed step and a non-negative warm-up".into(),
         }));
     }
-    let threads = experiment.threads.unwrap_or_else(num_cpus::get_physical);
-    tch::set_num_threads(threads as i32);
+    crate::runtime::set_threads(experiment.threads);
     let device = choose_device(experiment.device)?;
-    let train_precision = crate::precision::resolve(experiment.train.precision, "train.precision", "training", device)?;
-    let eval_config = crate::precision::eval_config(&experiment, device)?;
+    crate::precision::check(experiment.train.precision, "train.precision", device)?;
+    // Loss and accuracy only, the work of PyTorch's reference evaluation: the
+    // decision time (every step's prediction) would add work PyTorch does not do.
+    let eval_config = EvalConfig { decision: Some(false), ..crate::precision::eval_config(&experiment, device)? };
 
     let start = Instant::now();
     let data = crate::data::load(&experiment.data)?;
@@ -68,6 +70,10 @@ pub fn run(args: &BenchArgs) -> Result<(), Failure> {
     let size = train_images.size();
     let spec = ModelSpec::new(experiment.model.clone(), size[1], size[2], data.class_names.clone());
     let model = LstmClassifier::new(spec, device)?;
+    let train_precision =
+        model.resolve_precision(experiment.train.precision, experiment.train.batch_size, Workload::Training)?;
+    let eval_precision = eval_config.precision.unwrap_or_default();
+    let eval_precision = model.resolve_precision(eval_precision, eval_config.batch_size, Workload::Inference)?;
 
     // `train` runs while step * batch < training_iters, so `k * batch + 1` gives k steps.
     let with_steps = |k: i64| trainer::TrainConfig {
@@ -97,7 +103,7 @@ pub fn run(args: &BenchArgs) -> Result<(), Failure> {
             "mkldnn": tch::utils::has_mkldnn(),
             "device": format!("{device:?}"),
             "train_precision": train_precision.name(),
-            "eval_precision": eval_config.precision.unwrap_or_default().name(),
+            "eval_precision": eval_precision.name(),
             "threads": tch::get_num_threads(),
             "interop_threads": tch::get_num_interop_threads(),
             "load_seconds": load_seconds,

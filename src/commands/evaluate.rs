@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use lstm_model::LstmClassifier;
+use lstm_model::{LstmClassifier, Workload};
 use serde_json::json;
 
 use crate::commands::predict::PredictError;
@@ -69,7 +69,9 @@ pub fn run(args: &EvalArgs) -> Result<(), Failure> {
         let subtitle = format!("model {} on the test split of {}", dir.display(), data_name(&experiment));
         let config = serde_json::to_value(&experiment).ok();
         let test = (&data.test.0, &data.test.1);
-        let model = (&classifier, eval_config.precision.unwrap_or_default().resolve(device).kind());
+        let precision = eval_config.precision.unwrap_or_default();
+        let compute = classifier.resolve_precision(precision, eval_config.batch_size, Workload::Inference)?;
+        let model = (&classifier, compute.kind());
         crate::run_folder::write_page(&out, (&title, &subtitle), config, model, &evaluation, test)?;
     }
     Ok(())

@@ -6,13 +6,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use eval::explain::{explain, explain_png, read_order, ExplainPicture, Explanation};
-use lstm_model::{LstmClassifier, Sequence};
+use lstm_model::{LstmClassifier, Sequence, Workload};
 use serde::Serialize;
 use tch::Device;
 
-use image_folder_data::picture::Invert;
-
-use super::predict::{parse_precision, read_images, PredictError};
+use super::predict::{read_images, InputSettings, ModelInput, PredictError};
 use crate::run_folder::find_model_dir;
 use crate::Failure;
 
@@ -22,32 +20,15 @@ const BATCH: usize = 500;
 /// Arguments of `lstm-mnist explain`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ExplainArgs {
-    /// The run folder (holding model/) or the model folder itself.
-    #[arg(long, short)]
-    pub model: PathBuf,
-    /// PNG images and IDX image files (gzipped or raw).
-    #[arg(value_name = "FILE")]
-    pub files: Vec<PathBuf>,
+    /// The model and the images, as for `predict`.
+    #[command(flatten)]
+    pub input: ModelInput,
     /// Write one picture per image (PNG) into this folder.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Invert pixels first, as for `predict`: `auto` (pictures with a mostly
-    /// bright border), `yes` (or `--invert` alone; IDX images too) or `no`.
-    #[arg(
-        long,
-        value_name = "auto|yes|no",
-        num_args = 0..=1,
-        require_equals = true,
-        default_value = "auto",
-        default_missing_value = "yes"
-    )]
-    pub invert: Invert,
     /// Print one JSON list (file, index, class, name, probability, steps, decided_at) instead of text tables.
     #[arg(long)]
     pub json: bool,
-    /// Compute precision: fp32, bf16 or auto, as for `predict`.
-    #[arg(long, value_name = "PRECISION", value_parser = parse_precision)]
-    pub precision: Option<lstm_model::Precision>,
 }
 
 /// One image's explanation, as printed with `--json`.
@@ -95,18 +76,21 @@ fn text_block(label: &str, e: &Explanation, unit: &str, names: &[String]) -> Str
 /// text table per image, or one JSON list with `--json`, and with `--out` one
 /// PNG per image there.
 pub fn run(args: &ExplainArgs, out: &mut impl Write) -> Result<(), Failure> {
-    let ExplainArgs { model, files, out: out_dir, invert, json, precision } = args;
+    let ExplainArgs { input: ModelInput { model, files, invert, precision }, out: out_dir, json } = args;
     let (invert, json, out_dir) = (*invert, *json, out_dir.as_deref());
     if files.is_empty() {
         return Err(PredictError::NoFiles.into());
     }
     let dir = find_model_dir(model).ok_or_else(|| PredictError::NoModel(model.clone()))?;
-    let compute = crate::precision::model_precision(model, *precision, Device::Cpu)?.kind();
+    let precision = crate::precision::model_precision(model, *precision, Device::Cpu)?;
     let model = LstmClassifier::load(&dir, Device::Cpu)?;
+    let compute = model.resolve_precision(precision, eval::DEFAULT_BATCH_SIZE, Workload::Inference)?.kind();
     let spec = model.spec().clone();
     let (height, width) = (spec.image_height, spec.image_width);
     let unit = if spec.config.sequence == Sequence::Rows { "row" } else { "step" };
     let read_at = read_order(&model);
+    let standardization = super::export::run_standardization(&dir)?;
+    let settings = InputSettings { invert, compute, standardization };
     if let Some(d) = out_dir {
         std::fs::create_dir_all(d).map_err(crate::io_error(d))?;
     }
@@ -116,7 +100,7 @@ pub fn run(args: &ExplainArgs, out: &mut impl Write) -> Result<(), Failure> {
         let images = read_images(file, width as u32, height as u32, invert)?;
         let png = images.picture;
         for (chunk_index, chunk) in images.pixels.chunks(BATCH).enumerate() {
-            let tensor = lstm_model::images_from_bytes(&chunk.concat(), height, width).map_err(PredictError::from)?;
+            let tensor = settings.tensor(&chunk.concat(), height, width)?;
             let explained = explain(&model, &tensor, compute).map_err(PredictError::from)?;
             for (i, e) in explained.into_iter().enumerate() {
                 let index = (!png).then_some(chunk_index * BATCH + i);

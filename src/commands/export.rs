@@ -82,7 +82,7 @@ pub enum ExportError {
     Config(#[from] ConfigError),
     /// The training data (needed for the standardisation statistics) could not be read.
     #[error("the run standardises its input (data.normalize = \"standardize\"), and its training data gives the statistics: {0}")]
-    Data(#[from] mnist_data::DataError),
+    Data(#[from] crate::data::DataLoadError),
     /// This binary was built without a libtorch that has C++ headers.
     #[error(
         "{}: no libtorch C++ headers here (this binary was built against {}); \
@@ -97,9 +97,7 @@ impl ExportError {
     pub fn is_usage(&self) -> bool {
         match self {
             ExportError::NoModel(_) | ExportError::Config(_) => true,
-            ExportError::Data(e) => {
-                matches!(e, mnist_data::DataError::MissingDir(_) | mnist_data::DataError::MissingFile { .. })
-            }
+            ExportError::Data(e) => e.is_config(),
             _ => false,
         }
     }
@@ -125,7 +123,7 @@ pub struct Exported {
 pub fn export(model: &Path, format: ExportFormat, out: &Path) -> Result<Exported, ExportError> {
     let dir = find_model_dir(model).ok_or_else(|| ExportError::NoModel(model.to_owned()))?;
     let classifier = LstmClassifier::load(&dir, Device::Cpu)?;
-    let standardization = standardization(&dir)?;
+    let standardization = run_standardization(&dir)?;
     match format {
         ExportFormat::Onnx => lstm_onnx::write(&classifier, &ExportOptions { standardization }, out)?,
     }
@@ -133,19 +131,23 @@ pub fn export(model: &Path, format: ExportFormat, out: &Path) -> Result<Exported
     Ok(Exported { model_dir: dir, standardization, bytes })
 }
 
-/// The input standardisation of the run that holds model folder `dir`, if any.
-fn standardization(dir: &Path) -> Result<Option<(f64, f64)>, ExportError> {
+/// The input standardisation `(mean, std)` of the run that holds model folder
+/// `dir`, if it trained on standardised pixels (recomputed from its training
+/// data, as the training did); `None` for other runs and bare model folders.
+pub(crate) fn run_standardization(dir: &Path) -> Result<Option<(f64, f64)>, ExportError> {
     let Some(config) = dir.parent().map(|run| run.join("config.json")).filter(|c| c.is_file()) else {
         return Ok(None);
     };
     let experiment = Experiment::load(&config, &[])?;
-    match experiment.data {
-        DataSection::Idx(data) if data.normalize == Normalize::Standardize => {
-            let loaded = mnist_data::load(&data, &crate::data::idx_locations())?;
-            Ok(loaded.standardization.map(|s| (s.mean, s.std)))
-        }
-        _ => Ok(None),
+    let normalize = match &experiment.data {
+        DataSection::Idx(data) => data.normalize,
+        DataSection::ImageFolder(data) => data.normalize,
+        DataSection::Synth(_) => Normalize::Scale,
+    };
+    if normalize != Normalize::Standardize {
+        return Ok(None);
     }
+    Ok(crate::data::load(&experiment.data)?.standardization)
 }
 
 /// The libtorch this binary was built against: the folder holding `include/`

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use image::GrayImage;
 use image_folder_data::picture::{self, Invert, PictureError};
-use lstm_model::{LstmClassifier, Prediction, SPEC_FILE};
+use lstm_model::{LstmClassifier, Prediction, Workload, SPEC_FILE};
 use serde::Serialize;
 use tch::Device;
 
@@ -18,9 +18,9 @@ use crate::Failure;
 /// Images per forward pass when classifying a large IDX file.
 const BATCH: usize = eval::DEFAULT_BATCH_SIZE as usize;
 
-/// Arguments of `lstm-mnist predict`.
+/// The model and the images `predict` and `explain` run it on.
 #[derive(Debug, Clone, clap::Args)]
-pub struct PredictArgs {
+pub struct ModelInput {
     /// The run folder (holding model/) or the model folder itself.
     #[arg(long, short)]
     pub model: PathBuf,
@@ -39,13 +39,21 @@ pub struct PredictArgs {
         default_missing_value = "yes"
     )]
     pub invert: Invert,
-    /// Print one JSON array with every class probability instead of one line per image.
-    #[arg(long)]
-    pub json: bool,
-    /// Compute precision: fp32, bf16 or auto (bf16 where the CPU runs it fast).
+    /// Compute precision: fp32, bf16 or auto (the faster of the two, measured).
     /// Default: the run's eval.precision, else its train.precision, else fp32.
     #[arg(long, value_name = "PRECISION", value_parser = parse_precision)]
     pub precision: Option<lstm_model::Precision>,
+}
+
+/// Arguments of `lstm-mnist predict`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PredictArgs {
+    /// The model and the images.
+    #[command(flatten)]
+    pub input: ModelInput,
+    /// Print one JSON array with every class probability instead of one line per image.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// A `--precision` value: `fp32`, `bf16`, `fp16` or `auto`, as in the config.
@@ -207,15 +215,41 @@ fn check_input(path: &Path) -> Result<(), PredictError> {
     Ok(())
 }
 
+/// How images become the model's input and how the model runs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct InputSettings {
+    /// Which images to invert.
+    pub invert: Invert,
+    /// The precision of the recurrent layers.
+    pub compute: tch::Kind,
+    /// `(mean, std)` of a run trained on standardised pixels.
+    pub standardization: Option<(f64, f64)>,
+}
+
+impl InputSettings {
+    /// Pixel bytes of `[N, height, width]` images as the model's input:
+    /// `pixel / 255`, then the run's standardisation if it trained with one.
+    pub fn tensor(&self, pixels: &[u8], height: i64, width: i64) -> Result<tch::Tensor, PredictError> {
+        let tensor = lstm_model::images_from_bytes(pixels, height, width)?;
+        match self.standardization {
+            Some((mean, std)) => {
+                Ok(tensor.f_sub_scalar(mean).and_then(|t| t.f_div_scalar(std)).map_err(lstm_model::ModelError::from)?)
+            }
+            None => Ok(tensor),
+        }
+    }
+}
+
 /// Classifies the images of one input file: a picture is one image; an IDX
 /// file is read `BATCH` images at a time, so memory stays flat whatever the
 /// number of images.
 fn classify_file<W: Write>(
     model: &LstmClassifier,
     path: &Path,
-    (invert, compute): (Invert, tch::Kind),
+    settings: InputSettings,
     out: &mut Output<W>,
 ) -> Result<(), PredictError> {
+    let InputSettings { invert, compute, .. } = settings;
     let (height, width) = (model.spec().image_height, model.spec().image_width);
     if picture::is_picture_file(path)? {
         let prepared = picture::load(path, width as u32, height as u32, invert)?;
@@ -226,8 +260,7 @@ fn classify_file<W: Write>(
                 path.display()
             );
         }
-        let tensor = lstm_model::images_from_bytes(&prepared.pixels, height, width)?;
-        let prediction = model.predict_with(&tensor, compute)?;
+        let prediction = model.predict_with(&settings.tensor(&prepared.pixels, height, width)?, compute)?;
         return out.write(path, None, &prediction[0], prepared.inverted);
     }
     let mut stream = mnist_data::idx::ImageStream::open(path)?;
@@ -241,7 +274,7 @@ fn classify_file<W: Write>(
                 GrayImage::from_raw(cols as u32, rows as u32, raw.to_vec()).expect("IDX image of rows x cols bytes");
             pixels.extend(picture::prepare(image, width as u32, height as u32, invert).pixels);
         }
-        for prediction in model.predict_with(&lstm_model::images_from_bytes(&pixels, height, width)?, compute)? {
+        for prediction in model.predict_with(&settings.tensor(&pixels, height, width)?, compute)? {
             out.write(path, Some(index), &prediction, invert == Invert::Yes)?;
             index += 1;
         }
@@ -254,21 +287,24 @@ fn classify_file<W: Write>(
 /// Every file is checked before anything is printed; IDX files are then read
 /// a batch at a time and the JSON array written element by element.
 pub fn run(args: &PredictArgs, out: &mut impl Write) -> Result<(), Failure> {
-    let PredictArgs { model, files, invert, json, precision } = args;
+    let PredictArgs { input: ModelInput { model, files, invert, precision }, json } = args;
     if files.is_empty() {
         return Err(PredictError::NoFiles.into());
     }
     let dir = find_model_dir(model).ok_or_else(|| PredictError::NoModel(model.clone()))?;
-    let compute = crate::precision::model_precision(model, *precision, Device::Cpu)?.kind();
+    let precision = crate::precision::model_precision(model, *precision, Device::Cpu)?;
     let model = LstmClassifier::load(&dir, Device::Cpu)?;
+    let compute = model.resolve_precision(precision, eval::DEFAULT_BATCH_SIZE, Workload::Inference)?.kind();
     let (height, width) = (model.spec().image_height, model.spec().image_width);
     tracing::info!(model = %dir.display(), height, width, "model loaded");
     for file in files {
         check_input(file)?;
     }
+    let standardization = super::export::run_standardization(&dir)?;
+    let settings = InputSettings { invert: *invert, compute, standardization };
     let mut output = Output { out, json: *json, rows: 0 };
     for file in files {
-        classify_file(&model, file, (*invert, compute), &mut output)?;
+        classify_file(&model, file, settings, &mut output)?;
     }
     output.finish()?;
     Ok(())

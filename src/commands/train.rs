@@ -3,7 +3,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use lstm_model::{LstmClassifier, ModelSpec};
+use lstm_model::{LstmClassifier, ModelSpec, Workload};
 use serde_json::json;
 use tch::Device;
 
@@ -130,9 +130,8 @@ fn resolve(args: &TrainArgs) -> Result<(Experiment, RunFolder), Failure> {
 /// report.json is removed (the new one is written at the end).
 fn check_resume_length(run: &RunFolder, experiment: &Experiment, examples: i64) -> Result<(), Failure> {
     let Some(dir) = trainer::checkpoint::latest(&run.checkpoints())? else { return Ok(()) };
-    let path = dir.join(trainer::checkpoint::STATE_JSON);
-    let text = std::fs::read_to_string(&path).map_err(io_error(&path))?;
-    let Ok(meta) = serde_json::from_str::<trainer::CheckpointMeta>(&text) else { return Ok(()) };
+    let meta = trainer::checkpoint::read_meta(&dir)?;
+    trainer::checkpoint::check_position(&dir, &meta, examples, experiment.train.batch_size)?;
     let total = experiment.train.steps(examples);
     if total < meta.step {
         let key = match experiment.train.length()? {
@@ -216,7 +215,7 @@ pub fn train_experiment(
     experiment.eval.validate()?;
     let threads = set_threads(experiment.threads);
     let device = choose_device(experiment.device)?;
-    crate::precision::resolve(experiment.train.precision, "train.precision", "training", device)?;
+    crate::precision::check(experiment.train.precision, "train.precision", device)?;
     let eval_config = crate::precision::eval_config(&experiment, device)?;
     if !resume {
         run_folder::check_new_run_dir(run.dir(), force)?;
@@ -339,6 +338,8 @@ fn save_results(
         .map_err(|e| Failure::Train(crate::tensorboard::sink_error(e)))?;
     let title = experiment.name.clone().unwrap_or_else(|| run.dir().display().to_string());
     let subtitle = format!("training run {}", run.dir().display());
-    let compute = (model, setup.eval_config.precision.unwrap_or_default().resolve(device).kind());
+    let precision = setup.eval_config.precision.unwrap_or_default();
+    let compute =
+        (model, model.resolve_precision(precision, setup.eval_config.batch_size, Workload::Inference)?.kind());
     run_folder::write_page(run, (&title, &subtitle), None, compute, evaluation, (&data.test.0, &data.test.1))
 }

@@ -174,14 +174,7 @@ fn draw_svg(comparison: &Comparison, target: &Path, path: &Path) -> Result<(), C
         (&right, "training loss", max_loss * 1.05, |r| &r.curves.train_loss),
     ];
     for (area, title, y_max, pick) in panels {
-        let mut chart = ChartBuilder::on(area)
-            .caption(title, ("sans-serif", 22))
-            .margin(12)
-            .x_label_area_size(35)
-            .y_label_area_size(50)
-            .build_cartesian_2d(0.0..max_step, 0.0..y_max)
-            .map_err(|e| err(e.to_string()))?;
-        chart.configure_mesh().x_desc("step").draw().map_err(|e| err(e.to_string()))?;
+        let mut chart = eval::plots::step_chart(area, title, max_step, y_max).map_err(err)?;
         if runs.iter().all(|r| pick(r).is_empty()) {
             let note = if title == "validation accuracy" { "no validation split in these runs" } else { "no records" };
             let style = ("sans-serif", 16).into_font().color(&BLACK.mix(0.6));
@@ -215,15 +208,7 @@ fn draw_svg(comparison: &Comparison, target: &Path, path: &Path) -> Result<(), C
                 }
             }
         }
-        let position =
-            if title == "training loss" { SeriesLabelPosition::UpperRight } else { SeriesLabelPosition::LowerRight };
-        chart
-            .configure_series_labels()
-            .position(position)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| err(e.to_string()))?;
+        eval::plots::draw_legend(&mut chart, title == "training loss").map_err(err)?;
     }
     root.present().map_err(|e| err(e.to_string()))
 }

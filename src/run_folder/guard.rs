@@ -81,7 +81,7 @@ fn writable_ancestor<'a>(dir: &'a Path, what: &str) -> Result<&'a Path, Failure>
             Ok(meta) if meta.is_dir() => break,
             Ok(_) => {
                 return Err(Failure::Usage(format!(
-                    "{what} {}: {} is a file, not a folder; choose another folder",
+                    "{what} {}: {} is a file, not a folder; choose another --out",
                     dir.display(),
                     existing.display()
                 )))
@@ -103,7 +103,7 @@ fn writable_ancestor<'a>(dir: &'a Path, what: &str) -> Result<&'a Path, Failure>
             Ok(existing)
         }
         Err(e) => Err(Failure::Usage(format!(
-            "{what} {}: cannot write into {} ({e}); choose another folder",
+            "{what} {}: cannot write into {} ({e}); choose another --out",
             dir.display(),
             existing.display()
         ))),

@@ -12,7 +12,7 @@ pub mod plots;
 mod report;
 pub mod text;
 
-use lstm_model::{LstmClassifier, Precision};
+use lstm_model::{LstmClassifier, Precision, Workload};
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Reduction, Tensor};
 
@@ -176,7 +176,8 @@ fn batched_pass(
     }
     let classes = model.spec().classes();
     let device = model.device();
-    let compute = config.precision.unwrap_or_default().resolve(device).kind();
+    let batch = config.batch_size.min(n);
+    let compute = model.resolve_precision(config.precision.unwrap_or_default(), batch, Workload::Inference)?.kind();
     let mut pass = Pass {
         loss_sum: 0.0,
         correct: 0,

@@ -5,6 +5,8 @@
 use std::path::Path;
 
 use image::{Rgb, RgbImage};
+use plotters::coord::types::RangedCoordf64;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -47,20 +49,7 @@ fn draw_curves(target: &Path, path: &Path, train: &[CurvePoint], validation: &[C
         (&left, "loss", max_loss, (|p: &CurvePoint| p.loss) as fn(&CurvePoint) -> f64),
         (&right, "accuracy", 1.0, |p: &CurvePoint| p.accuracy),
     ] {
-        let mut chart = ChartBuilder::on(area)
-            .caption(title, ("sans-serif", 22))
-            .margin(12)
-            .x_label_area_size(35)
-            .y_label_area_size(50)
-            .build_cartesian_2d(0.0..max_step, 0.0..y_max)
-            .map_err(|e| err(e.to_string()))?;
-        chart
-            .configure_mesh()
-            .x_desc("step")
-            .x_label_formatter(&tick_label)
-            .y_label_formatter(&tick_label)
-            .draw()
-            .map_err(|e| err(e.to_string()))?;
+        let mut chart = step_chart(area, title, max_step, y_max).map_err(&err)?;
         for (points, name, colour) in [(train, "training minibatch", BLUE), (validation, "validation", RED)] {
             if points.is_empty() {
                 continue;
@@ -71,15 +60,53 @@ fn draw_curves(target: &Path, path: &Path, train: &[CurvePoint], validation: &[C
                 .label(name)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2)));
         }
-        chart
-            .configure_series_labels()
-            .position(if title == "loss" { SeriesLabelPosition::UpperRight } else { SeriesLabelPosition::LowerRight })
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| err(e.to_string()))?;
+        draw_legend(&mut chart, title == "loss").map_err(&err)?;
     }
     root.present().map_err(|e| err(e.to_string()))
+}
+
+/// The chart of one step-curve panel on `area` (used by `curves.svg` and by
+/// the binary's `compare.svg`): `title` above, the step from 0 to `max_step`
+/// across (whole-number labels), 0 to `y_max` up, the mesh drawn.
+pub fn step_chart<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    title: &str,
+    max_step: f64,
+    y_max: f64,
+) -> Result<StepChart<'a, DB>, String> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(35)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0.0..max_step, 0.0..y_max)
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .x_desc("step")
+        .x_label_formatter(&tick_label)
+        .y_label_formatter(&tick_label)
+        .draw()
+        .map_err(|e| e.to_string())?;
+    Ok(chart)
+}
+
+/// A chart made by [`step_chart`].
+pub type StepChart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Draws the legend of the labelled series of `chart`: in the upper right
+/// corner (falling curves such as a loss) or the lower right (rising ones).
+pub fn draw_legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut StepChart<'a, DB>,
+    upper_right: bool,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(if upper_right { SeriesLabelPosition::UpperRight } else { SeriesLabelPosition::LowerRight })
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| e.to_string())
 }
 
 /// An axis label: whole numbers without a decimal point, others with up to 3 decimals.

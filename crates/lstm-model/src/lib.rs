@@ -78,7 +78,9 @@ use serde::Serialize;
 use tch::{nn, Device, Kind, Tensor};
 
 pub use error::{ModelError, Result};
-pub use precision::{cpu_has_fast_bf16, cpuinfo_has_fast_bf16, fast_bf16, Precision};
+pub use precision::{
+    cpu_has_fast_bf16, cpuinfo_has_fast_bf16, fast_bf16, faster_precision, AutoChoice, Precision, Workload, BF16_MARGIN,
+};
 pub use spec::{
     Cell, Init, ModelConfig, ModelSpec, Readout, Sequence, FORMAT_VERSION, MAX_CLASSES, MAX_IMAGE_PIXELS,
     MAX_PARAMETERS,

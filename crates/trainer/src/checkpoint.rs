@@ -164,12 +164,85 @@ pub fn latest(checkpoints: &Path) -> Result<Option<PathBuf>, TrainError> {
     Ok(list(checkpoints)?.pop().map(|(_, p)| p))
 }
 
-/// Reads a checkpoint folder.
-pub fn read(dir: &Path) -> Result<(CheckpointMeta, BTreeMap<String, Tensor>), TrainError> {
+/// A field of a state.json that training could not have written: its name, its value and why.
+type BadField = (&'static str, String, &'static str);
+
+/// What a checkpoint written after step `step` of a run holds, field by
+/// field, for any config: the step (that of the folder's name), the
+/// optimiser's step count, the counters, rates and times.
+fn check_fields(meta: &CheckpointMeta, folder_step: Option<i64>) -> Result<(), BadField> {
+    let step = meta.step;
+    if step < 1 || folder_step.is_some_and(|f| f != step) {
+        return Err(("step", step.to_string(), "it must be the step in the checkpoint folder's name (step-NNNNNN)"));
+    }
+    if meta.total_steps < step {
+        return Err(("total_steps", meta.total_steps.to_string(), "it must be at least `step`"));
+    }
+    if meta.optimizer_steps != step {
+        let value = meta.optimizer_steps.to_string();
+        return Err(("optimizer_steps", value, "the optimiser takes one step per training step: it must equal `step`"));
+    }
+    if meta.samples < step {
+        return Err(("samples", meta.samples.to_string(), "every step sees at least one example: at least `step`"));
+    }
+    if !(meta.lr.is_finite() && meta.lr >= 0.0) {
+        return Err(("lr", meta.lr.to_string(), "a learning rate is a finite number >= 0"));
+    }
+    if !(meta.elapsed_seconds.is_finite() && meta.elapsed_seconds >= 0.0) {
+        return Err(("elapsed_seconds", meta.elapsed_seconds.to_string(), "a time is a finite number >= 0"));
+    }
+    if meta.last_loss.is_some_and(|l| !(l.is_finite() && l >= 0.0)) {
+        return Err(("last_loss", format!("{:?}", meta.last_loss), "a loss is a finite number >= 0"));
+    }
+    if let Some(best) = &meta.best {
+        let fine = (1..=step).contains(&best.step)
+            && (0.0..=1.0).contains(&best.accuracy)
+            && best.loss.is_finite()
+            && best.loss >= 0.0;
+        if !fine {
+            let hint = "a validation at a step from 1 to `step`, accuracy 0 to 1, a finite loss >= 0";
+            return Err(("best", format!("{best:?}"), hint));
+        }
+    }
+    if !(0..=step).contains(&meta.bad_validations) {
+        return Err(("bad_validations", meta.bad_validations.to_string(), "at least 0 and at most `step`"));
+    }
+    Ok(())
+}
+
+/// The [`TrainError::BadState`] of `field` in `json_path`.
+fn bad_state(json_path: &Path, (field, value, why): BadField) -> TrainError {
+    let dir = json_path.parent().unwrap_or(json_path);
+    TrainError::BadState {
+        path: json_path.to_owned(),
+        field: field.to_owned(),
+        value,
+        hint: format!(
+            "{why}. Training never writes this, so the file was edited or damaged: restore it, or delete {} to \
+             resume from the checkpoint before it",
+            dir.display()
+        ),
+    }
+}
+
+/// Reads and checks the state.json of the checkpoint folder `dir`: every
+/// field must be present with its type, and hold what training writes
+/// (see [`check_fields`]); else [`TrainError::BadState`] names the file and the field.
+pub fn read_meta(dir: &Path) -> Result<CheckpointMeta, TrainError> {
     let json_path = dir.join(STATE_JSON);
     let bytes = std::fs::read(&json_path).map_err(io(&json_path))?;
-    let meta: CheckpointMeta = serde_json::from_slice(&bytes)
-        .map_err(|e| TrainError::BadCheckpoint(format!("{}: {e}", json_path.display())))?;
+    let mut reader = serde_json::Deserializer::from_slice(&bytes);
+    let meta: CheckpointMeta = serde_path_to_error::deserialize(&mut reader).map_err(|e| {
+        let field = e.path().to_string();
+        let raw = serde_json::from_slice::<serde_json::Value>(&bytes).ok().and_then(|v| v.get(&field).cloned());
+        let value = raw.map_or_else(|| "(unreadable)".to_owned(), |v| v.to_string());
+        let hint = format!(
+            "{}. Restore the file, or delete {} to resume from the checkpoint before it",
+            e.inner(),
+            dir.display()
+        );
+        TrainError::BadState { path: json_path.clone(), field, value, hint }
+    })?;
     if meta.version != CHECKPOINT_VERSION {
         return Err(TrainError::BadCheckpoint(format!(
             "{}: checkpoint version {} is not {CHECKPOINT_VERSION}",
@@ -177,6 +250,36 @@ pub fn read(dir: &Path) -> Result<(CheckpointMeta, BTreeMap<String, Tensor>), Tr
             meta.version
         )));
     }
+    let folder_step = dir.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_prefix("step-")?.parse().ok());
+    check_fields(&meta, folder_step).map_err(|bad| bad_state(&json_path, bad))?;
+    Ok(meta)
+}
+
+/// Checks the data position of `meta` against the run: `examples` training
+/// examples in batches of `batch_size` (at most `batch_size - 1` examples
+/// dropped per epoch, with `drop_last`).
+pub fn check_position(dir: &Path, meta: &CheckpointMeta, examples: i64, batch_size: i64) -> Result<(), TrainError> {
+    let json_path = dir.join(STATE_JSON);
+    let (n, batch) = (i128::from(examples), i128::from(batch_size));
+    let (samples, epoch, cursor) = (i128::from(meta.samples), i128::from(meta.epoch), meta.cursor as i128);
+    if samples > i128::from(meta.step) * batch {
+        let bad = ("samples", meta.samples.to_string(), "at most `step` times train.batch_size");
+        return Err(bad_state(&json_path, bad));
+    }
+    if cursor > n {
+        return Err(bad_state(&json_path, ("cursor", meta.cursor.to_string(), "at most the training examples")));
+    }
+    let (least, most) = (epoch * (n - batch + 1).max(0) + cursor, epoch * n + cursor);
+    if samples < least || samples > most {
+        let why = "the examples seen (`samples`) must fit the data position (`epoch` full passes plus `cursor`)";
+        return Err(bad_state(&json_path, ("epoch", meta.epoch.to_string(), why)));
+    }
+    Ok(())
+}
+
+/// Reads a checkpoint folder ([`read_meta`] checks its state.json).
+pub fn read(dir: &Path) -> Result<(CheckpointMeta, BTreeMap<String, Tensor>), TrainError> {
+    let meta = read_meta(dir)?;
     let tensor_path = dir.join(STATE_TENSORS);
     let tensors = Tensor::read_safetensors(&tensor_path).map_err(|e| {
         TrainError::BadCheckpoint(format!(

@@ -58,8 +58,8 @@ pub struct TrainConfig {
     /// How many step checkpoints to keep in `checkpoints/`. Default 2.
     pub keep_checkpoints: usize,
     /// Compute precision of the training forward and backward passes:
-    /// `"fp32"`, `"bf16"`, `"fp16"` (CUDA only) or `"auto"` (bf16 where the CPU
-    /// has AVX-512 BF16 or AMX, or the GPU runs bf16; fp32 elsewhere). Mixed precision
+    /// `"fp32"`, `"bf16"`, `"fp16"` (CUDA only) or `"auto"` (the faster of bf16
+    /// and fp32, measured on the model where the hardware has bf16; fp32 elsewhere). Mixed precision
     /// keeps `f32` master weights and optimiser state; the recurrent layers
     /// run in the lower precision, the readout, loss and evaluation in `f32`.
     /// Default `"fp32"`.
@@ -67,23 +67,21 @@ pub struct TrainConfig {
 }
 
 pub use lstm_model::Precision;
+use lstm_model::{LstmClassifier, Workload};
 
-/// The precision training computes in on `device`: `"auto"` resolved (bf16
-/// where the CPU has AVX-512 BF16 or AMX, or the GPU runs bf16; else fp32);
-/// an error naming `train.precision` for fp16 off CUDA.
-pub fn training_precision(precision: Precision, device: tch::Device) -> Result<Precision, TrainError> {
-    let resolved = precision.resolve(device);
-    if resolved == Precision::Fp16 && !device.is_cuda() {
+/// The precision training `model` computes in at `batch` images a step:
+/// `"auto"` resolved by [`LstmClassifier::resolve_precision`] (the faster of
+/// fp32 and bf16, measured where the hardware has bf16); an error naming
+/// `train.precision` for fp16 off CUDA.
+pub fn training_precision(precision: Precision, model: &LstmClassifier, batch: i64) -> Result<Precision, TrainError> {
+    if precision == Precision::Fp16 && !model.device().is_cuda() {
         return Err(TrainError::InvalidConfig {
             key: "train.precision",
             value: "\"fp16\"".into(),
             hint: "fp16 training needs a CUDA device; on the CPU use \"fp32\", \"bf16\" or \"auto\"",
         });
     }
-    if precision == Precision::Auto {
-        tracing::debug!(precision = resolved.name(), ?device, "train.precision \"auto\" chose {}", resolved.name());
-    }
-    Ok(resolved)
+    Ok(model.resolve_precision(precision, batch, Workload::Training)?)
 }
 
 impl Default for TrainConfig {

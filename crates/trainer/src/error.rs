@@ -23,6 +23,9 @@ pub enum TrainError {
     /// A fresh run was asked to write into a checkpoints folder holding an earlier run's checkpoints.
     #[error("{}: holds checkpoints of an earlier run; resume that run, or remove them before starting a new one", .0.display())]
     CheckpointsExist(PathBuf),
+    /// A field of a checkpoint's state.json holds what training never writes.
+    #[error("checkpoint {}: invalid `{field}` = {value}: {hint}", path.display())]
+    BadState { path: PathBuf, field: String, value: String, hint: String },
     /// A checkpoint cannot be used.
     #[error("checkpoint: {0}")]
     BadCheckpoint(String),

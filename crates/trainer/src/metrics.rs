@@ -102,9 +102,11 @@ pub fn read(path: &Path) -> Result<Vec<MetricRecord>, TrainError> {
     parse_lines(path, text.lines())
 }
 
-/// Reads the records of a metrics file that a killed run may have left with
-/// a torn last line (one not ended by a newline): that line is dropped, any
-/// other bad line is an error.
+/// Reads the records of a metrics file to continue it on resume. A killed
+/// run may have left a torn last line (one not ended by a newline), and a
+/// line may have been damaged or edited: such lines are dropped with a
+/// warning naming the line (the checkpoint, not this log, is what a resumed
+/// run continues from), and the file is rewritten without them.
 fn read_after_crash(path: &Path) -> Result<Vec<MetricRecord>, TrainError> {
     let text = std::fs::read_to_string(path).map_err(metrics_error(path))?;
     let complete = match text.rfind('\n') {
@@ -114,7 +116,22 @@ fn read_after_crash(path: &Path) -> Result<Vec<MetricRecord>, TrainError> {
     if complete.len() < text.len() {
         tracing::warn!(path = %path.display(), "dropping a torn last line left by an interrupted run");
     }
-    parse_lines(path, complete.lines())
+    let mut records = Vec::new();
+    for (i, line) in complete.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        match serde_json::from_str(line) {
+            Ok(record) => records.push(record),
+            Err(e) => {
+                let shown: String = line.chars().take(80).collect();
+                tracing::warn!(
+                    path = %path.display(),
+                    line = i + 1,
+                    content = %shown,
+                    "dropping a line that is not a metrics record ({e}); the run continues from its checkpoint"
+                );
+            }
+        }
+    }
+    Ok(records)
 }
 
 /// Appends records to a JSON-lines file (`metrics.jsonl`), one line each.
@@ -168,5 +185,36 @@ impl MetricsSink for JsonlSink {
             return Err(TrainError::Metrics { path: self.path.clone(), source: "record before start".into() });
         };
         file.write_all(line.as_bytes()).map_err(metrics_error(&self.path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn train_record(step: i64) -> MetricRecord {
+        MetricRecord::Train {
+            step,
+            samples: step * 10,
+            loss: 1.0,
+            accuracy: 0.5,
+            lr: 0.1,
+            samples_per_second: 1.0,
+            elapsed: 1.0,
+        }
+    }
+
+    /// On resume, a damaged line and a torn last line are dropped, the good
+    /// records up to the resumed step are kept and the file is rewritten.
+    #[test]
+    fn resume_drops_bad_and_torn_lines_and_keeps_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics.jsonl");
+        let line = |step| to_line(&path, &train_record(step)).unwrap();
+        let text = format!("{}{{\"kind\": \"train\", garbage\n{}{}{{\"kind\":", line(1), line(2), line(3));
+        std::fs::write(&path, text).unwrap();
+        let mut sink = JsonlSink::new(&path);
+        sink.start(Some(2)).unwrap();
+        assert_eq!(read(&path).unwrap(), vec![train_record(1), train_record(2)]);
     }
 }

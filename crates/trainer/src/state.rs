@@ -150,7 +150,7 @@ impl<'a> TrainState<'a> {
         options: Options<'a>,
     ) -> Result<Self, TrainError> {
         config.validate()?;
-        let compute = crate::config::training_precision(config.precision, model.device())?.kind();
+        let compute = crate::config::training_precision(config.precision, model, config.batch_size)?.kind();
         let n = check_split("training split", &train)?;
         if let Some(v) = &validation {
             check_split("validation split", v)?;
@@ -262,6 +262,7 @@ impl<'a> TrainState<'a> {
     fn resume(&mut self, checkpoints: &Path) -> Result<(), TrainError> {
         let dir = checkpoint::latest(checkpoints)?.ok_or_else(|| TrainError::NoCheckpoint(checkpoints.to_owned()))?;
         let (saved, tensors) = checkpoint::read(&dir)?;
+        checkpoint::check_position(&dir, &saved, self.labels.size()[0], self.config.batch_size)?;
         checkpoint::remove_leftovers(checkpoints)?;
         // The run length may change (a finished run is extended from its last
         // checkpoint; the schedule follows the new length), the seed may not.
