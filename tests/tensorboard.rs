@@ -28,9 +28,11 @@ fn a_sweep_trial_writes_scalars_images_and_its_hparams_session() {
         data.display().to_string()
     );
     std::fs::write(&config, json).unwrap();
-    // A sweep writes trial.json into the trial folder before the trial runs.
+    // A sweep marks the trial folder as a run folder and writes trial.json
+    // into it before the trial runs.
     let run_dir = tmp.path().join("trial-0");
     std::fs::create_dir(&run_dir).unwrap();
+    lstm_mnist::run_folder::mark(&run_dir).unwrap();
     let trial = r#"{"sweep": "lr", "id": 0, "overrides": {"train.learning_rate": 0.01, "model.cell": "lstm"}}"#;
     std::fs::write(run_dir.join("trial.json"), trial).unwrap();
     let out = run(&["train", "--config", config.to_str().unwrap(), "--out", run_dir.to_str().unwrap(), "--force"]);
