@@ -75,6 +75,14 @@ pub enum ConfigError {
     Fp16OffCuda { key: &'static str },
 }
 
+impl ConfigError {
+    /// Whether the user's config is at fault (exit status 2): always, since
+    /// every variant is a config file or `--set` that cannot be used.
+    pub fn is_config(&self) -> bool {
+        true
+    }
+}
+
 /// The most libtorch threads a config may ask for.
 pub const MAX_THREADS: usize = 1024;
 

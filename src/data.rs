@@ -94,14 +94,11 @@ impl DataLoadError {
     /// (1): an invalid `data` value, or `data.dir` naming a folder that does
     /// not exist or lacks the dataset's files.
     pub fn is_config(&self) -> bool {
-        matches!(
-            self,
-            DataLoadError::Idx(
-                mnist_data::DataError::InvalidConfig { .. }
-                    | mnist_data::DataError::MissingDir(_)
-                    | mnist_data::DataError::MissingFile { .. }
-            ) | DataLoadError::Synth(synth_data::SynthError::InvalidConfig { .. })
-        ) || matches!(self, DataLoadError::ImageFolder(e) if e.is_config())
+        match self {
+            DataLoadError::Idx(e) => e.is_config(),
+            DataLoadError::Synth(e) => e.is_config(),
+            DataLoadError::ImageFolder(e) => e.is_config(),
+        }
     }
 }
 

@@ -49,18 +49,30 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// Whether the user is at fault: the command line, the config or its files
+    /// (exit status 2), rather than the data, a file or libtorch (1). Each
+    /// crate's error says so itself through its own `is_config`.
+    pub fn is_config(&self) -> bool {
+        match self {
+            Failure::Config(_) | Failure::NoCuda | Failure::Usage(_) => true,
+            Failure::Data(e) => e.is_config(),
+            Failure::Model(e) => e.is_config(),
+            Failure::Train(e) => e.is_config(),
+            Failure::Eval(e) => e.is_config(),
+            Failure::Predict(e) => e.is_config(),
+            Failure::Sweep(e) => e.is_config(),
+            Failure::Compare(e) => e.is_config(),
+            Failure::Export(e) => e.is_config(),
+            Failure::Io { .. } => false,
+        }
+    }
+
     /// 2 for a usage or config error, 1 for anything else.
     pub fn exit_code(&self) -> u8 {
-        match self {
-            Failure::Config(_) | Failure::NoCuda | Failure::Usage(_) | Failure::Sweep(_) => 2,
-            Failure::Compare(crate::compare::CompareError::NoRuns(_) | crate::compare::CompareError::BadSort(_)) => 2,
-            Failure::Data(err) if err.is_config() => 2,
-            Failure::Train(trainer::TrainError::InvalidConfig { .. } | trainer::TrainError::BadState { .. })
-            | Failure::Eval(eval::EvalError::InvalidBatchSize(_))
-            | Failure::Model(lstm_model::ModelError::InvalidConfig { .. }) => 2,
-            Failure::Predict(e) if e.is_usage() => 2,
-            Failure::Export(e) if e.is_usage() => 2,
-            _ => 1,
+        if self.is_config() {
+            2
+        } else {
+            1
         }
     }
 }
@@ -68,4 +80,33 @@ impl Failure {
 /// Maps an I/O error on `path` to a [`Failure`].
 pub fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Failure + '_ {
     move |source| Failure::Io { path: path.to_owned(), source }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_status_follows_each_crates_is_config() {
+        let config = trainer::TrainError::invalid_config("train.batch_size", 0, "use a positive batch size");
+        assert_eq!(Failure::Train(config).exit_code(), 2);
+        let nested = trainer::TrainError::Model(lstm_model::ModelError::invalid_config("model.hidden", 0, "h"));
+        assert_eq!(Failure::Train(nested).exit_code(), 2);
+        assert_eq!(Failure::Train(trainer::TrainError::NoCheckpoint("runs/x/checkpoints".into())).exit_code(), 1);
+        let edited = trainer::TrainError::BadState {
+            path: "state.json".into(),
+            field: "step".into(),
+            value: "-1".into(),
+            hint: "h".into(),
+        };
+        assert_eq!(Failure::Train(edited).exit_code(), 2);
+        let missing = DataLoadError::Idx(mnist_data::DataError::MissingDir("nowhere".into()));
+        assert_eq!(Failure::Data(missing).exit_code(), 2);
+        let damaged = mnist_data::DataError::BadSize { path: "a.idx".into(), detail: "truncated".into() };
+        assert_eq!(Failure::Data(DataLoadError::Idx(damaged)).exit_code(), 1);
+        assert_eq!(Failure::Eval(eval::EvalError::invalid_config("eval.batch_size", 0, "h")).exit_code(), 2);
+        assert_eq!(Failure::Usage("no --config".into()).exit_code(), 2);
+        let io = Failure::Io { path: "runs/x".into(), source: std::io::ErrorKind::PermissionDenied.into() };
+        assert_eq!(io.exit_code(), 1);
+    }
 }

@@ -93,12 +93,15 @@ pub enum ExportError {
 }
 
 impl ExportError {
-    /// Whether the command was called wrongly (exit status 2) rather than failing on its inputs (1).
-    pub fn is_usage(&self) -> bool {
+    /// Whether the command was called wrongly or its config is at fault (exit
+    /// status 2) rather than failing on its inputs (1).
+    pub fn is_config(&self) -> bool {
         match self {
             ExportError::NoModel(_) | ExportError::Config(_) => true,
             ExportError::Data(e) => e.is_config(),
-            _ => false,
+            ExportError::Model(e) => e.is_config(),
+            ExportError::Onnx(e) => e.is_config(),
+            ExportError::NoLibtorch { .. } => false,
         }
     }
 }

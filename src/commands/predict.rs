@@ -92,9 +92,16 @@ pub enum PredictError {
 }
 
 impl PredictError {
-    /// Whether the error is in how the command was called (exit status 2).
-    pub fn is_usage(&self) -> bool {
-        matches!(self, PredictError::NoModel(_) | PredictError::NoFiles)
+    /// Whether the error is in how the command was called or configured (exit
+    /// status 2) rather than in a file, the model or libtorch (1).
+    pub fn is_config(&self) -> bool {
+        match self {
+            PredictError::NoModel(_) | PredictError::NoFiles => true,
+            PredictError::Data(e) => e.is_config(),
+            PredictError::Model(e) => e.is_config(),
+            PredictError::Explain(e) => e.is_config(),
+            PredictError::Picture(_) | PredictError::Io { .. } => false,
+        }
     }
 }
 

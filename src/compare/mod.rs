@@ -35,6 +35,14 @@ pub enum CompareError {
     BadSort(String),
 }
 
+impl CompareError {
+    /// Whether the command was called wrongly (exit status 2: no runs in the
+    /// folders given, an unknown `--sort`) rather than failing on a file (1).
+    pub fn is_config(&self) -> bool {
+        matches!(self, CompareError::NoRuns(_) | CompareError::BadSort(_))
+    }
+}
+
 /// One curve point: `(step, value)`.
 pub type Point = (f64, f64);
 

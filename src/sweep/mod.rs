@@ -40,6 +40,14 @@ pub enum SweepError {
     Trial { path: PathBuf, id: usize, name: String, message: String },
 }
 
+impl SweepError {
+    /// Whether the user's config is at fault (exit status 2): always, since
+    /// every variant is a sweep file that cannot be used.
+    pub fn is_config(&self) -> bool {
+        true
+    }
+}
+
 /// One run of a sweep.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trial {

@@ -63,7 +63,11 @@ impl EvalConfig {
     /// Checks every value, so that a bad one is caught before any work.
     pub fn validate(&self) -> Result<(), EvalError> {
         if self.batch_size < 1 {
-            return Err(EvalError::InvalidBatchSize(self.batch_size));
+            return Err(EvalError::invalid_config(
+                "eval.batch_size",
+                self.batch_size,
+                "use a positive batch size such as 1000",
+            ));
         }
         Ok(())
     }
@@ -72,9 +76,10 @@ impl EvalConfig {
 /// Everything that can go wrong while evaluating or drawing.
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
-    /// A config value is out of range.
-    #[error("config: `eval.batch_size` = {0} is invalid: use a positive batch size such as 1000")]
-    InvalidBatchSize(i64),
+    /// A config value cannot be used: `key` is the dotted config key
+    /// (`eval.batch_size`), `value` the offending value, `hint` how to fix it.
+    #[error("invalid {key} = {value}: {hint}")]
+    InvalidConfig { key: String, value: String, hint: String },
     /// The image and label tensors do not fit each other.
     #[error("evaluation data: {0}")]
     BadData(String),
@@ -88,6 +93,23 @@ pub enum EvalError {
     /// A picture could not be drawn or written.
     #[error("{}: cannot draw: {message}", path.display())]
     Plot { path: std::path::PathBuf, message: String },
+}
+
+impl EvalError {
+    /// An [`InvalidConfig`](Self::InvalidConfig) error for the dotted config key `key`.
+    pub fn invalid_config(key: impl Into<String>, value: impl ToString, hint: impl Into<String>) -> Self {
+        EvalError::InvalidConfig { key: key.into(), value: value.to_string(), hint: hint.into() }
+    }
+
+    /// Whether a config value is at fault (exit status 2 in the bin) rather than
+    /// the data, the model, a file or libtorch (1).
+    pub fn is_config(&self) -> bool {
+        match self {
+            EvalError::InvalidConfig { .. } => true,
+            EvalError::Model(e) => e.is_config(),
+            _ => false,
+        }
+    }
 }
 
 /// A report plus every prediction, in the order of the images.
@@ -326,12 +348,15 @@ mod tests {
         let model = LstmClassifier::new(spec, Device::Cpu).unwrap();
         let images = Tensor::zeros([3, 4, 3], (Kind::Float, Device::Cpu));
         let labels = Tensor::zeros([3], (Kind::Int64, Device::Cpu));
-        assert!(matches!(
-            evaluate(&model, &images, &labels, &EvalConfig { batch_size: 0, ..Default::default() }),
-            Err(EvalError::InvalidBatchSize(0))
-        ));
+        let zero = evaluate(&model, &images, &labels, &EvalConfig { batch_size: 0, ..Default::default() }).unwrap_err();
+        assert!(
+            matches!(&zero, EvalError::InvalidConfig { key, value, .. } if key == "eval.batch_size" && value == "0")
+        );
+        assert!(zero.is_config(), "{zero}");
+        assert_eq!(zero.to_string(), "invalid eval.batch_size = 0: use a positive batch size such as 1000");
         let short = Tensor::zeros([2], (Kind::Int64, Device::Cpu));
-        assert!(matches!(evaluate(&model, &images, &short, &EvalConfig::default()), Err(EvalError::BadData(_))));
+        let err = evaluate(&model, &images, &short, &EvalConfig::default()).unwrap_err();
+        assert!(matches!(err, EvalError::BadData(_)) && !err.is_config(), "{err}");
         let wrong = Tensor::zeros([3, 3, 4], (Kind::Float, Device::Cpu));
         assert!(matches!(evaluate(&model, &wrong, &labels, &EvalConfig::default()), Err(EvalError::Model(_))));
         let out_of_range = Tensor::from_slice(&[0i64, 1, 2]);

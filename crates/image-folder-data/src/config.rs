@@ -32,13 +32,11 @@ impl ImageSize {
     pub fn validate(&self) -> Result<(), ImageFolderError> {
         let pixels = u64::from(self.height) * u64::from(self.width);
         if pixels == 0 || pixels > MAX_PIXELS {
-            return Err(ImageFolderError::InvalidConfig {
-                key: "size",
-                message: format!(
-                    "{}x{} pixels: give a size between 1 and {MAX_PIXELS} pixels in all, as 28 or [height, width]",
-                    self.height, self.width
-                ),
-            });
+            return Err(ImageFolderError::invalid_config(
+                "data.size",
+                format!("{}x{}", self.height, self.width),
+                format!("give a size between 1 and {MAX_PIXELS} pixels in all, as 28 or [height, width]"),
+            ));
         }
         Ok(())
     }

@@ -45,9 +45,10 @@ use picture::PictureError;
 /// folder or config key at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum ImageFolderError {
-    /// A `data` value is invalid.
-    #[error("data.{key}: {message}")]
-    InvalidConfig { key: &'static str, message: String },
+    /// A `data` value cannot be used: `key` is the dotted config key
+    /// (`data.size`), `value` the offending value, `hint` how to fix it.
+    #[error("invalid {key} = {value}: {hint}")]
+    InvalidConfig { key: String, value: String, hint: String },
     /// `data.dir` does not exist.
     #[error("{}: no such folder (data.dir): give a folder holding train/<class>/ and test/<class>/", .0.display())]
     MissingDir(PathBuf),
@@ -110,17 +111,22 @@ impl ImageFolderError {
     /// or laid out wrongly) rather than the contents of a file.
     pub fn is_config(&self) -> bool {
         use ImageFolderError::*;
-        matches!(
-            self,
+        match self {
             InvalidConfig { .. }
-                | MissingDir(_)
-                | MissingSplit(_)
-                | NoClasses(_)
-                | UnknownClass { .. }
-                | EmptyClass { .. }
-                | TooManyClasses { .. }
-                | Validation(mnist_data::DataError::InvalidConfig { .. })
-        )
+            | MissingDir(_)
+            | MissingSplit(_)
+            | NoClasses(_)
+            | UnknownClass { .. }
+            | EmptyClass { .. }
+            | TooManyClasses { .. } => true,
+            Validation(e) => e.is_config(),
+            _ => false,
+        }
+    }
+
+    /// An [`InvalidConfig`](Self::InvalidConfig) error for the dotted config key `key`.
+    pub fn invalid_config(key: impl Into<String>, value: impl ToString, hint: impl Into<String>) -> Self {
+        ImageFolderError::InvalidConfig { key: key.into(), value: value.to_string(), hint: hint.into() }
     }
 }
 
@@ -272,13 +278,14 @@ fn standardize(data: &mut Dataset, train_dir: &Path) -> Result<(), ImageFolderEr
     let mean = data.train.0.f_mean(Kind::Double)?.f_double_value(&[])?;
     let std = data.train.0.f_std(true)?.f_double_value(&[])?;
     if std.is_nan() || std <= 0.0 {
-        return Err(ImageFolderError::InvalidConfig {
-            key: "normalize",
-            message: format!(
+        return Err(ImageFolderError::invalid_config(
+            "data.normalize",
+            "\"standardize\"",
+            format!(
                 "every training pixel under {} has the same value, so it cannot be standardised; use \"scale\"",
                 train_dir.display()
             ),
-        });
+        ));
     }
     let splits = [Some(&mut data.train), data.validation.as_mut(), Some(&mut data.test)];
     for (images, _) in splits.into_iter().flatten() {
@@ -290,9 +297,12 @@ fn standardize(data: &mut Dataset, train_dir: &Path) -> Result<(), ImageFolderEr
 
 /// Checks the config and finds the class names (the sorted folder names of `train/`).
 fn classes_of(config: &ImageFolderConfig) -> Result<(PathBuf, Vec<String>), ImageFolderError> {
-    let dir = config.dir.clone().ok_or_else(|| ImageFolderError::InvalidConfig {
-        key: "dir",
-        message: "missing: give the folder holding train/<class>/ and test/<class>/".into(),
+    let dir = config.dir.clone().ok_or_else(|| {
+        ImageFolderError::invalid_config(
+            "data.dir",
+            "(missing)",
+            "give the folder holding train/<class>/ and test/<class>/",
+        )
     })?;
     config.size.validate()?;
     if !dir.is_dir() {
@@ -316,10 +326,15 @@ pub fn load(config: &ImageFolderConfig) -> Result<Dataset, ImageFolderError> {
     let test_dir = split_dir(&dir, "test", false)?.expect("required split");
     let val_dir = split_dir(&dir, "val", true)?;
     if let (Some(val), Some(_)) = (&val_dir, config.validation) {
-        return Err(ImageFolderError::InvalidConfig {
-            key: "validation",
-            message: format!("{} already holds the validation images; remove data.validation", val.display()),
-        });
+        return Err(ImageFolderError::invalid_config(
+            "data.validation",
+            match config.validation {
+                Some(mnist_data::ValidationSize::Count(n)) => n.to_string(),
+                Some(mnist_data::ValidationSize::Fraction(f)) => f.to_string(),
+                None => String::new(),
+            },
+            format!("{} already holds the validation images; remove data.validation", val.display()),
+        ));
     }
     let start = Instant::now();
     let mut report = LoadReport::default();

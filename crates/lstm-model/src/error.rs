@@ -3,9 +3,10 @@ use std::path::PathBuf;
 /// Everything that can go wrong while building, running, saving or loading a model.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    /// A configuration value is out of range.
-    #[error("model config: `{key}` = {value} is invalid: {hint}")]
-    InvalidConfig { key: &'static str, value: String, hint: &'static str },
+    /// A config value cannot build a model: `key` is the dotted config key
+    /// (`model.hidden`), `value` the offending value, `hint` how to fix it.
+    #[error("invalid {key} = {value}: {hint}")]
+    InvalidConfig { key: String, value: String, hint: String },
 
     /// The input batch does not have the shape the model was built for.
     #[error("input of shape {got:?} does not fit this model: expected [batch, {height}, {width}] images")]
@@ -29,7 +30,7 @@ pub enum ModelError {
          use the model.json saved with the weights",
         path.display()
     )]
-    InvalidSpec { path: PathBuf, key: String, value: String, hint: &'static str },
+    InvalidSpec { path: PathBuf, key: String, value: String, hint: String },
 
     /// The weights hold NaN or infinite values.
     #[error("{}: tensor `{name}` holds NaN or infinite values; the model cannot predict: train it again", path.display())]
@@ -54,6 +55,19 @@ pub enum ModelError {
     /// libtorch refused an operation.
     #[error("libtorch error: {}", crate::first_line(&.0.to_string()))]
     Torch(#[from] tch::TchError),
+}
+
+impl ModelError {
+    /// An [`InvalidConfig`](Self::InvalidConfig) error for the dotted config key `key`.
+    pub fn invalid_config(key: impl Into<String>, value: impl ToString, hint: impl Into<String>) -> Self {
+        ModelError::InvalidConfig { key: key.into(), value: value.to_string(), hint: hint.into() }
+    }
+
+    /// Whether a config value is at fault (exit status 2 in the bin) rather than
+    /// a file, the data or libtorch (1).
+    pub fn is_config(&self) -> bool {
+        matches!(self, ModelError::InvalidConfig { .. })
+    }
 }
 
 /// Result type of this crate.

@@ -443,7 +443,7 @@ impl Draw {
 }
 
 fn invalid_draw(detail: String) -> ModelError {
-    ModelError::InvalidConfig { key: "model.init", value: detail, hint: "the initialisation bounds must be finite" }
+    ModelError::invalid_config("model.init", detail, "the initialisation bounds must be finite")
 }
 
 #[cfg(test)]

@@ -285,7 +285,7 @@ impl ModelSpec {
     /// Checks that every value can build a model, including the size limits
     /// [`MAX_PARAMETERS`], [`MAX_IMAGE_PIXELS`] and [`MAX_CLASSES`].
     pub fn validate(&self) -> Result<()> {
-        let bad = |key, value: String, hint| Err(ModelError::InvalidConfig { key, value, hint });
+        let bad = |key: &str, value: String, hint: &str| Err(ModelError::invalid_config(key, value, hint));
         let c = &self.config;
         if c.hidden < 1 {
             return bad("model.hidden", c.hidden.to_string(), "use a positive number of hidden units");
@@ -384,7 +384,7 @@ impl ModelSpec {
         spec.validate().map_err(|err| match err {
             ModelError::InvalidConfig { key, value, hint } => ModelError::InvalidSpec {
                 path: path.to_owned(),
-                key: key.strip_prefix("model.").map_or_else(|| key.to_owned(), |k| format!("config.{k}")),
+                key: key.strip_prefix("model.").map_or_else(|| key.clone(), |k| format!("config.{k}")),
                 value,
                 hint,
             },

@@ -82,6 +82,7 @@ fn invalid_configs_are_rejected() {
     ] {
         let err = LstmClassifier::new(spec(config), Device::Cpu).unwrap_err();
         assert!(matches!(err, ModelError::InvalidConfig { .. }) && err.to_string().contains(key), "{err}");
+        assert!(err.is_config(), "{err}");
     }
     // A spec whose sequence shape contradicts its layout.
     let mut inconsistent = spec(ModelConfig::default());
@@ -429,4 +430,18 @@ fn weights_header_is_checked_for_types_offsets_and_special_files() {
     write(r#"{"t": {"dtype": "F32", "shape": [4294967296, 4294967296], "data_offsets": [0, 24]}}"#, 24);
     assert!(matches!(header::read(&path), Err(ModelError::BadWeights { .. })));
     assert!(matches!(header::read(dir.path()), Err(ModelError::Io { .. })));
+}
+
+#[test]
+fn only_config_values_are_config_errors() {
+    let err = ModelError::invalid_config("model.hidden", 0, "use a positive number of hidden units");
+    assert!(err.is_config());
+    assert_eq!(err.to_string(), "invalid model.hidden = 0: use a positive number of hidden units");
+    let io = ModelError::Io { path: "m/model.json".into(), source: std::io::ErrorKind::NotFound.into() };
+    assert!(!io.is_config(), "{io}");
+    let spec =
+        ModelError::InvalidSpec { path: "m".into(), key: "config.hidden".into(), value: "0".into(), hint: "h".into() };
+    assert!(!spec.is_config(), "a damaged model file is not the user's config: {spec}");
+    let pixels = images_from_bytes(&[0; 7], 2, 3).unwrap_err();
+    assert!(!pixels.is_config(), "{pixels}");
 }

@@ -56,8 +56,8 @@ pub const OUTPUT: &str = "logits";
 #[derive(Debug, thiserror::Error)]
 pub enum OnnxError {
     /// The model does not hold a parameter the export needs.
-    #[error("the model has no parameter `{0}`; it was not built by lstm-model")]
-    MissingParameter(String),
+    #[error("the model has no parameter `{name}`; it was not built by lstm-model")]
+    MissingParameter { name: String },
     /// The standardisation would divide by zero or is not a number.
     #[error("input standardisation mean {mean}, std {std}: the std must be finite and positive")]
     BadStandardization { mean: f64, std: f64 },
@@ -67,6 +67,14 @@ pub enum OnnxError {
     /// Writing the file failed.
     #[error("{}: {source}; choose a writable --out path", path.display())]
     Io { path: PathBuf, source: std::io::Error },
+}
+
+impl OnnxError {
+    /// Whether the user's config is at fault (exit status 2 in the bin). Never:
+    /// every failure here is in the model, its statistics, libtorch or the file.
+    pub fn is_config(&self) -> bool {
+        false
+    }
 }
 
 /// Result type of this crate.
@@ -260,7 +268,7 @@ fn readout_width(spec: &ModelSpec) -> i64 {
 /// A parameter's values, row-major, on the CPU.
 fn param(model: &LstmClassifier, name: &str) -> Result<Vec<f32>> {
     let vars = model.var_store().variables();
-    let t = vars.get(name).ok_or_else(|| OnnxError::MissingParameter(name.to_owned()))?;
+    let t = vars.get(name).ok_or_else(|| OnnxError::MissingParameter { name: name.to_owned() })?;
     let flat = t.f_to_device(tch::Device::Cpu)?.f_to_kind(tch::Kind::Float)?.f_contiguous()?.f_flatten(0, -1)?;
     Ok(Vec::<f32>::try_from(&flat)?)
 }

@@ -21,7 +21,7 @@ pub(crate) fn class_names(
     train: &IdxLabels,
     test: &IdxLabels,
 ) -> Result<Vec<String>> {
-    let invalid = |message: String| Err(DataError::InvalidConfig { key: "class_names", message });
+    let invalid = |value: String, hint: String| Err(DataError::invalid_config("data.class_names", value, hint));
     let Some(names) = &config.class_names else {
         if let Some(named) = named {
             return Ok(named.class_names());
@@ -36,19 +36,21 @@ pub(crate) fn class_names(
     };
     let used = train.labels.iter().chain(&test.labels).max().map_or(0, |&l| usize::from(l) + 1);
     if names.len() != used {
-        return invalid(format!(
-            "{} names given, but the labels of {} and {} use {used} classes (0 to {}); give one name per class",
-            names.len(),
-            train.path.display(),
-            test.path.display(),
-            used.saturating_sub(1)
-        ));
+        return invalid(
+            format!("{} names given", names.len()),
+            format!(
+                "the labels of {} and {} use {used} classes (0 to {}); give one name per class",
+                train.path.display(),
+                test.path.display(),
+                used.saturating_sub(1)
+            ),
+        );
     }
     if let Some(i) = names.iter().position(|n| n.trim().is_empty()) {
-        return invalid(format!("name {i} is empty; give every class a name"));
+        return invalid(format!("name {i} {:?}", names[i]), "give every class a non-empty name".into());
     }
     if let Some((i, n)) = names.iter().enumerate().find(|(i, n)| names[..*i].contains(n)) {
-        return invalid(format!("name {i}, {n:?}, is given twice; class names must differ"));
+        return invalid(format!("name {i} {n:?}"), "this name is given twice; class names must differ".into());
     }
     Ok(names.clone())
 }

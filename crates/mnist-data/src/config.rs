@@ -90,24 +90,24 @@ pub enum ValidationSize {
 impl ValidationSize {
     /// The number of images to hold out of `train` training images.
     pub fn count(&self, train: usize) -> Result<usize> {
-        let invalid = |message: String| Err(DataError::InvalidConfig { key: "validation", message });
+        let invalid = |value: String, hint: String| Err(DataError::invalid_config("data.validation", value, hint));
         match *self {
             ValidationSize::Count(n) if n < train => Ok(n),
-            ValidationSize::Count(n) => invalid(format!(
-                "{n} validation images would leave no training images out of {train}; use a smaller count or a fraction"
-            )),
+            ValidationSize::Count(n) => invalid(
+                n.to_string(),
+                format!("it would leave no training images out of {train}; use a smaller count or a fraction"),
+            ),
             ValidationSize::Fraction(f) if f > 0.0 && f < 1.0 => {
                 let n = (f * train as f64).round() as usize;
                 if n == 0 || n >= train {
-                    invalid(format!("fraction {} of {train} training images leaves an empty split", short_float(f)))
+                    invalid(short_float(f), format!("this fraction of {train} training images leaves an empty split"))
                 } else {
                     Ok(n)
                 }
             }
-            ValidationSize::Fraction(f) => invalid(format!(
-                "{} is neither a count (an integer) nor a fraction strictly between 0 and 1",
-                short_float(f)
-            )),
+            ValidationSize::Fraction(f) => {
+                invalid(short_float(f), "use a count (an integer) or a fraction strictly between 0 and 1".into())
+            }
         }
     }
 }
@@ -232,22 +232,27 @@ impl DataConfig {
             Some(DatasetRef::FashionMnist) => datasets::FASHION_MNIST,
             None => {
                 let dir = self.dir.clone().or_else(|| locations.default_dir.clone());
-                return dir.map(|dir| (dir, None)).ok_or_else(|| DataError::InvalidConfig {
-                    key: "dir",
-                    message: "no dataset given: set `data.dir` to a folder holding the four IDX files, \
-                              or `data.dataset` to \"mnist\" or \"fashion-mnist\""
-                        .into(),
+                return dir.map(|dir| (dir, None)).ok_or_else(|| {
+                    DataError::invalid_config(
+                        "data.dir",
+                        "(missing)",
+                        "no dataset given: set `data.dir` to a folder holding the four IDX files, \
+                         or `data.dataset` to \"mnist\" or \"fashion-mnist\"",
+                    )
                 });
             }
         };
         let dir = match &self.dir {
             Some(dir) => dir.clone(),
-            None => named.default_dir(locations.cache_dir.as_deref()).ok_or_else(|| DataError::InvalidConfig {
-                key: "dir",
-                message: format!(
-                    "{} has no system folder here and no cache folder was given: set `data.dir` to its folder",
-                    named.name
-                ),
+            None => named.default_dir(locations.cache_dir.as_deref()).ok_or_else(|| {
+                DataError::invalid_config(
+                    "data.dir",
+                    "(missing)",
+                    format!(
+                        "{} has no system folder here and no cache folder was given: set `data.dir` to its folder",
+                        named.name
+                    ),
+                )
             })?,
         };
         Ok((dir, Some(named)))
@@ -256,14 +261,11 @@ impl DataConfig {
     /// The folder `data.dataset` names, which `data.dir`, if given, must repeat.
     fn resolve_dir(&self, dataset_dir: &Path) -> Result<PathBuf> {
         match &self.dir {
-            Some(dir) if dir != dataset_dir => Err(DataError::InvalidConfig {
-                key: "dir",
-                message: format!(
-                    "`data.dataset` names the folder {} and `data.dir` the folder {}; keep only one",
-                    dataset_dir.display(),
-                    dir.display()
-                ),
-            }),
+            Some(dir) if dir != dataset_dir => Err(DataError::invalid_config(
+                "data.dir",
+                dir.display(),
+                format!("`data.dataset` names another folder, {}; keep only one of the two", dataset_dir.display()),
+            )),
             _ => Ok(dataset_dir.to_owned()),
         }
     }
@@ -333,12 +335,12 @@ mod tests {
         for unplaced in [&c, &DataConfig::default()] {
             let err = unplaced.resolve(&Locations::default()).unwrap_err();
             assert!(
-                matches!(err, DataError::InvalidConfig { key: "dir", .. }) && err.to_string().contains("data.dir"),
+                matches!(&err, DataError::InvalidConfig { key, .. } if key == "data.dir") && err.is_config(),
                 "{err}"
             );
         }
         let both = DataConfig { dataset: Some(DatasetRef::from("a")), dir: Some("b".into()), ..Default::default() };
-        assert!(matches!(both.resolve(&places), Err(DataError::InvalidConfig { key: "dir", .. })));
+        assert!(matches!(both.resolve(&places), Err(DataError::InvalidConfig { key, .. }) if key == "data.dir"));
         let fashion =
             DataConfig { dataset: Some(DatasetRef::FashionMnist), dir: Some("f".into()), ..Default::default() };
         assert_eq!(fashion.resolve(&places).unwrap(), (PathBuf::from("f"), Some(datasets::FASHION_MNIST)));

@@ -181,10 +181,11 @@ pub(crate) fn download_missing(dir: &Path, named: &NamedDataset, mirrors: &[Stri
 /// (`data.download`), from `data.mirrors` or the dataset's own mirrors.
 pub(crate) fn download_named(config: &DataConfig, dir: &Path, named: Option<NamedDataset>) -> Result<()> {
     let Some(named) = named else {
-        return Err(DataError::InvalidConfig {
-            key: "download",
-            message: "downloading needs a named dataset: set `data.dataset` to \"mnist\" or \"fashion-mnist\"".into(),
-        });
+        return Err(DataError::invalid_config(
+            "data.download",
+            "true",
+            "downloading needs a named dataset: set `data.dataset` to \"mnist\" or \"fashion-mnist\"",
+        ));
     };
     let mirrors: Vec<String> = match &config.mirrors {
         Some(m) => m.clone(),

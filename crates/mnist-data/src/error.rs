@@ -65,9 +65,10 @@ pub enum DataError {
     )]
     ShapeMismatch { train: PathBuf, train_shape: (usize, usize), test: PathBuf, test_shape: (usize, usize) },
 
-    /// A value of the `data` config section cannot be used.
-    #[error("config `data.{key}`: {message}")]
-    InvalidConfig { key: &'static str, message: String },
+    /// A value of the `data` config section cannot be used: `key` is the dotted
+    /// config key (`data.validation`), `value` the offending value, `hint` how to fix it.
+    #[error("invalid {key} = {value}: {hint}")]
+    InvalidConfig { key: String, value: String, hint: String },
 
     /// A file could not be downloaded from any mirror.
     #[error(
@@ -82,6 +83,20 @@ pub enum DataError {
     /// appends C++ stack frames, which say nothing to a user).
     #[error("libtorch error: {}", .0.to_string().lines().next().unwrap_or_default())]
     Torch(#[from] tch::TchError),
+}
+
+impl DataError {
+    /// An [`InvalidConfig`](Self::InvalidConfig) error for the dotted config key `key`.
+    pub fn invalid_config(key: impl Into<String>, value: impl ToString, hint: impl Into<String>) -> Self {
+        DataError::InvalidConfig { key: key.into(), value: value.to_string(), hint: hint.into() }
+    }
+
+    /// Whether the config is at fault (exit status 2 in the bin): an invalid
+    /// `data` value, or `data.dir` naming a folder that does not exist or
+    /// lacks the dataset's files. Damaged files, I/O and downloads are not (1).
+    pub fn is_config(&self) -> bool {
+        matches!(self, DataError::InvalidConfig { .. } | DataError::MissingDir(_) | DataError::MissingFile { .. })
+    }
 }
 
 /// One failed try at downloading a file: the URL and why it failed.

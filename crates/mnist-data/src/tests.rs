@@ -30,7 +30,8 @@ fn class_names_from_the_config_are_checked_against_the_labels() {
     ] {
         let config = DataConfig { class_names: Some(bad), ..DataConfig::from_dir(dir.path()) };
         let err = load(&config).unwrap_err();
-        assert!(matches!(err, DataError::InvalidConfig { key: "class_names", .. }), "{err}");
+        assert!(matches!(&err, DataError::InvalidConfig { key, .. } if key == "data.class_names"), "{err}");
+        assert!(err.is_config(), "{err}");
         assert!(err.to_string().contains(expected), "{err}");
     }
 }
@@ -75,10 +76,11 @@ fn loads_tensors_of_the_right_shape_and_scale() {
 fn names_missing_files_and_folders() {
     let dir = tempfile::tempdir().unwrap();
     let err = load(&DataConfig::from_dir(dir.path().join("nope"))).unwrap_err();
-    assert!(matches!(err, DataError::MissingDir(_)), "{err}");
+    assert!(matches!(err, DataError::MissingDir(_)) && err.is_config(), "{err}");
     let err = load(&DataConfig::from_dir(dir.path())).unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("train-images-idx3-ubyte.gz") && msg.contains("train-images.idx3-ubyte"), "{msg}");
+    assert!(err.is_config(), "a folder without the dataset's files is the config's fault: {msg}");
 }
 
 #[test]
@@ -86,7 +88,7 @@ fn rejects_label_out_of_range_and_count_mismatch() {
     let dir = tempfile::tempdir().unwrap();
     write_dataset(dir.path(), &[0, 10], &[1]);
     let err = load(&DataConfig::from_dir(dir.path())).unwrap_err();
-    assert!(matches!(err, DataError::LabelOutOfRange { index: 1, label: 10, .. }), "{err}");
+    assert!(matches!(err, DataError::LabelOutOfRange { index: 1, label: 10, .. }) && !err.is_config(), "{err}");
     std::fs::write(dir.path().join("train-labels.idx1-ubyte"), encode_labels(&[0])).unwrap();
     let err = load(&DataConfig::from_dir(dir.path())).unwrap_err();
     assert!(matches!(err, DataError::CountMismatch { images: 2, labels: 1, .. }), "{err}");
@@ -153,7 +155,8 @@ fn validation_split_is_stratified_seeded_and_sized() {
     assert_eq!((frac.train.len(), frac.validation.unwrap().len()), (70, 30));
     for bad in [ValidationSize::Count(100), ValidationSize::Fraction(1.0), ValidationSize::Fraction(0.001)] {
         let err = load(&config(bad)).unwrap_err();
-        assert!(matches!(err, DataError::InvalidConfig { key: "validation", .. }), "{err}");
+        assert!(matches!(&err, DataError::InvalidConfig { key, .. } if key == "data.validation"), "{err}");
+        assert!(err.is_config(), "{err}");
     }
 }
 
@@ -176,7 +179,7 @@ fn standardize_uses_the_training_mean_and_std() {
 fn download_needs_a_named_dataset() {
     let dir = tempfile::tempdir().unwrap();
     let config = DataConfig { download: true, ..DataConfig::from_dir(dir.path()) };
-    assert!(matches!(load(&config), Err(DataError::InvalidConfig { key: "download", .. })));
+    assert!(matches!(load(&config), Err(DataError::InvalidConfig { key, .. }) if key == "data.download"));
 }
 
 #[test]

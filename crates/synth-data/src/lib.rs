@@ -26,18 +26,33 @@ use tch::Tensor;
 /// What can go wrong while generating.
 #[derive(Debug, thiserror::Error)]
 pub enum SynthError {
-    /// A config value that cannot be used; names the key.
-    #[error("config `data.{key}`: {message}")]
+    /// A config value that cannot be used: `key` is the dotted config key
+    /// (`data.classes`), `value` the offending value, `hint` how to fix it.
+    #[error("invalid {key} = {value}: {hint}")]
     InvalidConfig {
-        /// The key under `data`.
-        key: &'static str,
-        /// What is wrong and how to fix it.
-        message: String,
+        /// The dotted config key.
+        key: String,
+        /// The value given, as text.
+        value: String,
+        /// What would fix it.
+        hint: String,
     },
     /// libtorch refused an operation (the message's first line: libtorch
     /// appends C++ stack frames, which say nothing to a user).
     #[error("libtorch error: {}", .0.to_string().lines().next().unwrap_or_default())]
     Torch(#[from] tch::TchError),
+}
+
+impl SynthError {
+    /// An [`InvalidConfig`](Self::InvalidConfig) error for the dotted config key `key`.
+    pub fn invalid_config(key: impl Into<String>, value: impl ToString, hint: impl Into<String>) -> Self {
+        SynthError::InvalidConfig { key: key.into(), value: value.to_string(), hint: hint.into() }
+    }
+
+    /// Whether a config value is at fault (exit status 2 in the bin) rather than libtorch (1).
+    pub fn is_config(&self) -> bool {
+        matches!(self, SynthError::InvalidConfig { .. })
+    }
 }
 
 /// The generated dataset's settings (the `data` section with `"source": "synth"`).
@@ -92,34 +107,37 @@ impl SynthConfig {
     /// Checks every value, including the size limits [`MAX_LENGTH`],
     /// [`MAX_EXAMPLES`] and [`MAX_SPLIT_VALUES`]; the error names the key.
     pub fn validate(&self) -> Result<(), SynthError> {
-        let bad = |key, message: String| Err(SynthError::InvalidConfig { key, message });
+        let bad = |key: &str, value: &dyn ToString, hint: String| {
+            Err(SynthError::invalid_config(format!("data.{key}"), value.to_string(), hint))
+        };
         if self.steps == 0 || self.features == 0 {
-            return bad("steps", "`steps` and `features` must be at least 1".into());
+            let key = if self.steps == 0 { "steps" } else { "features" };
+            return bad(key, &0, "`steps` and `features` must be at least 1".into());
         }
         if self.classes < 2 || self.classes > self.steps / 2 {
             return bad(
                 "classes",
-                format!(
-                    "{} classes: use 2 to steps / 2 = {} (a class is a number of cycles over the sequence)",
-                    self.classes,
-                    self.steps / 2
-                ),
+                &self.classes,
+                format!("use 2 to steps / 2 = {} (a class is a number of cycles over the sequence)", self.steps / 2),
             );
         }
         if self.steps > MAX_LENGTH || self.features > MAX_LENGTH {
-            let key = if self.steps > MAX_LENGTH { "steps" } else { "features" };
-            return bad(key, format!("{} is too large: use at most {MAX_LENGTH}", self.steps.max(self.features)));
+            let (key, value) =
+                if self.steps > MAX_LENGTH { ("steps", self.steps) } else { ("features", self.features) };
+            return bad(key, &value, format!("too large: use at most {MAX_LENGTH}"));
         }
         if self.train == 0 || self.test == 0 {
-            return bad("train", "`train` and `test` must be at least 1 example".into());
+            let key = if self.train == 0 { "train" } else { "test" };
+            return bad(key, &0, "`train` and `test` must be at least 1 example".into());
         }
         for (key, n) in [("train", self.train), ("validation", self.validation), ("test", self.test)] {
             let values = n.checked_mul(self.steps * self.features);
             if n > MAX_EXAMPLES || values.is_none_or(|v| v > MAX_SPLIT_VALUES) {
                 return bad(
                     key,
+                    &n,
                     format!(
-                        "{n} examples of {}x{} values are too many: a split may have at most {MAX_EXAMPLES} examples \
+                        "too many examples of {}x{} values: a split may have at most {MAX_EXAMPLES} examples \
                          and 2^28 values (1 GiB)",
                         self.steps, self.features
                     ),
@@ -127,7 +145,7 @@ impl SynthConfig {
             }
         }
         if !(self.noise.is_finite() && self.noise >= 0.0) {
-            return bad("noise", format!("{} is not a standard deviation: use a number >= 0", self.noise));
+            return bad("noise", &self.noise, "not a standard deviation: use a number >= 0".into());
         }
         Ok(())
     }
@@ -138,7 +156,7 @@ impl SynthConfig {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         rng.set_stream(stream);
         let noise = Normal::new(0.0, self.noise)
-            .map_err(|e| SynthError::InvalidConfig { key: "noise", message: e.to_string() })?;
+            .map_err(|e| SynthError::invalid_config("data.noise", self.noise, e.to_string()))?;
         let (steps, features) = (self.steps, self.features);
         let mut values = Vec::with_capacity(n * steps * features);
         let mut labels = Vec::with_capacity(n);
@@ -247,8 +265,8 @@ mod tests {
             (SynthConfig { train: 2_000_000, steps: 400, features: 400, ..small() }, "train"),
         ] {
             let err = generate(&config).unwrap_err();
-            assert!(matches!(err, SynthError::InvalidConfig { key: k, .. } if k == key), "{err}");
-            assert!(err.to_string().contains(&format!("data.{key}")));
+            assert!(matches!(&err, SynthError::InvalidConfig { key: k, .. } if *k == format!("data.{key}")), "{err}");
+            assert!(err.to_string().contains(&format!("data.{key}")) && err.is_config(), "{err}");
         }
         let parsed: Result<SynthConfig, _> = serde_json::from_str(r#"{"clases": 3}"#);
         assert!(parsed.unwrap_err().to_string().contains("unknown field"));

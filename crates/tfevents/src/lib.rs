@@ -41,6 +41,14 @@ pub enum TfEventsError {
     Corrupt { path: PathBuf, offset: usize, what: String },
 }
 
+impl TfEventsError {
+    /// Whether the user's config is at fault (exit status 2 in the bin). Never:
+    /// a failure here is in writing or reading a file.
+    pub fn is_config(&self) -> bool {
+        false
+    }
+}
+
 /// Result of this crate.
 pub type Result<T> = std::result::Result<T, TfEventsError>;
 
@@ -301,7 +309,8 @@ mod tests {
         let mut bad = bytes.clone();
         bad[30] ^= 0xff;
         std::fs::write(&path, &bad).unwrap();
-        assert!(matches!(read_events(&path), Err(TfEventsError::Corrupt { .. })));
+        let err = read_events(&path).unwrap_err();
+        assert!(matches!(err, TfEventsError::Corrupt { .. }) && !err.is_config(), "{err}");
         // A second writer in the same folder starts its own file.
         let a = EventWriter::create(dir.path().join("tb")).unwrap();
         let b = EventWriter::create(dir.path().join("tb")).unwrap();

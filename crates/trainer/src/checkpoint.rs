@@ -98,7 +98,8 @@ pub fn write(
     let tensor_path = tmp.join(STATE_TENSORS);
     atomic_file::write_via(&tensor_path, |t| Ok(Tensor::write_safetensors(tensors, t)?), io(&tensor_path))?;
     let json_path = tmp.join(STATE_JSON);
-    let text = serde_json::to_vec_pretty(meta).map_err(|e| TrainError::BadCheckpoint(e.to_string()))?;
+    let text = serde_json::to_vec_pretty(meta)
+        .map_err(|e| TrainError::BadCheckpoint { path: json_path.clone(), detail: format!("cannot encode: {e}") })?;
     atomic_file::write(&json_path, text).map_err(io(&json_path))?;
     if dir.exists() {
         discard(&dir)?;
@@ -244,11 +245,10 @@ pub fn read_meta(dir: &Path) -> Result<CheckpointMeta, TrainError> {
         TrainError::BadState { path: json_path.clone(), field, value, hint }
     })?;
     if meta.version != CHECKPOINT_VERSION {
-        return Err(TrainError::BadCheckpoint(format!(
-            "{}: checkpoint version {} is not {CHECKPOINT_VERSION}",
-            json_path.display(),
-            meta.version
-        )));
+        return Err(TrainError::BadCheckpoint {
+            path: json_path,
+            detail: format!("checkpoint version {} is not {CHECKPOINT_VERSION}", meta.version),
+        });
     }
     let folder_step = dir.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_prefix("step-")?.parse().ok());
     check_fields(&meta, folder_step).map_err(|bad| bad_state(&json_path, bad))?;
@@ -281,12 +281,12 @@ pub fn check_position(dir: &Path, meta: &CheckpointMeta, examples: i64, batch_si
 pub fn read(dir: &Path) -> Result<(CheckpointMeta, BTreeMap<String, Tensor>), TrainError> {
     let meta = read_meta(dir)?;
     let tensor_path = dir.join(STATE_TENSORS);
-    let tensors = Tensor::read_safetensors(&tensor_path).map_err(|e| {
-        TrainError::BadCheckpoint(format!(
-            "{} is not a readable safetensors file ({e}); the checkpoint is damaged: delete {} to resume from the one before",
-            tensor_path.display(),
+    let tensors = Tensor::read_safetensors(&tensor_path).map_err(|e| TrainError::BadCheckpoint {
+        path: tensor_path.clone(),
+        detail: format!(
+            "not a readable safetensors file ({e}); the checkpoint is damaged: delete {} to resume from the one before",
             dir.display()
-        ))
+        ),
     })?;
     Ok((meta, tensors.into_iter().collect()))
 }

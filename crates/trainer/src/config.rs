@@ -75,11 +75,11 @@ use lstm_model::{LstmClassifier, Workload};
 /// `train.precision` for fp16 off CUDA.
 pub fn training_precision(precision: Precision, model: &LstmClassifier, batch: i64) -> Result<Precision, TrainError> {
     if precision == Precision::Fp16 && !model.device().is_cuda() {
-        return Err(TrainError::InvalidConfig {
-            key: "train.precision",
-            value: "\"fp16\"".into(),
-            hint: "fp16 training needs a CUDA device; on the CPU use \"fp32\", \"bf16\" or \"auto\"",
-        });
+        return Err(TrainError::invalid_config(
+            "train.precision",
+            "\"fp16\"",
+            "fp16 training needs a CUDA device; on the CPU use \"fp32\", \"bf16\" or \"auto\"",
+        ));
     }
     Ok(model.resolve_precision(precision, batch, Workload::Training)?)
 }
@@ -278,8 +278,8 @@ impl Default for OneCycleSchedule {
 
 type Bad = Result<(), TrainError>;
 
-fn bad(key: &'static str, value: impl ToString, hint: &'static str) -> Bad {
-    Err(TrainError::InvalidConfig { key, value: value.to_string(), hint })
+fn bad(key: &str, value: impl ToString, hint: &str) -> Bad {
+    Err(TrainError::invalid_config(key, value, hint))
 }
 
 impl TrainConfig {
@@ -298,12 +298,12 @@ impl TrainConfig {
         match given.as_slice() {
             [] => Ok(Length::TrainingIters(DEFAULT_TRAINING_ITERS)),
             [(_, length)] => Ok(*length),
-            [(first, _), (second, _), ..] => Err(TrainError::InvalidConfig {
-                key: first,
-                value: format!("set together with `{second}`"),
-                hint: "give the length as exactly one of `train.training_iters`, `train.epochs` and \
+            [(first, _), (second, _), ..] => Err(TrainError::invalid_config(
+                *first,
+                format!("set together with `{second}`"),
+                "give the length as exactly one of `train.training_iters`, `train.epochs` and \
                        `train.max_steps` (set the others to null)",
-            }),
+            )),
         }
     }
 
@@ -437,23 +437,25 @@ impl TrainConfig {
     pub fn validate_for(&self, examples: i64) -> Result<i64, TrainError> {
         self.validate()?;
         if examples < 1 {
-            return Err(TrainError::InvalidConfig {
-                key: "data",
-                value: "0 training examples".into(),
-                hint: "the training split is empty: check the data folder or the validation hold-out",
-            });
+            return Err(TrainError::invalid_config(
+                "data",
+                "0 training examples",
+                "the training split is empty: check the data folder or the validation hold-out",
+            ));
         }
         if self.batch_size > examples {
-            return Err(TrainError::InvalidConfig {
-                key: "train.batch_size",
-                value: format!("{} (the training split has {examples} examples)", self.batch_size),
-                hint: "use a batch size of at most the number of training examples",
-            });
+            return Err(TrainError::invalid_config(
+                "train.batch_size",
+                format!("{} (the training split has {examples} examples)", self.batch_size),
+                "use a batch size of at most the number of training examples",
+            ));
         }
-        let too_long = |key, value: i64| TrainError::InvalidConfig {
-            key,
-            value: value.to_string(),
-            hint: "the run would have more steps (or samples) than can be counted: use a smaller value",
+        let too_long = |key: &str, value: i64| {
+            TrainError::invalid_config(
+                key,
+                value.to_string(),
+                "the run would have more steps (or samples) than can be counted: use a smaller value",
+            )
         };
         let steps = match self.length()? {
             Length::TrainingIters(iters) => (iters - 1) / self.batch_size,
@@ -468,11 +470,11 @@ impl TrainConfig {
             Length::TrainingIters(_) => "train.training_iters",
         };
         if steps < 1 {
-            return Err(TrainError::InvalidConfig {
+            return Err(TrainError::invalid_config(
                 key,
-                value: format!("{} steps", steps),
-                hint: "the run has no step: use more epochs or training_iters, or turn off train.drop_last",
-            });
+                format!("{} steps", steps),
+                "the run has no step: use more epochs or training_iters, or turn off train.drop_last",
+            ));
         }
         steps
             .checked_mul(self.batch_size)
@@ -486,12 +488,12 @@ impl TrainConfig {
     fn validate_rates(&self, steps: i64) -> Bad {
         if let ScheduleConfig::OneCycle(c) = &self.schedule {
             if c.pct_start * steps as f64 <= 1.0 {
-                return Err(TrainError::InvalidConfig {
-                    key: "train.schedule.pct_start",
-                    value: format!("{} with {steps} steps", c.pct_start),
-                    hint: "one-cycle needs pct_start x steps > 1 (a warm-up of at least one step): \
+                return Err(TrainError::invalid_config(
+                    "train.schedule.pct_start",
+                    format!("{} with {steps} steps", c.pct_start),
+                    "one-cycle needs pct_start x steps > 1 (a warm-up of at least one step): \
                            train longer or use a larger pct_start",
-                });
+                ));
             }
         }
         let schedule = crate::schedule::Schedule::new(self.schedule.clone(), self.learning_rate, steps);
@@ -503,11 +505,11 @@ impl TrainConfig {
         for step in probes.into_iter().filter(|s| (1..=steps).contains(s)) {
             let lr = schedule.lr(step);
             if !(lr.is_finite() && lr >= 0.0) {
-                return Err(TrainError::InvalidConfig {
-                    key: "train.schedule",
-                    value: format!("learning rate {lr} at step {step} of {steps}"),
-                    hint: "the schedule must give a finite rate >= 0: check its factors against train.learning_rate",
-                });
+                return Err(TrainError::invalid_config(
+                    "train.schedule",
+                    format!("learning rate {lr} at step {step} of {steps}"),
+                    "the schedule must give a finite rate >= 0: check its factors against train.learning_rate",
+                ));
             }
         }
         Ok(())
@@ -565,7 +567,7 @@ mod bounds_tests {
 
     fn key_of(config: &TrainConfig, examples: i64) -> String {
         match config.validate_for(examples) {
-            Err(TrainError::InvalidConfig { key, .. }) => key.to_owned(),
+            Err(TrainError::InvalidConfig { key, .. }) => key,
             other => panic!("{other:?}"),
         }
     }

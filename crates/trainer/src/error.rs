@@ -5,12 +5,13 @@ use std::path::PathBuf;
 /// Everything that can go wrong while training.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
-    /// A config value is out of range.
-    #[error("config: `{key}` = {value} is invalid: {hint}")]
-    InvalidConfig { key: &'static str, value: String, hint: &'static str },
-    /// The image and label tensors do not fit each other or the model.
-    #[error("training data: {0}")]
-    BadData(String),
+    /// A config value cannot be used: `key` is the dotted config key
+    /// (`train.batch_size`), `value` the offending value, `hint` how to fix it.
+    #[error("invalid {key} = {value}: {hint}")]
+    InvalidConfig { key: String, value: String, hint: String },
+    /// The image and label tensors of a split do not fit each other.
+    #[error("training data, {split} split: {detail}")]
+    BadData { split: String, detail: String },
     /// The loss stopped being a finite number.
     #[error(
         "training diverged at step {step}: the loss is {loss}; {}; lower `train.learning_rate` or set `train.clip_grad_norm`",
@@ -23,12 +24,19 @@ pub enum TrainError {
     /// A fresh run was asked to write into a checkpoints folder holding an earlier run's checkpoints.
     #[error("{}: holds checkpoints of an earlier run; resume that run, or remove them before starting a new one", .0.display())]
     CheckpointsExist(PathBuf),
+    /// `Options::resume` is set but `Options::checkpoints` is not.
+    #[error("resuming needs a checkpoints folder: set `Options::checkpoints`")]
+    NoCheckpointsFolder,
+    /// A checkpoint file cannot be used: `path` is the file or checkpoint folder.
+    #[error("checkpoint {}: {detail}", path.display())]
+    BadCheckpoint { path: PathBuf, detail: String },
+    /// Saved tensors do not match the model's variables or optimiser state;
+    /// the caller knows which checkpoint they came from and says so.
+    #[error("tensor `{tensor}` {detail}")]
+    StateMismatch { tensor: String, detail: String },
     /// A field of a checkpoint's state.json holds what training never writes.
     #[error("checkpoint {}: invalid `{field}` = {value}: {hint}", path.display())]
     BadState { path: PathBuf, field: String, value: String, hint: String },
-    /// A checkpoint cannot be used.
-    #[error("checkpoint: {0}")]
-    BadCheckpoint(String),
     /// Reading or writing a file of the run failed.
     #[error("{}: {source}", path.display())]
     File { path: PathBuf, source: std::io::Error },
@@ -48,4 +56,23 @@ pub enum TrainError {
     /// Writing progress lines failed.
     #[error("writing progress: {0}")]
     Io(#[from] std::io::Error),
+}
+
+impl TrainError {
+    /// An [`InvalidConfig`](Self::InvalidConfig) error for the dotted config key `key`.
+    pub fn invalid_config(key: impl Into<String>, value: impl ToString, hint: impl Into<String>) -> Self {
+        TrainError::InvalidConfig { key: key.into(), value: value.to_string(), hint: hint.into() }
+    }
+
+    /// Whether the user's input is at fault (exit status 2 in the bin): a config
+    /// value, or a checkpoint's state.json holding what training never writes
+    /// (edited by hand); rather than the data, a file or libtorch (1).
+    pub fn is_config(&self) -> bool {
+        match self {
+            TrainError::InvalidConfig { .. } | TrainError::BadState { .. } => true,
+            TrainError::Model(e) => e.is_config(),
+            TrainError::Eval(e) => e.is_config(),
+            _ => false,
+        }
+    }
 }

@@ -191,12 +191,11 @@ impl Optimizer {
         for (buffer, state) in self.state.iter_mut() {
             for ((name, p), t) in self.params.iter().zip(state.iter_mut()) {
                 let key = format!("{prefix}{buffer}.{name}");
-                let src = tensors
-                    .get(&key)
-                    .ok_or_else(|| TrainError::BadCheckpoint(format!("optimiser state `{key}` is missing")))?;
+                let mismatch = |detail: String| TrainError::StateMismatch { tensor: key.clone(), detail };
+                let src = tensors.get(&key).ok_or_else(|| mismatch("(optimiser state) is missing".into()))?;
                 if src.size() != p.size() {
-                    return Err(TrainError::BadCheckpoint(format!(
-                        "optimiser state `{key}` has shape {:?}, expected {:?}",
+                    return Err(mismatch(format!(
+                        "(optimiser state) has shape {:?}, expected {:?}",
                         src.size(),
                         p.size()
                     )));

@@ -61,11 +61,14 @@ struct Clock {
 fn check_split(what: &str, split: &Split) -> Result<i64, TrainError> {
     let n = split.labels.size().first().copied().unwrap_or(0);
     if split.labels.dim() != 1 || split.images.size().first() != Some(&n) || n == 0 {
-        return Err(TrainError::BadData(format!(
-            "{what}: {:?} images for {:?} labels; expected [N, rows, cols] images and [N] labels with N > 0",
-            split.images.size(),
-            split.labels.size()
-        )));
+        return Err(TrainError::BadData {
+            split: what.to_owned(),
+            detail: format!(
+                "{:?} images for {:?} labels; expected [N, rows, cols] images and [N] labels with N > 0",
+                split.images.size(),
+                split.labels.size()
+            ),
+        });
     }
     Ok(n)
 }
@@ -108,18 +111,16 @@ pub(crate) fn restore(
     let vars = model.var_store().variables();
     for (name, var) in &vars {
         let key = format!("{prefix}{name}");
-        let src = tensors.get(&key).ok_or_else(|| TrainError::BadCheckpoint(format!("tensor `{key}` is missing")))?;
+        let mismatch = |detail: String| TrainError::StateMismatch { tensor: key.clone(), detail };
+        let src = tensors.get(&key).ok_or_else(|| mismatch("is missing".into()))?;
         if src.size() != var.size() {
-            return Err(TrainError::BadCheckpoint(format!(
-                "tensor `{key}` has shape {:?}, expected {:?}",
-                src.size(),
-                var.size()
-            )));
+            return Err(mismatch(format!("has shape {:?}, expected {:?}", src.size(), var.size())));
         }
     }
     let extra = tensors.keys().filter_map(|k| k.strip_prefix(prefix)).find(|name| !vars.contains_key(*name));
     if let (Some(name), false) = (extra, prefix.is_empty()) {
-        return Err(TrainError::BadCheckpoint(format!("tensor `{prefix}{name}` is not a variable of this model")));
+        let tensor = format!("{prefix}{name}");
+        return Err(TrainError::StateMismatch { tensor, detail: "is not a variable of this model".into() });
     }
     for (name, mut var) in vars {
         tch::no_grad(|| var.f_copy_(&tensors[&format!("{prefix}{name}")]))?;
@@ -151,9 +152,9 @@ impl<'a> TrainState<'a> {
     ) -> Result<Self, TrainError> {
         config.validate()?;
         let compute = crate::config::training_precision(config.precision, model, config.batch_size)?.kind();
-        let n = check_split("training split", &train)?;
+        let n = check_split("training", &train)?;
         if let Some(v) = &validation {
-            check_split("validation split", v)?;
+            check_split("validation", v)?;
         }
         let device = model.device();
         let validation = match validation {
@@ -225,7 +226,7 @@ impl<'a> TrainState<'a> {
     pub fn start(&mut self) -> Result<(), TrainError> {
         match (&self.options.checkpoints, self.options.resume) {
             (Some(dir), true) => self.resume(&dir.clone())?,
-            (None, true) => return Err(TrainError::BadCheckpoint("resuming needs a checkpoints folder".into())),
+            (None, true) => return Err(TrainError::NoCheckpointsFolder),
             (Some(dir), false) => {
                 if checkpoint::latest(dir)?.is_some() {
                     return Err(TrainError::CheckpointsExist(dir.clone()));
@@ -267,22 +268,23 @@ impl<'a> TrainState<'a> {
         // The run length may change (a finished run is extended from its last
         // checkpoint; the schedule follows the new length), the seed may not.
         if saved.seed != self.config.seed || saved.step > self.total_steps {
-            return Err(TrainError::BadCheckpoint(format!(
-                "{} was written at step {} of a run with seed {}, but this config gives {} steps with seed {}; \
-                 resume with the run's own config.json (a longer run length is fine)",
-                dir.display(),
-                saved.step,
-                saved.seed,
-                self.total_steps,
-                self.config.seed
-            )));
+            return Err(TrainError::BadCheckpoint {
+                path: dir,
+                detail: format!(
+                    "written at step {} of a run with seed {}, but this config gives {} steps with seed {}; \
+                     resume with the run's own config.json (a longer run length is fine)",
+                    saved.step, saved.seed, self.total_steps, self.config.seed
+                ),
+            });
         }
         let other_model = |e: TrainError| match e {
-            TrainError::BadCheckpoint(detail) => TrainError::BadCheckpoint(format!(
-                "{} does not fit the model of this run's config ({detail}); was `model` in config.json changed \
-                 since the checkpoint was written? Restore it, or start a new run",
-                dir.display()
-            )),
+            TrainError::StateMismatch { .. } => TrainError::BadCheckpoint {
+                path: dir.clone(),
+                detail: format!(
+                    "does not fit the model of this run's config ({e}); was `model` in config.json changed \
+                     since the checkpoint was written? Restore it, or start a new run"
+                ),
+            },
             e => e,
         };
         restore(self.model, &tensors, "model.").map_err(other_model)?;
