@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{run, text, write_split, BIN};
+use common::{run, run_in, text, write_split, BIN};
 
 struct Fixture {
     tmp: tempfile::TempDir,
@@ -485,11 +485,6 @@ fn sigkill_at_random_moments_then_resume_loses_nothing() {
     }
 }
 
-/// Runs the binary in `dir` (so that a run name escaping `runs/` would show there).
-fn run_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN).current_dir(dir).args(args).output().unwrap()
-}
-
 /// Absurd numbers, unsafe run names, special files, duplicate keys and bad
 /// fractions: each stops with status 2 and one message naming the key or
 /// file, with no panic or abort, before anything is written (all given
@@ -639,10 +634,10 @@ fn predict_memory_is_flat_and_inputs_are_checked() {
     assert!(f.train(&run_dir, &[]).status.success());
     let run_s = run_dir.to_str().unwrap();
     let one = f.path("one.idx");
-    std::fs::write(&one, common::idx(&[1, 1, 1], &[200])).unwrap();
+    std::fs::write(&one, common::idx_images(1, 1, 1, &[200])).unwrap();
     let many = f.path("many.idx");
     let n = 300_000;
-    std::fs::write(&many, common::gzip(&common::idx(&[n, 1, 1], &vec![200; n]))).unwrap();
+    std::fs::write(&many, common::gzip(&common::idx_images(n, 1, 1, &vec![200; n]))).unwrap();
     let (status, base) = peak_memory_kib(&["predict", "--model", run_s, one.to_str().unwrap()]);
     assert_eq!(status, 0);
     let (status, big) = peak_memory_kib(&["predict", "--model", run_s, "--json", many.to_str().unwrap()]);
