@@ -1,9 +1,11 @@
 //! Integration test of `lstm-mnist bench` (the figures `make bench` reads):
 //! it reports every figure as a positive number. No timing is asserted.
 
+mod common;
+
 use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_lstm-mnist");
+use common::BIN;
 
 fn bench(extra: &[&str]) -> std::process::Output {
     bench_with_env(extra, &[])

@@ -5,7 +5,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use common::{idx, text, write_split, BIN};
+use common::{idx_images, text, write_split, BIN};
 
 struct Fixture {
     _tmp: tempfile::TempDir,
@@ -168,7 +168,7 @@ fn corrupt_idx_file_is_a_clear_error_not_a_panic() {
     // A raw file whose header promises more images than it holds.
     std::fs::remove_file(&path).unwrap();
     let raw = f.data.join("train-images-idx3-ubyte");
-    std::fs::write(&raw, idx(&[301, 6, 5], &vec![0; 300 * 30])).unwrap();
+    std::fs::write(&raw, idx_images(301, 6, 5, &vec![0; 300 * 30])).unwrap();
     let stderr = text(&train(&f, &[]).stderr);
     assert!(stderr.contains("train-images-idx3-ubyte") && stderr.contains("holds only"), "{stderr}");
     assert!(!text(&train(&f, &[]).stdout).contains("Iter"), "nothing trains on bad data");

@@ -1,32 +1,12 @@
 //! Integration tests of the binary's data wiring: data sources, named
 //! datasets, validation split, and data errors at the command line.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_lstm-mnist");
-
-fn idx(magic: [u8; 4], dims: &[usize], data: &[u8]) -> Vec<u8> {
-    let mut out = magic.to_vec();
-    for &d in dims {
-        out.extend_from_slice(&(d as u32).to_be_bytes());
-    }
-    out.extend_from_slice(data);
-    out
-}
-
-/// Raw IDX files of a 10-class dataset of 4x3 images, `per_class` examples of
-/// each class in training and 2 in the test split.
-fn write_dataset(dir: &Path, per_class: usize) {
-    for (stem, count) in [("train", per_class * 10), ("t10k", 20)] {
-        let labels: Vec<u8> = (0..count).map(|i| (i % 10) as u8).collect();
-        let pixels: Vec<u8> =
-            labels.iter().flat_map(|&l| (0..12).map(move |p| if p == l as usize { 255 } else { 0 })).collect();
-        std::fs::write(dir.join(format!("{stem}-images-idx3-ubyte")), idx([0, 0, 8, 3], &[count, 4, 3], &pixels))
-            .unwrap();
-        std::fs::write(dir.join(format!("{stem}-labels-idx1-ubyte")), idx([0, 0, 8, 1], &[count], &labels)).unwrap();
-    }
-}
+use common::{idx_labels, text, write_one_hot_dataset, BIN};
 
 struct Fixture {
     tmp: tempfile::TempDir,
@@ -39,7 +19,7 @@ fn fixture() -> Fixture {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     std::fs::create_dir(&data).unwrap();
-    write_dataset(&data, 10);
+    write_one_hot_dataset(&data, 10);
     let config = tmp.path().join("tiny.json");
     let text = format!(
         r#"{{"device": "cpu", "threads": 1, "data": {{"dir": {:?}}}, "model": {{"hidden": 8}},
@@ -60,26 +40,6 @@ fn run(f: &Fixture, config: &Path, extra: &[&str]) -> Output {
         .args(extra)
         .output()
         .unwrap()
-}
-
-/// The output as text, without the colour escapes of the log lines.
-fn text(bytes: &[u8]) -> String {
-    let raw = String::from_utf8_lossy(bytes);
-    let mut out = String::with_capacity(raw.len());
-    let mut chars = raw.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            // Skip `ESC [ ... letter`.
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// The `error: ...` message: one paragraph (a single line), no panic.
@@ -134,7 +94,11 @@ fn synth_source_trains_without_idx_files() {
 fn wrong_element_type_and_bad_magic_name_the_file() {
     let f = fixture();
     let labels = f.data.join("train-labels-idx1-ubyte");
-    std::fs::write(&labels, idx([0, 0, 0x0D, 1], &[100], &[0; 400])).unwrap();
+    // 100 float labels: the encoder's file with the element type patched to 0x0D.
+    let mut floats = idx_labels(&[0; 400]);
+    floats[2] = 0x0D;
+    floats[4..8].copy_from_slice(&100u32.to_be_bytes());
+    std::fs::write(&labels, floats).unwrap();
     let out = run(&f, &f.config, &[]);
     assert_eq!(out.status.code(), Some(1));
     let msg = error_paragraph(&out);

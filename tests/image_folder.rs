@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{run, text};
+use common::{read_json as json, run, text};
 use image::{GrayImage, ImageFormat, Luma};
 
 /// Side of the pictures and of the model's input.
@@ -74,10 +74,6 @@ fn trained() -> (tempfile::TempDir, std::path::PathBuf) {
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     (tmp, run_dir)
-}
-
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
 #[test]

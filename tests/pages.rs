@@ -99,7 +99,7 @@ fn real_digits(tmp: &Path) -> PathBuf {
     let bytes = mnist_data::idx::read_images(&root.join("t10k-images-idx3-ubyte.gz")).unwrap();
     let n = 40;
     let path = tmp.join("digits-idx3-ubyte");
-    std::fs::write(&path, common::idx(&[n, 28, 28], &bytes.pixels[..n * 28 * 28])).unwrap();
+    std::fs::write(&path, common::idx_images(n, 28, 28, &bytes.pixels[..n * 28 * 28])).unwrap();
     path
 }
 

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{run, text, write_split, BIN};
+use common::{run, run_in, text, write_split, BIN};
 
 struct Fixture {
     tmp: tempfile::TempDir,
@@ -485,11 +485,6 @@ fn sigkill_at_random_moments_then_resume_loses_nothing() {
     }
 }
 
-/// Runs the binary in `dir` (so that a run name escaping `runs/` would show there).
-fn run_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN).current_dir(dir).args(args).output().unwrap()
-}
-
 /// Absurd numbers, unsafe run names, special files, duplicate keys and bad
 /// fractions: each stops with status 2 and one message naming the key or
 /// file, with no panic or abort, before anything is written (all given
@@ -639,10 +634,10 @@ fn predict_memory_is_flat_and_inputs_are_checked() {
     assert!(f.train(&run_dir, &[]).status.success());
     let run_s = run_dir.to_str().unwrap();
     let one = f.path("one.idx");
-    std::fs::write(&one, common::idx(&[1, 1, 1], &[200])).unwrap();
+    std::fs::write(&one, common::idx_images(1, 1, 1, &[200])).unwrap();
     let many = f.path("many.idx");
     let n = 300_000;
-    std::fs::write(&many, common::gzip(&common::idx(&[n, 1, 1], &vec![200; n]))).unwrap();
+    std::fs::write(&many, common::gzip(&common::idx_images(n, 1, 1, &vec![200; n]))).unwrap();
     let (status, base) = peak_memory_kib(&["predict", "--model", run_s, one.to_str().unwrap()]);
     assert_eq!(status, 0);
     let (status, big) = peak_memory_kib(&["predict", "--model", run_s, "--json", many.to_str().unwrap()]);
@@ -950,4 +945,40 @@ fn tampered_checkpoint_state_is_refused_naming_the_field() {
     assert!(error.contains("is a file, not a folder"), "{error}");
     assert!(out.stdout.is_empty(), "no evaluation ran: {}", text(&out.stdout));
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
+}
+
+/// Unmounts a tmpfs when dropped.
+struct Mounted(PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A full disk (a 40 KiB tmpfs: the first checkpoint does not fit) stops
+/// training with status 1 and one plain message, "No space left on device"
+/// with the file's path, never a debug dump; no part-written checkpoint is
+/// left behind. Needs root to mount the tmpfs: skips elsewhere, fails under CI.
+#[test]
+fn a_full_disk_is_a_plain_message() {
+    let f = Fixture::new(4);
+    let mount = f.path("small");
+    std::fs::create_dir(&mount).unwrap();
+    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=40k", "tmpfs"]).arg(&mount).output();
+    if !mounted.as_ref().is_ok_and(|o| o.status.success()) {
+        let why = mounted.map_or_else(|e| e.to_string(), |o| text(&o.stderr));
+        assert!(std::env::var_os("CI").is_none(), "cannot mount a tmpfs (needs root): {why}");
+        eprintln!("skipped: cannot mount a tmpfs (needs root): {why}");
+        return;
+    }
+    let _unmount = Mounted(mount.clone());
+    let run_dir = mount.join("run");
+    let out = f.train(&run_dir, &["--set", "model.hidden=64", "--set", "train.checkpoint_every=2"]);
+    let error = one_error("full disk", &out);
+    assert_eq!(out.status.code(), Some(1), "{error}");
+    assert!(error.contains("No space left on device") && error.contains(run_dir.to_str().unwrap()), "{error}");
+    assert!(!error.contains("Os {") && !error.contains("StorageFull"), "{error}");
+    let checkpoints: Vec<_> = std::fs::read_dir(run_dir.join("checkpoints")).unwrap().collect();
+    assert!(checkpoints.is_empty(), "{checkpoints:?}");
 }

@@ -4,9 +4,8 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-use common::{text, write_split, BIN};
+use common::{read_json, run_in as run, text, write_split};
 use serde_json::Value;
 
 /// A tiny config `tiny.json` in a fresh folder (which is also the working directory of the runs).
@@ -21,14 +20,6 @@ fn fixture() -> tempfile::TempDir {
                   "display_step": 5, "checkpoint_every": 0}}"#;
     std::fs::write(tmp.path().join("tiny.json"), config).unwrap();
     tmp
-}
-
-fn run(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(BIN).args(args).current_dir(cwd).env_remove("LD_LIBRARY_PATH").output().unwrap()
-}
-
-fn read_json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 fn train_steps(run_dir: &Path) -> Vec<i64> {

@@ -9,8 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{text, write_split, BIN};
-use serde_json::Value;
+use common::{read_json, text, write_split, BIN};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -39,10 +38,6 @@ impl Drop for Down {
             let _ = Command::new(Path::new(ROOT).join("scripts/slurm-down.sh")).output();
         }
     }
-}
-
-fn read_json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
 }
 
 #[test]

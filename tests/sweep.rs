@@ -6,7 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{text, write_split, BIN};
+use common::{read_json, text, write_split, BIN};
 use serde_json::Value;
 
 struct Fixture {
@@ -45,10 +45,6 @@ fn sweep(f: &Fixture, extra: &[&str]) -> Output {
         .env_remove("LD_LIBRARY_PATH")
         .output()
         .unwrap()
-}
-
-fn read_json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
 }
 
 fn compare_json(cwd: &Path, paths: &[&str]) -> Value {

@@ -5,33 +5,8 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-
-use common::{run, text, write_split};
-
-/// `scripts/tb_read.py LOGDIR` as JSON, or `None` (with a message) when the
-/// `tensorboard` package is missing — a failure when `CI` is set.
-fn tensorboard_read(logdir: &Path) -> Option<serde_json::Value> {
-    let python = std::env::var_os("VIRTUAL_ENV")
-        .map(|v| Path::new(&v).join("bin/python"))
-        .filter(|p| p.is_file())
-        .unwrap_or_else(|| "python3".into());
-    let probe = Command::new(&python).args(["-c", "import tensorboard"]).output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        let message = format!("the tensorboard Python package is not importable by {}", python.display());
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{message} (CI is set: install it with scripts/setup-report-tools.sh)"
-        );
-        eprintln!("SKIPPED: {message}; `make test` installs it");
-        return None;
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/tb_read.py");
-    let out = Command::new(&python).arg(script).arg(logdir).output().unwrap();
-    assert!(out.status.success(), "tb_read.py: {}", text(&out.stderr));
-    Some(serde_json::from_slice(&out.stdout).unwrap())
-}
+use common::tensorboard::tensorboard_read;
+use common::{read_json, run, text, write_split};
 
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-6 * b.abs().max(1.0)
@@ -53,9 +28,11 @@ fn a_sweep_trial_writes_scalars_images_and_its_hparams_session() {
         data.display().to_string()
     );
     std::fs::write(&config, json).unwrap();
-    // A sweep writes trial.json into the trial folder before the trial runs.
+    // A sweep marks the trial folder as a run folder and writes trial.json
+    // into it before the trial runs.
     let run_dir = tmp.path().join("trial-0");
     std::fs::create_dir(&run_dir).unwrap();
+    lstm_mnist::run_folder::mark(&run_dir).unwrap();
     let trial = r#"{"sweep": "lr", "id": 0, "overrides": {"train.learning_rate": 0.01, "model.cell": "lstm"}}"#;
     std::fs::write(run_dir.join("trial.json"), trial).unwrap();
     let out = run(&["train", "--config", config.to_str().unwrap(), "--out", run_dir.to_str().unwrap(), "--force"]);
@@ -88,8 +65,7 @@ fn a_sweep_trial_writes_scalars_images_and_its_hparams_session() {
             assert!(gs == ws && close(*gv, *wv), "{tag}: ({gs}, {gv}) vs ({ws}, {wv})");
         }
     }
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(run_dir.join("report.json")).unwrap()).unwrap();
+    let report = read_json(&run_dir.join("report.json"));
     let steps = report["train"]["steps"].as_i64().unwrap();
     for (tag, field) in [("test/accuracy", "accuracy"), ("test/loss", "loss")] {
         let point = &scalars[tag][0];

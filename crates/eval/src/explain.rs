@@ -251,8 +251,7 @@ mod tests {
     #[test]
     fn explanations_end_with_the_prediction() {
         let m = model(Sequence::Rows);
-        tch::manual_seed(1);
-        let images = Tensor::rand([3, 6, 5], (Kind::Float, Device::Cpu));
+        let (images, _) = crate::seeded_data(1, &[3, 6, 5], 4);
         let explained = explain(&m, &images, Kind::Float).unwrap();
         let predicted = m.predict(&images).unwrap();
         for (e, p) in explained.iter().zip(&predicted) {

@@ -243,6 +243,18 @@ fn batched_pass(
 }
 
 #[cfg(test)]
+/// `shape` values uniform in `[0, 1)` and `n` classes below `classes`, from a
+/// ChaCha8 stream seeded with `seed`: tests run in parallel, so none seeds or
+/// draws from libtorch's global generator.
+pub(crate) fn seeded_data(seed: u64, shape: &[i64], classes: i64) -> (Tensor, Tensor) {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let values: Vec<f32> = (0..shape.iter().product::<i64>()).map(|_| rng.random::<f32>()).collect();
+    let labels: Vec<i64> = (0..shape[0]).map(|_| rng.random_range(0..classes)).collect();
+    (Tensor::from_slice(&values).view(shape), Tensor::from_slice(&labels))
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use lstm_model::{ModelConfig, ModelSpec};
@@ -257,9 +269,7 @@ mod tests {
             (0..5).map(|c| c.to_string()).collect(),
         );
         let model = LstmClassifier::new(spec, Device::Cpu).unwrap();
-        tch::manual_seed(9);
-        let images = Tensor::rand([23, 4, 3], (Kind::Float, Device::Cpu));
-        let labels = Tensor::randint(5, [23], (Kind::Int64, Device::Cpu));
+        let (images, labels) = crate::seeded_data(9, &[23, 4, 3], 5);
         let logits = model.forward(&images).unwrap();
         let expected = logits.argmax(-1, false).eq_tensor(&labels).sum(Kind::Int64).int64_value(&[]);
         let expected_loss = logits.cross_entropy_for_logits(&labels).double_value(&[]);
@@ -290,9 +300,7 @@ mod tests {
             (0..5).map(|c| c.to_string()).collect(),
         );
         let model = LstmClassifier::new(spec, Device::Cpu).unwrap();
-        tch::manual_seed(3);
-        let images = Tensor::rand([40, 4, 3], (Kind::Float, Device::Cpu));
-        let labels = Tensor::randint(5, [40], (Kind::Int64, Device::Cpu));
+        let (images, labels) = crate::seeded_data(3, &[40, 4, 3], 5);
         let fp32 = evaluate(&model, &images, &labels, &EvalConfig::default()).unwrap();
         let bf16_config = EvalConfig { precision: Some(Precision::Bf16), ..Default::default() };
         let bf16 = evaluate(&model, &images, &labels, &bf16_config).unwrap();
@@ -312,9 +320,7 @@ mod tests {
             (0..4).map(|c| c.to_string()).collect(),
         );
         let model = LstmClassifier::new(spec, Device::Cpu).unwrap();
-        tch::manual_seed(3);
-        let images = Tensor::rand([17, 6, 3], (Kind::Float, Device::Cpu));
-        let labels = Tensor::randint(4, [17], (Kind::Int64, Device::Cpu));
+        let (images, labels) = crate::seeded_data(3, &[17, 6, 3], 4);
         let e =
             evaluate_with_predictions(&model, &images, &labels, &EvalConfig { batch_size: 5, ..Default::default() })
                 .unwrap();

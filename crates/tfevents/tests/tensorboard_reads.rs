@@ -1,30 +1,11 @@
 //! TensorBoard's own reader (the `tensorboard` Python package's
 //! EventAccumulator, in the project's venv) reads what EventWriter writes.
 
-use std::path::Path;
-use std::process::Command;
+#[path = "../../../tests/common/tensorboard.rs"]
+mod tensorboard;
 
+use tensorboard::tensorboard_read;
 use tfevents::{EventWriter, HParam, SessionStatus};
-
-/// `scripts/tb_read.py LOGDIR` as JSON, or `None` (with a message) when the
-/// `tensorboard` package is not installed — which fails the test under CI.
-fn tensorboard_read(logdir: &Path) -> Option<serde_json::Value> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let python = std::env::var_os("VIRTUAL_ENV")
-        .map(|v| Path::new(&v).join("bin/python"))
-        .filter(|p| p.is_file())
-        .unwrap_or_else(|| "python3".into());
-    let probe = Command::new(&python).args(["-c", "import tensorboard"]).output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        let message = format!("the tensorboard Python package is not importable by {}", python.display());
-        assert!(std::env::var_os("CI").is_none(), "{message} (CI is set: install it with scripts/setup.sh)");
-        eprintln!("SKIPPED: {message}; `make test` installs it");
-        return None;
-    }
-    let out = Command::new(&python).arg(root.join("scripts/tb_read.py")).arg(logdir).output().unwrap();
-    assert!(out.status.success(), "tb_read.py: {}", String::from_utf8_lossy(&out.stderr));
-    Some(serde_json::from_slice(&out.stdout).unwrap())
-}
 
 #[test]
 fn tensorboard_reads_scalars_images_hparams_and_restarts() {
