@@ -1,4 +1,4 @@
-//! Reliability of `lstm-mnist train`, `eval` and `predict` (issue 7): bad
+//! Reliability of `lstm-mnist train`, `eval` and `predict`: bad
 //! configs stop before any work with status 2 and one message; bad models
 //! and checkpoints are clear errors; SIGKILL at random moments never damages
 //! the last checkpoint and the run resumes to the uninterrupted result; a
