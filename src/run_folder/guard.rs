@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 use super::{CHECKPOINTS, CONFIG, LOCK, MARKER, PREVIOUS, RUN_FILES};
 use crate::{io_error, Failure};
 
+/// Prefix of the file that checks a folder is writable (removed at once).
+const PROBE: &str = ".lstm-mnist-write-test-";
+
 /// What the marker file holds (its presence is what counts).
 const MARKER_TEXT: &str = "a run folder of lstm-mnist: `train --force` may replace the run's files here\n";
 
@@ -54,11 +57,17 @@ pub fn lock(dir: &Path) -> Result<RunLock, Failure> {
     Ok(RunLock { _file: file })
 }
 
-/// The names in `dir`, leaving out the lock file (which says nothing about
-/// what the folder holds); empty when `dir` cannot be read.
+/// Files a process claiming a folder has in it for a moment, which say
+/// nothing about what the folder holds: the lock file, the write probe and
+/// the marker's temporary.
+fn is_bookkeeping(name: &str) -> bool {
+    name == LOCK || name.starts_with(PROBE) || atomic_file::target_of(name) == Some(MARKER)
+}
+
+/// The names in `dir` but bookkeeping files; empty when `dir` cannot be read.
 fn contents(dir: &Path) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n != LOCK).collect()
+    entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| !is_bookkeeping(n)).collect()
 }
 
 /// Whether `dir` is a folder without content (a lock file aside), or missing.
@@ -96,7 +105,7 @@ fn writable_ancestor<'a>(dir: &'a Path, what: &str) -> Result<&'a Path, Failure>
             },
         }
     }
-    let probe = existing.join(format!(".lstm-mnist-write-test-{}", std::process::id()));
+    let probe = existing.join(format!("{PROBE}{}", std::process::id()));
     match OpenOptions::new().write(true).create_new(true).open(&probe) {
         Ok(_) => {
             let _ = std::fs::remove_file(&probe);
