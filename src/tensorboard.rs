@@ -34,10 +34,11 @@ pub struct TensorBoard {
 
 /// A TensorBoard write error as the trainer reports a sink's errors.
 pub fn sink_error(e: TfEventsError) -> TrainError {
-    let path = match &e {
-        TfEventsError::Io { path, .. } | TfEventsError::Corrupt { path, .. } => path.clone(),
-    };
-    TrainError::Metrics { path, source: Box::new(e) }
+    match e {
+        // An I/O error already names its file: "path: No space left on device (os error 28)".
+        TfEventsError::Io { path, source } => TrainError::File { path, source },
+        TfEventsError::Corrupt { ref path, .. } => TrainError::Metrics { path: path.clone(), source: Box::new(e) },
+    }
 }
 
 /// The hyperparameters of a sweep trial: its `overrides`, each a number,

@@ -357,7 +357,14 @@ impl LstmClassifier {
         let weights = dir.join(WEIGHTS_FILE);
         let io = |path: PathBuf| move |source| ModelError::Io { path: path.clone(), source };
         // The temporary name keeps the extension, which selects the format.
-        atomic_file::write_via(&weights, |tmp| Ok(self.vs.save(tmp)?), io(weights.clone()))?;
+        // An I/O error (a full disk, ...) reads plainly with the file's path, not as libtorch's debug text.
+        let save = |tmp: &Path| match self.vs.save(tmp) {
+            Err(tch::TchError::SafeTensorError { err: safetensors::SafeTensorError::IoError(source), .. }) => {
+                Err(ModelError::Io { path: weights.clone(), source })
+            }
+            saved => Ok(saved?),
+        };
+        atomic_file::write_via(&weights, save, io(weights.clone()))?;
         let json = serde_json::to_vec_pretty(&self.spec)
             .map_err(|source| ModelError::BadSpec { path: dir.join(SPEC_FILE), source })?;
         let spec = dir.join(SPEC_FILE);

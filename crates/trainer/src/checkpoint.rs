@@ -77,6 +77,18 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
     move |source| TrainError::File { path: path.to_owned(), source }
 }
 
+/// A failed safetensors write as [`TrainError::File`] when an I/O error
+/// (a full disk, ...) caused it, so that it reads "No space left on device"
+/// with the file's path rather than libtorch's debug text.
+fn plain_io(e: tch::TchError, path: &Path) -> TrainError {
+    match e {
+        tch::TchError::SafeTensorError { err: safetensors::SafeTensorError::IoError(source), .. } => {
+            TrainError::File { path: path.to_owned(), source }
+        }
+        e => e.into(),
+    }
+}
+
 fn sync(path: &Path) -> Result<(), TrainError> {
     std::fs::File::open(path).and_then(|f| f.sync_all()).map_err(io(path))
 }
@@ -95,12 +107,11 @@ pub fn write(
     remove_leftovers(&parent)?;
     let tmp = parent.join(format!(".tmp-step-{:06}", meta.step));
     std::fs::create_dir(&tmp).map_err(io(&tmp))?;
-    let tensor_path = tmp.join(STATE_TENSORS);
-    atomic_file::write_via(&tensor_path, |t| Ok(Tensor::write_safetensors(tensors, t)?), io(&tensor_path))?;
-    let json_path = tmp.join(STATE_JSON);
-    let text = serde_json::to_vec_pretty(meta)
-        .map_err(|e| TrainError::BadCheckpoint { path: json_path.clone(), detail: format!("cannot encode: {e}") })?;
-    atomic_file::write(&json_path, text).map_err(io(&json_path))?;
+    if let Err(e) = write_files(&tmp, meta, tensors) {
+        // Frees the space of a part-written checkpoint (a full disk is the usual cause).
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
     if dir.exists() {
         discard(&dir)?;
     }
@@ -111,6 +122,17 @@ pub fn write(
         discard(old)?;
     }
     Ok(dir)
+}
+
+/// The two files of a checkpoint, into the temporary folder `tmp`.
+fn write_files(tmp: &Path, meta: &CheckpointMeta, tensors: &[(String, Tensor)]) -> Result<(), TrainError> {
+    let tensor_path = tmp.join(STATE_TENSORS);
+    let write = |t: &Path| Tensor::write_safetensors(tensors, t).map_err(|e| plain_io(e, &tensor_path));
+    atomic_file::write_via(&tensor_path, write, io(&tensor_path))?;
+    let json_path = tmp.join(STATE_JSON);
+    let text = serde_json::to_vec_pretty(meta)
+        .map_err(|e| TrainError::BadCheckpoint { path: json_path.clone(), detail: format!("cannot encode: {e}") })?;
+    atomic_file::write(&json_path, text).map_err(io(&json_path))
 }
 
 /// Removes a checkpoint folder: first renamed out of the `step-*` names (one
@@ -289,4 +311,22 @@ pub fn read(dir: &Path) -> Result<(CheckpointMeta, BTreeMap<String, Tensor>), Tr
         ),
     })?;
     Ok((meta, tensors.into_iter().collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A full disk while writing a checkpoint's tensors reads plainly, with the file's path.
+    #[test]
+    fn a_full_disk_reads_plainly() {
+        let path = Path::new("/run/x/checkpoints/.tmp-step-000002/state.safetensors");
+        let full = std::io::Error::from_raw_os_error(28);
+        let e = tch::TchError::SafeTensorError {
+            path: path.display().to_string(),
+            err: safetensors::SafeTensorError::IoError(full),
+        };
+        let message = plain_io(e, path).to_string();
+        assert_eq!(message, format!("{}: No space left on device (os error 28)", path.display()));
+    }
 }

@@ -66,6 +66,8 @@ pub struct TrainConfig {
     pub precision: Precision,
 }
 
+pub use crate::optim::{AdamConfig, OptimizerConfig, RmspropConfig, SgdConfig};
+pub use crate::schedule::{ConstantSchedule, CosineSchedule, OneCycleSchedule, ScheduleConfig, StepSchedule};
 pub use lstm_model::Precision;
 use lstm_model::{LstmClassifier, Workload};
 
@@ -122,163 +124,9 @@ pub enum Length {
     Steps(i64),
 }
 
-/// The optimiser and its hyperparameters; formulas are PyTorch's
-/// (`torch.optim.Adam`, `AdamW`, `SGD`, `RMSprop`, single-tensor variants).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "name", rename_all = "lowercase")]
-pub enum OptimizerConfig {
-    /// Adam with L2 weight decay added to the gradient.
-    Adam(AdamConfig),
-    /// Adam with decoupled weight decay.
-    Adamw(AdamConfig),
-    /// Stochastic gradient descent, optionally with (Nesterov) momentum.
-    Sgd(SgdConfig),
-    /// RMSprop, optionally centered and with momentum.
-    Rmsprop(RmspropConfig),
-}
+pub(crate) type Bad = Result<(), TrainError>;
 
-impl Default for OptimizerConfig {
-    fn default() -> Self {
-        Self::Adam(AdamConfig::default())
-    }
-}
-
-/// Hyperparameters of `adam` and `adamw`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AdamConfig {
-    /// Decay of the first moment. Default 0.9.
-    pub beta1: f64,
-    /// Decay of the second moment. Default 0.999.
-    pub beta2: f64,
-    /// Added to the denominator. Default 1e-8.
-    pub eps: f64,
-    /// Weight decay. Default 0 for `adam`; 0.01 is PyTorch's `AdamW` default but
-    /// here too the default is 0, set it explicitly.
-    pub weight_decay: f64,
-}
-
-impl Default for AdamConfig {
-    fn default() -> Self {
-        Self { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 }
-    }
-}
-
-/// Hyperparameters of `sgd`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct SgdConfig {
-    /// Momentum factor. Default 0.
-    pub momentum: f64,
-    /// Dampening of the momentum. Default 0.
-    pub dampening: f64,
-    /// Nesterov momentum (needs momentum > 0 and dampening 0). Default false.
-    pub nesterov: bool,
-    /// L2 weight decay. Default 0.
-    pub weight_decay: f64,
-}
-
-/// Hyperparameters of `rmsprop`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RmspropConfig {
-    /// Smoothing constant of the squared-gradient average. Default 0.99.
-    pub alpha: f64,
-    /// Added to the denominator. Default 1e-8.
-    pub eps: f64,
-    /// Momentum factor. Default 0.
-    pub momentum: f64,
-    /// Normalise by the estimated variance of the gradient. Default false.
-    pub centered: bool,
-    /// L2 weight decay. Default 0.
-    pub weight_decay: f64,
-}
-
-impl Default for RmspropConfig {
-    fn default() -> Self {
-        Self { alpha: 0.99, eps: 1e-8, momentum: 0.0, centered: false, weight_decay: 0.0 }
-    }
-}
-
-/// The learning-rate schedule over the run's steps, relative to `learning_rate`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "name", rename_all = "kebab-case")]
-pub enum ScheduleConfig {
-    /// `learning_rate` throughout (after the warm-up).
-    Constant(ConstantSchedule),
-    /// Multiplied by `gamma` every `step_size` steps (as `StepLR`).
-    Step(StepSchedule),
-    /// Cosine decay from `learning_rate` to `min_lr` over the steps after the
-    /// warm-up (as `CosineAnnealingLR` with `T_max` = those steps - 1).
-    Cosine(CosineSchedule),
-    /// PyTorch's `OneCycleLR` (cosine annealing, two phases) with `max_lr` =
-    /// `learning_rate`; its first phase is the warm-up.
-    OneCycle(OneCycleSchedule),
-}
-
-impl Default for ScheduleConfig {
-    fn default() -> Self {
-        Self::Constant(ConstantSchedule::default())
-    }
-}
-
-/// `constant` schedule.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct ConstantSchedule {
-    /// Linear warm-up: step `s <= warmup_steps` uses `learning_rate * s / warmup_steps`. Default 0.
-    pub warmup_steps: i64,
-}
-
-/// `step` schedule.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct StepSchedule {
-    /// Linear warm-up steps (as for `constant`). Default 0.
-    pub warmup_steps: i64,
-    /// Steps between decays. Default 1000.
-    pub step_size: i64,
-    /// Decay factor. Default 0.1.
-    pub gamma: f64,
-}
-
-impl Default for StepSchedule {
-    fn default() -> Self {
-        Self { warmup_steps: 0, step_size: 1000, gamma: 0.1 }
-    }
-}
-
-/// `cosine` schedule.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct CosineSchedule {
-    /// Linear warm-up steps (as for `constant`). Default 0.
-    pub warmup_steps: i64,
-    /// Learning rate of the last step. Default 0.
-    pub min_lr: f64,
-}
-
-/// `one-cycle` schedule.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct OneCycleSchedule {
-    /// Fraction of the steps spent rising from `learning_rate / div_factor`. Default 0.3.
-    pub pct_start: f64,
-    /// Initial learning rate = `learning_rate / div_factor`. Default 25.
-    pub div_factor: f64,
-    /// Final learning rate = initial / `final_div_factor`. Default 10000.
-    pub final_div_factor: f64,
-}
-
-impl Default for OneCycleSchedule {
-    fn default() -> Self {
-        Self { pct_start: 0.3, div_factor: 25.0, final_div_factor: 1e4 }
-    }
-}
-
-type Bad = Result<(), TrainError>;
-
-fn bad(key: &str, value: impl ToString, hint: &str) -> Bad {
+pub(crate) fn bad(key: &str, value: impl ToString, hint: &str) -> Bad {
     Err(TrainError::invalid_config(key, value, hint))
 }
 
@@ -385,48 +233,8 @@ impl TrainConfig {
         if self.keep_checkpoints < 1 {
             return bad("train.keep_checkpoints", self.keep_checkpoints, "keep at least one checkpoint");
         }
-        self.validate_optimizer()?;
-        self.validate_schedule()
-    }
-
-    fn validate_optimizer(&self) -> Bad {
-        let unit = |key, v: f64| if (0.0..1.0).contains(&v) { Ok(()) } else { bad(key, v, "use a value in [0, 1)") };
-        let nonneg =
-            |key, v: f64| if v.is_finite() && v >= 0.0 { Ok(()) } else { bad(key, v, "use a finite value >= 0") };
-        let positive = |key, v: f64| {
-            if v.is_finite() && v > 0.0 {
-                Ok(())
-            } else {
-                bad(key, v, "use a positive value such as 1e-8")
-            }
-        };
-        match &self.optimizer {
-            OptimizerConfig::Adam(c) | OptimizerConfig::Adamw(c) => {
-                unit("train.optimizer.beta1", c.beta1)?;
-                unit("train.optimizer.beta2", c.beta2)?;
-                positive("train.optimizer.eps", c.eps)?;
-                nonneg("train.optimizer.weight_decay", c.weight_decay)
-            }
-            OptimizerConfig::Sgd(c) => {
-                nonneg("train.optimizer.momentum", c.momentum)?;
-                nonneg("train.optimizer.dampening", c.dampening)?;
-                nonneg("train.optimizer.weight_decay", c.weight_decay)?;
-                if c.nesterov && (c.momentum <= 0.0 || c.dampening != 0.0) {
-                    return bad(
-                        "train.optimizer.nesterov",
-                        true,
-                        "Nesterov momentum needs momentum > 0 and dampening 0",
-                    );
-                }
-                Ok(())
-            }
-            OptimizerConfig::Rmsprop(c) => {
-                unit("train.optimizer.alpha", c.alpha)?;
-                positive("train.optimizer.eps", c.eps)?;
-                nonneg("train.optimizer.momentum", c.momentum)?;
-                nonneg("train.optimizer.weight_decay", c.weight_decay)
-            }
-        }
+        self.optimizer.validate()?;
+        self.schedule.validate(self.learning_rate)
     }
 
     /// [`validate`](Self::validate), then the checks that need the number of
@@ -513,51 +321,6 @@ impl TrainConfig {
             }
         }
         Ok(())
-    }
-
-    fn validate_schedule(&self) -> Bad {
-        let warmup =
-            |w: i64| if w >= 0 { Ok(()) } else { bad("train.schedule.warmup_steps", w, "use a number of steps >= 0") };
-        match &self.schedule {
-            ScheduleConfig::Constant(c) => warmup(c.warmup_steps),
-            ScheduleConfig::Step(c) => {
-                warmup(c.warmup_steps)?;
-                if c.step_size < 1 {
-                    return bad("train.schedule.step_size", c.step_size, "use a positive number of steps");
-                }
-                if !(c.gamma.is_finite() && c.gamma > 0.0) {
-                    return bad("train.schedule.gamma", c.gamma, "use a positive factor such as 0.1");
-                }
-                Ok(())
-            }
-            ScheduleConfig::Cosine(c) => {
-                warmup(c.warmup_steps)?;
-                if !(c.min_lr.is_finite() && c.min_lr >= 0.0 && c.min_lr <= self.learning_rate) {
-                    return bad("train.schedule.min_lr", c.min_lr, "use a value between 0 and train.learning_rate");
-                }
-                Ok(())
-            }
-            ScheduleConfig::OneCycle(c) => {
-                if !(c.pct_start > 0.0 && c.pct_start < 1.0) {
-                    return bad(
-                        "train.schedule.pct_start",
-                        c.pct_start,
-                        "use a fraction strictly between 0 and 1 such as 0.3",
-                    );
-                }
-                if !(c.div_factor.is_finite() && c.div_factor > 0.0) {
-                    return bad("train.schedule.div_factor", c.div_factor, "use a positive factor such as 25");
-                }
-                if !(c.final_div_factor.is_finite() && c.final_div_factor > 0.0) {
-                    return bad(
-                        "train.schedule.final_div_factor",
-                        c.final_div_factor,
-                        "use a positive factor such as 10000",
-                    );
-                }
-                Ok(())
-            }
-        }
     }
 }
 

@@ -7,8 +7,131 @@ use std::collections::BTreeMap;
 
 use tch::{nn::VarStore, Kind, Tensor};
 
-use crate::config::OptimizerConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{bad, Bad};
 use crate::TrainError;
+
+/// The optimiser and its hyperparameters; formulas are PyTorch's
+/// (`torch.optim.Adam`, `AdamW`, `SGD`, `RMSprop`, single-tensor variants).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "name", rename_all = "lowercase")]
+pub enum OptimizerConfig {
+    /// Adam with L2 weight decay added to the gradient.
+    Adam(AdamConfig),
+    /// Adam with decoupled weight decay.
+    Adamw(AdamConfig),
+    /// Stochastic gradient descent, optionally with (Nesterov) momentum.
+    Sgd(SgdConfig),
+    /// RMSprop, optionally centered and with momentum.
+    Rmsprop(RmspropConfig),
+}
+
+impl Default for OptimizerConfig {
+    fn default() -> Self {
+        Self::Adam(AdamConfig::default())
+    }
+}
+
+/// Hyperparameters of `adam` and `adamw`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdamConfig {
+    /// Decay of the first moment. Default 0.9.
+    pub beta1: f64,
+    /// Decay of the second moment. Default 0.999.
+    pub beta2: f64,
+    /// Added to the denominator. Default 1e-8.
+    pub eps: f64,
+    /// Weight decay. Default 0 for `adam`; 0.01 is PyTorch's `AdamW` default but
+    /// here too the default is 0, set it explicitly.
+    pub weight_decay: f64,
+}
+
+impl Default for AdamConfig {
+    fn default() -> Self {
+        Self { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 }
+    }
+}
+
+/// Hyperparameters of `sgd`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SgdConfig {
+    /// Momentum factor. Default 0.
+    pub momentum: f64,
+    /// Dampening of the momentum. Default 0.
+    pub dampening: f64,
+    /// Nesterov momentum (needs momentum > 0 and dampening 0). Default false.
+    pub nesterov: bool,
+    /// L2 weight decay. Default 0.
+    pub weight_decay: f64,
+}
+
+/// Hyperparameters of `rmsprop`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RmspropConfig {
+    /// Smoothing constant of the squared-gradient average. Default 0.99.
+    pub alpha: f64,
+    /// Added to the denominator. Default 1e-8.
+    pub eps: f64,
+    /// Momentum factor. Default 0.
+    pub momentum: f64,
+    /// Normalise by the estimated variance of the gradient. Default false.
+    pub centered: bool,
+    /// L2 weight decay. Default 0.
+    pub weight_decay: f64,
+}
+
+impl Default for RmspropConfig {
+    fn default() -> Self {
+        Self { alpha: 0.99, eps: 1e-8, momentum: 0.0, centered: false, weight_decay: 0.0 }
+    }
+}
+
+impl OptimizerConfig {
+    /// Checks every hyperparameter, naming the `train.optimizer.*` key of the first bad one.
+    pub fn validate(&self) -> Bad {
+        let unit = |key, v: f64| if (0.0..1.0).contains(&v) { Ok(()) } else { bad(key, v, "use a value in [0, 1)") };
+        let nonneg =
+            |key, v: f64| if v.is_finite() && v >= 0.0 { Ok(()) } else { bad(key, v, "use a finite value >= 0") };
+        let positive = |key, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                bad(key, v, "use a positive value such as 1e-8")
+            }
+        };
+        match self {
+            OptimizerConfig::Adam(c) | OptimizerConfig::Adamw(c) => {
+                unit("train.optimizer.beta1", c.beta1)?;
+                unit("train.optimizer.beta2", c.beta2)?;
+                positive("train.optimizer.eps", c.eps)?;
+                nonneg("train.optimizer.weight_decay", c.weight_decay)
+            }
+            OptimizerConfig::Sgd(c) => {
+                nonneg("train.optimizer.momentum", c.momentum)?;
+                nonneg("train.optimizer.dampening", c.dampening)?;
+                nonneg("train.optimizer.weight_decay", c.weight_decay)?;
+                if c.nesterov && (c.momentum <= 0.0 || c.dampening != 0.0) {
+                    return bad(
+                        "train.optimizer.nesterov",
+                        true,
+                        "Nesterov momentum needs momentum > 0 and dampening 0",
+                    );
+                }
+                Ok(())
+            }
+            OptimizerConfig::Rmsprop(c) => {
+                unit("train.optimizer.alpha", c.alpha)?;
+                positive("train.optimizer.eps", c.eps)?;
+                nonneg("train.optimizer.momentum", c.momentum)?;
+                nonneg("train.optimizer.weight_decay", c.weight_decay)
+            }
+        }
+    }
+}
 
 /// An optimiser over the trainable variables of a [`VarStore`].
 ///

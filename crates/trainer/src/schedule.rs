@@ -3,7 +3,134 @@
 
 use std::f64::consts::PI;
 
-use crate::config::ScheduleConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{bad, Bad};
+
+/// The learning-rate schedule over the run's steps, relative to `learning_rate`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "name", rename_all = "kebab-case")]
+pub enum ScheduleConfig {
+    /// `learning_rate` throughout (after the warm-up).
+    Constant(ConstantSchedule),
+    /// Multiplied by `gamma` every `step_size` steps (as `StepLR`).
+    Step(StepSchedule),
+    /// Cosine decay from `learning_rate` to `min_lr` over the steps after the
+    /// warm-up (as `CosineAnnealingLR` with `T_max` = those steps - 1).
+    Cosine(CosineSchedule),
+    /// PyTorch's `OneCycleLR` (cosine annealing, two phases) with `max_lr` =
+    /// `learning_rate`; its first phase is the warm-up.
+    OneCycle(OneCycleSchedule),
+}
+
+impl Default for ScheduleConfig {
+    fn default() -> Self {
+        Self::Constant(ConstantSchedule::default())
+    }
+}
+
+/// `constant` schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConstantSchedule {
+    /// Linear warm-up: step `s <= warmup_steps` uses `learning_rate * s / warmup_steps`. Default 0.
+    pub warmup_steps: i64,
+}
+
+/// `step` schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StepSchedule {
+    /// Linear warm-up steps (as for `constant`). Default 0.
+    pub warmup_steps: i64,
+    /// Steps between decays. Default 1000.
+    pub step_size: i64,
+    /// Decay factor. Default 0.1.
+    pub gamma: f64,
+}
+
+impl Default for StepSchedule {
+    fn default() -> Self {
+        Self { warmup_steps: 0, step_size: 1000, gamma: 0.1 }
+    }
+}
+
+/// `cosine` schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct CosineSchedule {
+    /// Linear warm-up steps (as for `constant`). Default 0.
+    pub warmup_steps: i64,
+    /// Learning rate of the last step. Default 0.
+    pub min_lr: f64,
+}
+
+/// `one-cycle` schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OneCycleSchedule {
+    /// Fraction of the steps spent rising from `learning_rate / div_factor`. Default 0.3.
+    pub pct_start: f64,
+    /// Initial learning rate = `learning_rate / div_factor`. Default 25.
+    pub div_factor: f64,
+    /// Final learning rate = initial / `final_div_factor`. Default 10000.
+    pub final_div_factor: f64,
+}
+
+impl Default for OneCycleSchedule {
+    fn default() -> Self {
+        Self { pct_start: 0.3, div_factor: 25.0, final_div_factor: 1e4 }
+    }
+}
+
+impl ScheduleConfig {
+    /// Checks every setting, naming the `train.schedule.*` key of the first
+    /// bad one; `learning_rate` bounds the cosine schedule's `min_lr`.
+    pub fn validate(&self, learning_rate: f64) -> Bad {
+        let warmup =
+            |w: i64| if w >= 0 { Ok(()) } else { bad("train.schedule.warmup_steps", w, "use a number of steps >= 0") };
+        match self {
+            ScheduleConfig::Constant(c) => warmup(c.warmup_steps),
+            ScheduleConfig::Step(c) => {
+                warmup(c.warmup_steps)?;
+                if c.step_size < 1 {
+                    return bad("train.schedule.step_size", c.step_size, "use a positive number of steps");
+                }
+                if !(c.gamma.is_finite() && c.gamma > 0.0) {
+                    return bad("train.schedule.gamma", c.gamma, "use a positive factor such as 0.1");
+                }
+                Ok(())
+            }
+            ScheduleConfig::Cosine(c) => {
+                warmup(c.warmup_steps)?;
+                if !(c.min_lr.is_finite() && c.min_lr >= 0.0 && c.min_lr <= learning_rate) {
+                    return bad("train.schedule.min_lr", c.min_lr, "use a value between 0 and train.learning_rate");
+                }
+                Ok(())
+            }
+            ScheduleConfig::OneCycle(c) => {
+                if !(c.pct_start > 0.0 && c.pct_start < 1.0) {
+                    return bad(
+                        "train.schedule.pct_start",
+                        c.pct_start,
+                        "use a fraction strictly between 0 and 1 such as 0.3",
+                    );
+                }
+                if !(c.div_factor.is_finite() && c.div_factor > 0.0) {
+                    return bad("train.schedule.div_factor", c.div_factor, "use a positive factor such as 25");
+                }
+                if !(c.final_div_factor.is_finite() && c.final_div_factor > 0.0) {
+                    return bad(
+                        "train.schedule.final_div_factor",
+                        c.final_div_factor,
+                        "use a positive factor such as 10000",
+                    );
+                }
+                Ok(())
+            }
+        }
+    }
+}
 
 /// A learning-rate schedule over a run of `total` steps.
 #[derive(Debug, Clone, PartialEq)]
