@@ -134,11 +134,7 @@ fn check_resume_length(run: &RunFolder, experiment: &Experiment, examples: i64) 
     trainer::checkpoint::check_position(&dir, &meta, examples, experiment.train.batch_size)?;
     let total = experiment.train.steps(examples);
     if total < meta.step {
-        let key = match experiment.train.length()? {
-            trainer::Length::TrainingIters(_) => "train.training_iters",
-            trainer::Length::Epochs(_) => "train.epochs",
-            trainer::Length::Steps(_) => "train.max_steps",
-        };
+        let key = experiment.train.length_key()?;
         return Err(Failure::Usage(format!(
             "--resume {}: `{key}` gives {total} steps, but the run has already taken {} (checkpoint {}); \
              give a run length of at least {} steps",

@@ -1,4 +1,5 @@
-//! LSTM (and GRU) sequence classifiers of images, on libtorch through `tch`.
+//! Builds, runs, saves and loads LSTM and GRU sequence classifiers of images,
+//! on libtorch through `tch`.
 //!
 //! An image of `height × width` pixels becomes a sequence — one step per row
 //! (the classic TensorFlow MNIST notebook: 28 steps of 28 pixels), one step per
@@ -78,9 +79,7 @@ use serde::Serialize;
 use tch::{nn, Device, Kind, Tensor};
 
 pub use error::{ModelError, Result};
-pub use precision::{
-    cpu_has_fast_bf16, cpuinfo_has_fast_bf16, fast_bf16, faster_precision, AutoChoice, Precision, Workload, BF16_MARGIN,
-};
+pub use precision::{fast_bf16, AutoChoice, Precision, Workload};
 pub use spec::{
     Cell, Init, ModelConfig, ModelSpec, Readout, Sequence, FORMAT_VERSION, MAX_CLASSES, MAX_IMAGE_PIXELS,
     MAX_PARAMETERS,
@@ -416,7 +415,7 @@ impl LstmClassifier {
 
 /// The first line of a message: libtorch appends C++ stack frames to its
 /// errors, which say nothing to a user.
-pub fn first_line(message: &str) -> String {
+pub(crate) fn first_line(message: &str) -> String {
     message.lines().next().unwrap_or("").trim_end().to_owned()
 }
 

@@ -65,8 +65,9 @@ impl Precision {
 }
 
 /// Whether bf16 recurrent layers run fast on `device`: on the CPU, whether it
-/// has AVX-512 BF16 or AMX-BF16 ([`cpu_has_fast_bf16`]); on CUDA, whether a
-/// small bf16 LSTM runs there (cuDNN has bf16 RNNs from Ampere on).
+/// has AVX-512 BF16 or AMX-BF16 (the `avx512_bf16` or `amx_bf16` flag of
+/// `/proc/cpuinfo`); on CUDA, whether a small bf16 LSTM runs there (cuDNN has
+/// bf16 RNNs from Ampere on).
 pub fn fast_bf16(device: Device) -> bool {
     match device {
         Device::Cpu => cpu_has_fast_bf16(),
@@ -78,13 +79,13 @@ pub fn fast_bf16(device: Device) -> bool {
 /// Whether this CPU has AVX-512 BF16 or AMX-BF16 instructions, enabled by the
 /// kernel (the `avx512_bf16` and `amx_bf16` flags of `/proc/cpuinfo`; false
 /// where that file does not exist). Read once per process.
-pub fn cpu_has_fast_bf16() -> bool {
+pub(crate) fn cpu_has_fast_bf16() -> bool {
     static FAST: OnceLock<bool> = OnceLock::new();
     *FAST.get_or_init(|| std::fs::read_to_string("/proc/cpuinfo").is_ok_and(|text| cpuinfo_has_fast_bf16(&text)))
 }
 
 /// Whether the first `flags` line of a `/proc/cpuinfo` text lists `avx512_bf16` or `amx_bf16`.
-pub fn cpuinfo_has_fast_bf16(cpuinfo: &str) -> bool {
+pub(crate) fn cpuinfo_has_fast_bf16(cpuinfo: &str) -> bool {
     cpuinfo
         .lines()
         .find_map(|line| line.strip_prefix("flags").and_then(|rest| rest.trim_start().strip_prefix(':')))
@@ -113,10 +114,10 @@ pub struct AutoChoice {
 
 /// How much faster bf16 must be than fp32 before `"auto"` takes it: bf16 is
 /// less exact, so a tie goes to fp32.
-pub const BF16_MARGIN: f64 = 1.05;
+pub(crate) const BF16_MARGIN: f64 = 1.05;
 
 /// The precision `"auto"` takes given measured fp32 and bf16 speeds (samples/s).
-pub fn faster_precision(fp32: f64, bf16: f64) -> Precision {
+pub(crate) fn faster_precision(fp32: f64, bf16: f64) -> Precision {
     if bf16.is_finite() && fp32.is_finite() && bf16 >= BF16_MARGIN * fp32 {
         Precision::Bf16
     } else {
@@ -139,8 +140,8 @@ impl LstmClassifier {
     /// on this model's device: fp32 where the device has no bf16 to try
     /// ([`fast_bf16`]); elsewhere both are timed on a fresh model of the same
     /// shape (a few steps each, alternating, about a tenth of a second for the
-    /// notebook's model) and bf16 is taken when it is at least
-    /// [`BF16_MARGIN`] times as fast. The result is cached for the process.
+    /// notebook's model) and bf16 is taken when it is at least 1.05 times as
+    /// fast (a tie goes to the more exact fp32). The result is cached for the process.
     pub fn auto_precision(&self, batch: i64, workload: Workload) -> Result<AutoChoice> {
         static CHOICES: OnceLock<Mutex<HashMap<String, AutoChoice>>> = OnceLock::new();
         let device = self.device();

@@ -12,7 +12,7 @@ use rand_chacha::ChaCha8Rng;
 /// on the seed and the epoch number, so the position `(epoch, cursor)` is all
 /// the state needed to resume.
 #[derive(Debug, Clone)]
-pub struct BatchOrder {
+pub(crate) struct BatchOrder {
     len: usize,
     seed: u64,
     epoch: u64,

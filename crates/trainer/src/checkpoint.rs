@@ -69,7 +69,7 @@ pub struct CheckpointMeta {
 }
 
 /// The folder of the checkpoint after step `step`, inside the checkpoints folder `checkpoints`.
-pub fn checkpoint_dir(checkpoints: &Path, step: i64) -> PathBuf {
+pub(crate) fn checkpoint_dir(checkpoints: &Path, step: i64) -> PathBuf {
     checkpoints.join(format!("step-{step:06}"))
 }
 
@@ -95,7 +95,7 @@ fn sync(path: &Path) -> Result<(), TrainError> {
 
 /// Writes a checkpoint atomically into the folder `checkpoints` and deletes
 /// all but the newest `keep`; returns its folder.
-pub fn write(
+pub(crate) fn write(
     checkpoints: &Path,
     meta: &CheckpointMeta,
     tensors: &[(String, Tensor)],
@@ -149,7 +149,7 @@ fn discard(dir: &Path) -> Result<(), TrainError> {
 
 /// Deletes what an interrupted write or prune left in `checkpoints/`
 /// (`.tmp-*` and `.old-*` folders); they are never read.
-pub fn remove_leftovers(checkpoints: &Path) -> Result<(), TrainError> {
+pub(crate) fn remove_leftovers(checkpoints: &Path) -> Result<(), TrainError> {
     let Ok(entries) = std::fs::read_dir(checkpoints) else { return Ok(()) };
     for entry in entries {
         let entry = entry.map_err(io(checkpoints))?;
@@ -250,7 +250,7 @@ fn bad_state(json_path: &Path, (field, value, why): BadField) -> TrainError {
 
 /// Reads and checks the state.json of the checkpoint folder `dir`: every
 /// field must be present with its type, and hold what training writes
-/// (see [`check_fields`]); else [`TrainError::BadState`] names the file and the field.
+/// (see `check_fields`); else [`TrainError::BadState`] names the file and the field.
 pub fn read_meta(dir: &Path) -> Result<CheckpointMeta, TrainError> {
     let json_path = dir.join(STATE_JSON);
     let bytes = std::fs::read(&json_path).map_err(io(&json_path))?;

@@ -75,7 +75,11 @@ use lstm_model::{LstmClassifier, Workload};
 /// `"auto"` resolved by [`LstmClassifier::resolve_precision`] (the faster of
 /// fp32 and bf16, measured where the hardware has bf16); an error naming
 /// `train.precision` for fp16 off CUDA.
-pub fn training_precision(precision: Precision, model: &LstmClassifier, batch: i64) -> Result<Precision, TrainError> {
+pub(crate) fn training_precision(
+    precision: Precision,
+    model: &LstmClassifier,
+    batch: i64,
+) -> Result<Precision, TrainError> {
     if precision == Precision::Fp16 && !model.device().is_cuda() {
         return Err(TrainError::invalid_config(
             "train.precision",
@@ -115,7 +119,7 @@ pub const DEFAULT_TRAINING_ITERS: i64 = 100_000;
 
 /// How long training lasts, resolved from the config.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Length {
+pub(crate) enum Length {
     /// The notebook's sample count.
     TrainingIters(i64),
     /// Whole epochs.
@@ -134,7 +138,7 @@ impl TrainConfig {
     /// How long training lasts: `training_iters`, `epochs`, `max_steps`, or
     /// the notebook's 100000 samples when none is set; two set is an error
     /// naming both keys.
-    pub fn length(&self) -> Result<Length, TrainError> {
+    pub(crate) fn length(&self) -> Result<Length, TrainError> {
         let given: Vec<(&'static str, Length)> = [
             ("train.training_iters", self.training_iters.map(Length::TrainingIters)),
             ("train.epochs", self.epochs.map(Length::Epochs)),
@@ -153,6 +157,17 @@ impl TrainConfig {
                        `train.max_steps` (set the others to null)",
             )),
         }
+    }
+
+    /// The key that sets the run length, `train.training_iters` (also when
+    /// none is set: the notebook's default), `train.epochs` or
+    /// `train.max_steps`, for messages; two set is an error naming both.
+    pub fn length_key(&self) -> Result<&'static str, TrainError> {
+        Ok(match self.length()? {
+            Length::TrainingIters(_) => "train.training_iters",
+            Length::Epochs(_) => "train.epochs",
+            Length::Steps(_) => "train.max_steps",
+        })
     }
 
     /// Steps per epoch over `examples` training examples: `ceil(N / batch)`,
@@ -272,11 +287,7 @@ impl TrainConfig {
             }
             Length::Steps(steps) => steps,
         };
-        let key = match self.length()? {
-            Length::Epochs(_) => "train.epochs",
-            Length::Steps(_) => "train.max_steps",
-            Length::TrainingIters(_) => "train.training_iters",
-        };
+        let key = self.length_key()?;
         if steps < 1 {
             return Err(TrainError::invalid_config(
                 key,

@@ -5,7 +5,7 @@ use crate::checkpoint::ValidationPoint;
 /// Tracks the best validation and stops training once `patience`
 /// validations in a row have not improved on its accuracy.
 #[derive(Debug, Clone, PartialEq)]
-pub struct EarlyStopping {
+pub(crate) struct EarlyStopping {
     patience: Option<i64>,
     best: Option<ValidationPoint>,
     bad_validations: i64,

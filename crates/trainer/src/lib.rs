@@ -9,12 +9,32 @@
 //! Around it: optimisers written over tensors so that their state can be
 //! checkpointed exactly ([`Optimizer`]), learning-rate schedules
 //! ([`Schedule`]), gradient clipping, validation with best-model keeping and
-//! early stopping ([`EarlyStopping`]), atomic checkpoints ([`checkpoint`])
+//! early stopping, atomic checkpoints ([`checkpoint`])
 //! from which a run resumes exactly, metric records sent to pluggable sinks
 //! ([`MetricsSink`]; [`JsonlSink`] writes `metrics.jsonl`) and a progress bar.
 //!
 //! The trainer takes tensors, not a dataset type, so any data crate can feed
 //! it: images `[N, rows, cols]` `f32` and labels `[N]` `i64`.
+//!
+//! ```no_run
+//! use lstm_model::{tch::{Device, Kind, Tensor}, LstmClassifier, ModelConfig, ModelSpec};
+//! use trainer::{train, JsonlSink, Options, Split, TrainConfig};
+//!
+//! let spec = ModelSpec::new(ModelConfig::default(), 28, 28, (0..10).map(|d| d.to_string()).collect());
+//! let model = LstmClassifier::new(spec, Device::Cpu)?;
+//! let images = Tensor::rand([1000, 28, 28], (Kind::Float, Device::Cpu));
+//! let labels = Tensor::randint(10, [1000], (Kind::Int64, Device::Cpu));
+//! let config = TrainConfig { max_steps: Some(50), training_iters: None, display_step: 10, ..Default::default() };
+//! let options = Options {
+//!     checkpoints: Some("runs/example/checkpoints".into()),
+//!     sinks: vec![Box::new(JsonlSink::new("runs/example/metrics.jsonl"))],
+//!     ..Default::default()
+//! };
+//! let split = Split { images: &images, labels: &labels };
+//! let summary = train(&model, split, None, &config, &mut std::io::stdout(), options)?;
+//! println!("{} steps, last loss {:?}", summary.steps, summary.last_loss);
+//! # Ok::<(), trainer::TrainError>(())
+//! ```
 
 mod batches;
 pub mod checkpoint;
@@ -34,16 +54,16 @@ use lstm_model::LstmClassifier;
 use serde::Serialize;
 use tch::Tensor;
 
+use batches::BatchOrder;
+use config::Length;
+use early_stopping::EarlyStopping;
 use state::TrainState;
 
-pub use batches::BatchOrder;
 pub use checkpoint::{CheckpointMeta, ValidationPoint};
-pub use config::training_precision;
 pub use config::{
-    AdamConfig, ConstantSchedule, CosineSchedule, Length, OneCycleSchedule, OptimizerConfig, Precision, RmspropConfig,
+    AdamConfig, ConstantSchedule, CosineSchedule, OneCycleSchedule, OptimizerConfig, Precision, RmspropConfig,
     ScheduleConfig, SgdConfig, StepSchedule, TrainConfig, DEFAULT_TRAINING_ITERS,
 };
-pub use early_stopping::EarlyStopping;
 pub use error::TrainError;
 pub use metrics::{JsonlSink, MetricRecord, MetricsSink};
 pub use optim::Optimizer;
@@ -114,7 +134,9 @@ pub struct Options<'a> {
     /// When set (by a Ctrl-C handler, say), the run stops after the current
     /// step and writes a checkpoint.
     pub stop: Option<&'a AtomicBool>,
-    /// Stop as if interrupted right after this step.
+    /// Stop as if interrupted right after this step. For the crate's tests
+    /// (exact resume); public only so that `..Options::default()` works.
+    #[doc(hidden)]
     pub stop_after: Option<i64>,
     /// Draw a progress bar on stderr (only sensible on a terminal).
     pub progress_bar: bool,
