@@ -14,7 +14,8 @@ use crate::{io_error, Failure};
 
 mod guard;
 pub use guard::{
-    check_eval_out, check_new_run_dir, is_free, lock, mark, prepare_new_run, resumable, warn_previous, Aside, RunLock,
+    check_eval_out, check_new_run_dir, check_output_folder, is_free, lock, mark, prepare_new_run, resumable,
+    warn_previous, Aside, RunLock,
 };
 
 /// Misclassified images shown in errors.png.

@@ -1,4 +1,4 @@
-//! Reliability of `lstm-mnist train`, `eval` and `predict` (issue 7): bad
+//! Reliability of `lstm-mnist train`, `eval` and `predict`: bad
 //! configs stop before any work with status 2 and one message; bad models
 //! and checkpoints are clear errors; SIGKILL at random moments never damages
 //! the last checkpoint and the run resumes to the uninterrupted result; a
@@ -804,6 +804,16 @@ fn one_run_folder_one_process() {
     assert_eq!(out.status.code(), Some(2), "{error}");
     assert!(error.contains("eval-") && error.contains("training run"), "{error}");
     assert_eq!(std::fs::read(together.join("report.json")).unwrap(), report, "the training report is untouched");
+    // explain names its pictures after the inputs: an image called errors.png must not replace the run's.
+    let picture = f.path("errors.png");
+    std::fs::copy(together.join("errors.png"), &picture).unwrap();
+    let errors = std::fs::read(together.join("errors.png")).unwrap();
+    let (model_s, picture_s) = (together.to_str().unwrap(), picture.to_str().unwrap());
+    let out = run(&["explain", "--model", model_s, picture_s, "--out", model_s]);
+    let error = one_error("explain --out into the run", &out);
+    assert_eq!(out.status.code(), Some(2), "{error}");
+    assert!(error.contains("explained") && error.contains("training run"), "{error}");
+    assert_eq!(std::fs::read(together.join("errors.png")).unwrap(), errors);
 }
 
 /// Every file under `dir` except the lock file (whose PID changes).

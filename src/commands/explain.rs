@@ -92,6 +92,8 @@ pub fn run(args: &ExplainArgs, out: &mut impl Write) -> Result<(), Failure> {
     let standardization = super::export::run_standardization(&dir)?;
     let settings = InputSettings { invert, compute, standardization };
     if let Some(d) = out_dir {
+        // Pictures are named after the inputs (errors.png, ...): never into a training run's folder.
+        crate::run_folder::check_output_folder(d, "explain", "explained")?;
         std::fs::create_dir_all(d).map_err(crate::io_error(d))?;
     }
     let write_err = |source| PredictError::Io { path: PathBuf::from("stdout"), source };

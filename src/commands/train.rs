@@ -38,8 +38,10 @@ pub struct TrainArgs {
     /// those of an uninterrupted run.
     #[arg(long, value_name = "RUN_DIR", conflicts_with = "config")]
     pub resume: Option<PathBuf>,
-    /// Train into an existing run folder, replacing its run (config.json,
-    /// report.json, metrics.jsonl, model/, checkpoints/, pictures).
+    /// Train into an existing run folder (one marked by .lstm-mnist-run),
+    /// replacing its run (config.json, report.json, metrics.jsonl, model/,
+    /// checkpoints/, pictures); the earlier run is kept aside in
+    /// .previous-<pid>/ until the new one is saved, and restored if it fails.
     #[arg(long, conflicts_with = "resume")]
     pub force: bool,
 }

@@ -257,14 +257,23 @@ fn remove(path: &Path) -> Result<(), Failure> {
 /// whose report.json the evaluation would overwrite.
 /// `name` is the suggested subfolder's name (`eval-<name>`).
 pub fn check_eval_out(out: &Path, name: &str) -> Result<(), Failure> {
-    writable_ancestor(out, "eval --out")?;
+    check_output_folder(out, "eval", &format!("eval-{name}"))
+}
+
+/// Checks `<command> --out DIR` before any work: DIR must be a folder (or
+/// creatable) and writable, and must not be a training run's folder (one
+/// with the marker, config.json or checkpoints/), whose report.json and
+/// pictures the command could overwrite; `subfolder` is the suggested
+/// folder of its own inside the run.
+pub fn check_output_folder(out: &Path, command: &str, subfolder: &str) -> Result<(), Failure> {
+    writable_ancestor(out, &format!("{command} --out"))?;
     let is_run = out.join(MARKER).is_file() || out.join(CONFIG).is_file() || out.join(CHECKPOINTS).is_dir();
     if is_run {
         return Err(Failure::Usage(format!(
-            "eval --out {}: that folder holds a training run, whose report.json (with its training summary) the \
-             evaluation would overwrite; write the evaluation into a folder of its own, e.g. --out {}",
+            "{command} --out {}: that folder holds a training run, whose report.json (with its training summary) \
+             and pictures this could overwrite; write into a folder of its own, e.g. --out {}",
             out.display(),
-            out.join(format!("eval-{name}")).display()
+            out.join(subfolder).display()
         )));
     }
     Ok(())

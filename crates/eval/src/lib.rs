@@ -79,7 +79,14 @@ pub enum EvalError {
     /// A config value cannot be used: `key` is the dotted config key
     /// (`eval.batch_size`), `value` the offending value, `hint` how to fix it.
     #[error("invalid {key} = {value}: {hint}")]
-    InvalidConfig { key: String, value: String, hint: String },
+    InvalidConfig {
+        /// The dotted config key, as the user writes it (`eval.batch_size`).
+        key: String,
+        /// The offending value, as text.
+        value: String,
+        /// What would fix it.
+        hint: String,
+    },
     /// The image and label tensors do not fit each other.
     #[error("evaluation data: {0}")]
     BadData(String),
@@ -92,7 +99,12 @@ pub enum EvalError {
     Torch(#[from] tch::TchError),
     /// A picture could not be drawn or written.
     #[error("{}: cannot draw: {message}", path.display())]
-    Plot { path: std::path::PathBuf, message: String },
+    Plot {
+        /// The picture being drawn.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 impl EvalError {

@@ -48,7 +48,14 @@ pub enum ImageFolderError {
     /// A `data` value cannot be used: `key` is the dotted config key
     /// (`data.size`), `value` the offending value, `hint` how to fix it.
     #[error("invalid {key} = {value}: {hint}")]
-    InvalidConfig { key: String, value: String, hint: String },
+    InvalidConfig {
+        /// The dotted config key, as the user writes it (`data.size`).
+        key: String,
+        /// The offending value, as text.
+        value: String,
+        /// What would fix it.
+        hint: String,
+    },
     /// `data.dir` does not exist.
     #[error("{}: no such folder (data.dir): give a folder holding train/<class>/ and test/<class>/", .0.display())]
     MissingDir(PathBuf),
@@ -60,28 +67,61 @@ pub enum ImageFolderError {
     NoClasses(PathBuf),
     /// A class folder's name is not UTF-8.
     #[error("{}: a class folder's name must be valid UTF-8 (it becomes the class name); rename it", path.display())]
-    BadClassName { path: PathBuf },
+    BadClassName {
+        /// The class folder.
+        path: PathBuf,
+    },
     /// More classes than supported.
     #[error("{}: {count} class folders; at most {MAX_CLASSES} are supported", path.display())]
-    TooManyClasses { path: PathBuf, count: usize },
+    TooManyClasses {
+        /// The `train/` folder.
+        path: PathBuf,
+        /// Number of class folders found.
+        count: usize,
+    },
     /// A test or validation class the training split lacks.
     #[error(
         "{}: no class of that name in train/ (classes: {}); the model can only learn classes it is trained on",
         path.display(), classes.join(", ")
     )]
-    UnknownClass { path: PathBuf, classes: Vec<String> },
+    UnknownClass {
+        /// The test or validation class folder.
+        path: PathBuf,
+        /// The class names of `train/`.
+        classes: Vec<String>,
+    },
     /// A training class folder without images.
     #[error("{}: no images (.png, .jpg, .jpeg) in this class folder; add some or remove the folder", path.display())]
-    EmptyClass { path: PathBuf },
+    EmptyClass {
+        /// The class folder.
+        path: PathBuf,
+    },
     /// A split ended up empty.
     #[error("{}: no images left to {what}{}", path.display(), skipped_note(*.skipped))]
-    EmptySplit { path: PathBuf, what: &'static str, skipped: usize },
+    EmptySplit {
+        /// The split's folder.
+        path: PathBuf,
+        /// What the split was for (`train on`, `test on`, `validate on`).
+        what: &'static str,
+        /// Files skipped by `data.skip_bad` so far.
+        skipped: usize,
+    },
     /// A folder could not be read.
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file or folder at fault.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
     /// An image file could not be read.
     #[error("{source}{}", more_bad(*.more))]
-    BadImage { source: PictureError, more: usize },
+    BadImage {
+        /// The first picture that could not be read.
+        source: PictureError,
+        /// How many more bad files there are.
+        more: usize,
+    },
     /// The validation size does not fit the training split.
     #[error(transparent)]
     Validation(mnist_data::DataError),

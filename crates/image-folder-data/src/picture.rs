@@ -31,13 +31,28 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub enum PictureError {
     /// The file could not be opened or read.
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file or folder at fault.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
     /// The file is neither a PNG nor a JPEG.
     #[error("{}: not a PNG or JPEG image (recognised by content, not by name)", path.display())]
-    UnknownFormat { path: PathBuf },
+    UnknownFormat {
+        /// The picture file.
+        path: PathBuf,
+    },
     /// The file looks like an image but does not decode (truncated, corrupt, too large).
     #[error("{}: cannot decode the {format} image: {source}", path.display())]
-    Decode { path: PathBuf, format: &'static str, source: image::ImageError },
+    Decode {
+        /// The picture file.
+        path: PathBuf,
+        /// The format recognised (PNG or JPEG).
+        format: &'static str,
+        /// The underlying error.
+        source: image::ImageError,
+    },
 }
 
 /// Whether to invert pictures (255 - value) so that they are light on dark,

@@ -6,23 +6,54 @@ pub enum ModelError {
     /// A config value cannot build a model: `key` is the dotted config key
     /// (`model.hidden`), `value` the offending value, `hint` how to fix it.
     #[error("invalid {key} = {value}: {hint}")]
-    InvalidConfig { key: String, value: String, hint: String },
+    InvalidConfig {
+        /// The dotted config key, as the user writes it (`model.hidden`).
+        key: String,
+        /// The offending value, as text.
+        value: String,
+        /// What would fix it.
+        hint: String,
+    },
 
     /// The input batch does not have the shape the model was built for.
     #[error("input of shape {got:?} does not fit this model: expected [batch, {height}, {width}] images")]
-    BadInput { got: Vec<i64>, height: i64, width: i64 },
+    BadInput {
+        /// The shape given.
+        got: Vec<i64>,
+        /// Image height (rows) of the model.
+        height: i64,
+        /// Image width (columns) of the model.
+        width: i64,
+    },
 
     /// A pixel buffer is not a whole number of images of the given shape.
     #[error("{len} pixel bytes are not a whole number of {height}x{width} images")]
-    BadPixels { len: usize, height: i64, width: i64 },
+    BadPixels {
+        /// Number of bytes given.
+        len: usize,
+        /// Image height asked for.
+        height: i64,
+        /// Image width asked for.
+        width: i64,
+    },
 
     /// Reading or writing a model file failed.
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file or folder at fault.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
 
     /// The model description (`model.json`) is malformed.
     #[error("{}: {source}; the file is not a model description written by lstm-model", path.display())]
-    BadSpec { path: PathBuf, source: serde_json::Error },
+    BadSpec {
+        /// The model.json file.
+        path: PathBuf,
+        /// The underlying error.
+        source: serde_json::Error,
+    },
 
     /// A value in the model description (`model.json`) cannot build a model.
     #[error(
@@ -30,11 +61,25 @@ pub enum ModelError {
          use the model.json saved with the weights",
         path.display()
     )]
-    InvalidSpec { path: PathBuf, key: String, value: String, hint: String },
+    InvalidSpec {
+        /// The model.json file.
+        path: PathBuf,
+        /// The key in model.json (`config.hidden`).
+        key: String,
+        /// The offending value, as text.
+        value: String,
+        /// What would fix it.
+        hint: String,
+    },
 
     /// The weights hold NaN or infinite values.
     #[error("{}: tensor `{name}` holds NaN or infinite values; the model cannot predict: train it again", path.display())]
-    NonFiniteWeights { path: PathBuf, name: String },
+    NonFiniteWeights {
+        /// The weights file.
+        path: PathBuf,
+        /// The tensor's name.
+        name: String,
+    },
 
     /// The model description was written by a newer, incompatible version.
     #[error(
@@ -42,15 +87,32 @@ pub enum ModelError {
          upgrade lstm-mnist to load it",
         path.display()
     )]
-    UnsupportedVersion { path: PathBuf, found: u32, supported: u32 },
+    UnsupportedVersion {
+        /// The model.json file.
+        path: PathBuf,
+        /// The format version the file declares.
+        found: u32,
+        /// The newest version this build reads.
+        supported: u32,
+    },
 
     /// The weights file is missing tensors, has extra ones, or has tensors of the wrong shape.
     #[error("{}: {detail}; the weights do not belong to the model described next to them", path.display())]
-    WeightsMismatch { path: PathBuf, detail: String },
+    WeightsMismatch {
+        /// The weights file.
+        path: PathBuf,
+        /// What is wrong, in words.
+        detail: String,
+    },
 
     /// The weights file is not a readable safetensors file (truncated, corrupt, not safetensors).
     #[error("{}: not a readable safetensors file ({detail}); the file is damaged or truncated: save or copy the model again", path.display())]
-    BadWeights { path: PathBuf, detail: String },
+    BadWeights {
+        /// The weights file.
+        path: PathBuf,
+        /// What is wrong, in words.
+        detail: String,
+    },
 
     /// libtorch refused an operation.
     #[error("libtorch error: {}", crate::first_line(&.0.to_string()))]

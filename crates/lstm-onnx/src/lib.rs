@@ -57,16 +57,29 @@ pub const OUTPUT: &str = "logits";
 pub enum OnnxError {
     /// The model does not hold a parameter the export needs.
     #[error("the model has no parameter `{name}`; it was not built by lstm-model")]
-    MissingParameter { name: String },
+    MissingParameter {
+        /// The parameter's name.
+        name: String,
+    },
     /// The standardisation would divide by zero or is not a number.
     #[error("input standardisation mean {mean}, std {std}: the std must be finite and positive")]
-    BadStandardization { mean: f64, std: f64 },
+    BadStandardization {
+        /// The mean given.
+        mean: f64,
+        /// The standard deviation given.
+        std: f64,
+    },
     /// libtorch refused to read a parameter.
     #[error("libtorch error: {0}")]
     Torch(#[from] tch::TchError),
     /// Writing the file failed.
     #[error("{}: {source}; choose a writable --out path", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file or folder at fault.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
 }
 
 impl OnnxError {

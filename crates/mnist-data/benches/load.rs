@@ -5,6 +5,7 @@
 //! `dataset-fashion-mnist`; set `FASHION_MNIST_DIR` to use another folder),
 //! with and without a 5,000-image validation hold-out. When the folder is
 //! missing, it falls back to the project's 10,000-digit sample.
+#![allow(missing_docs)] // criterion_group! defines an undocumented public function
 
 use std::path::PathBuf;
 

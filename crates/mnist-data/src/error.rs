@@ -13,7 +13,14 @@ pub enum DataError {
         dir = dir.display(),
         tried = tried.join(", ")
     )]
-    MissingFile { dir: PathBuf, what: &'static str, tried: Vec<String> },
+    MissingFile {
+        /// The dataset folder.
+        dir: PathBuf,
+        /// Which file (`training images`, ...).
+        what: &'static str,
+        /// The file names looked for.
+        tried: Vec<String>,
+    },
 
     /// The dataset folder itself does not exist or is not a folder.
     #[error("dataset folder {} does not exist or is not a folder: set `data.dir` to an existing folder", .0.display())]
@@ -21,7 +28,12 @@ pub enum DataError {
 
     /// An I/O error (unreadable file, broken gzip stream, ...).
     #[error("{}: {source}; check that the file is readable and not corrupt", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file or folder at fault.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
 
     /// The file does not start with the IDX magic number expected for it.
     #[error(
@@ -29,18 +41,39 @@ pub enum DataError {
          the file is corrupt or is not the file its name says",
         path.display()
     )]
-    BadMagic { path: PathBuf, expected: &'static str, expected_magic: u32, found: u32 },
+    BadMagic {
+        /// The file or folder at fault.
+        path: PathBuf,
+        /// The kind of IDX file expected (`images` or `labels`).
+        expected: &'static str,
+        /// The magic number of that kind.
+        expected_magic: u32,
+        /// The magic number found.
+        found: u32,
+    },
 
     /// The IDX header declares an element type other than unsigned byte.
     #[error(
         "{}: IDX element type {code:#04x} ({name}) is not supported; only unsigned byte (0x08) data is",
         path.display()
     )]
-    UnsupportedType { path: PathBuf, code: u8, name: &'static str },
+    UnsupportedType {
+        /// The file or folder at fault.
+        path: PathBuf,
+        /// The element type code of the header.
+        code: u8,
+        /// The element type's name.
+        name: &'static str,
+    },
 
     /// The header or the data size disagree with each other.
     #[error("{}: {detail}; the file is truncated or corrupt, download or regenerate it", path.display())]
-    BadSize { path: PathBuf, detail: String },
+    BadSize {
+        /// The file or folder at fault.
+        path: PathBuf,
+        /// What is wrong, in words.
+        detail: String,
+    },
 
     /// The image and label files of one split disagree.
     #[error(
@@ -48,7 +81,16 @@ pub enum DataError {
         images_path.display(),
         labels_path.display()
     )]
-    CountMismatch { images_path: PathBuf, labels_path: PathBuf, images: usize, labels: usize },
+    CountMismatch {
+        /// The images file.
+        images_path: PathBuf,
+        /// The labels file.
+        labels_path: PathBuf,
+        /// Number of images.
+        images: usize,
+        /// Number of labels.
+        labels: usize,
+    },
 
     /// A label is outside the class range of the dataset.
     #[error(
@@ -56,19 +98,44 @@ pub enum DataError {
          give one name per class in data.class_names",
         path.display()
     )]
-    LabelOutOfRange { path: PathBuf, index: usize, label: u8, classes: usize },
+    LabelOutOfRange {
+        /// The labels file.
+        path: PathBuf,
+        /// Position of the label in the file.
+        index: usize,
+        /// The label.
+        label: u8,
+        /// Number of classes.
+        classes: usize,
+    },
 
     /// The training and test splits have images of different shapes.
     #[error(
         "{} holds {}x{} images but {} holds {}x{} images; both splits must have the same image size",
         train.display(), train_shape.0, train_shape.1, test.display(), test_shape.0, test_shape.1
     )]
-    ShapeMismatch { train: PathBuf, train_shape: (usize, usize), test: PathBuf, test_shape: (usize, usize) },
+    ShapeMismatch {
+        /// The training images file.
+        train: PathBuf,
+        /// Its image size (rows, columns).
+        train_shape: (usize, usize),
+        /// The test images file.
+        test: PathBuf,
+        /// Its image size (rows, columns).
+        test_shape: (usize, usize),
+    },
 
     /// A value of the `data` config section cannot be used: `key` is the dotted
     /// config key (`data.validation`), `value` the offending value, `hint` how to fix it.
     #[error("invalid {key} = {value}: {hint}")]
-    InvalidConfig { key: String, value: String, hint: String },
+    InvalidConfig {
+        /// The dotted config key, as the user writes it (`data.validation`).
+        key: String,
+        /// The offending value, as text.
+        value: String,
+        /// What would fix it.
+        hint: String,
+    },
 
     /// A file could not be downloaded from any mirror.
     #[error(
@@ -77,7 +144,12 @@ pub enum DataError {
         path.display(),
         attempts.iter().map(|a| format!("{}: {}", a.url, a.reason)).collect::<Vec<_>>().join("; ")
     )]
-    Download { path: PathBuf, attempts: Vec<DownloadAttempt> },
+    Download {
+        /// The file or folder at fault.
+        path: PathBuf,
+        /// Every URL tried and why it failed.
+        attempts: Vec<DownloadAttempt>,
+    },
 
     /// libtorch refused an operation (the message's first line: libtorch
     /// appends C++ stack frames, which say nothing to a user).

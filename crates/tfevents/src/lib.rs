@@ -35,10 +35,22 @@ use proto::{Event, HParamsData, HParamsPluginData, SummaryValue, What};
 pub enum TfEventsError {
     /// The folder or file could not be created or written.
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file or folder at fault.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
     /// A record of an event file is damaged.
     #[error("{}: damaged event record at byte {offset}: {what}", path.display())]
-    Corrupt { path: PathBuf, offset: usize, what: String },
+    Corrupt {
+        /// The file or folder at fault.
+        path: PathBuf,
+        /// Byte offset of the damaged record.
+        offset: usize,
+        /// What is wrong with the record.
+        what: String,
+    },
 }
 
 impl TfEventsError {

@@ -8,16 +8,35 @@ pub enum TrainError {
     /// A config value cannot be used: `key` is the dotted config key
     /// (`train.batch_size`), `value` the offending value, `hint` how to fix it.
     #[error("invalid {key} = {value}: {hint}")]
-    InvalidConfig { key: String, value: String, hint: String },
+    InvalidConfig {
+        /// The dotted config key, as the user writes it (`train.batch_size`).
+        key: String,
+        /// The offending value, as text.
+        value: String,
+        /// What would fix it.
+        hint: String,
+    },
     /// The image and label tensors of a split do not fit each other.
     #[error("training data, {split} split: {detail}")]
-    BadData { split: String, detail: String },
+    BadData {
+        /// Which split: `training` or `validation`.
+        split: String,
+        /// What is wrong, in words.
+        detail: String,
+    },
     /// The loss stopped being a finite number.
     #[error(
         "training diverged at step {step}: the loss is {loss}; {}; lower `train.learning_rate` or set `train.clip_grad_norm`",
         match checkpoint { Some(p) => format!("the last good checkpoint is {}", p.display()), None => "no checkpoint was written before it".to_owned() }
     )]
-    Diverged { step: i64, loss: f64, checkpoint: Option<PathBuf> },
+    Diverged {
+        /// The step whose loss was not finite.
+        step: i64,
+        /// That loss.
+        loss: f64,
+        /// The last good checkpoint, if one was written.
+        checkpoint: Option<PathBuf>,
+    },
     /// `resume` was asked but the checkpoints folder holds no checkpoint.
     #[error("{}: no checkpoint to resume from (expected step-*/ folders); start the run without --resume", .0.display())]
     NoCheckpoint(PathBuf),
@@ -29,20 +48,49 @@ pub enum TrainError {
     NoCheckpointsFolder,
     /// A checkpoint file cannot be used: `path` is the file or checkpoint folder.
     #[error("checkpoint {}: {detail}", path.display())]
-    BadCheckpoint { path: PathBuf, detail: String },
+    BadCheckpoint {
+        /// The file or folder at fault.
+        path: PathBuf,
+        /// What is wrong, in words.
+        detail: String,
+    },
     /// Saved tensors do not match the model's variables or optimiser state;
     /// the caller knows which checkpoint they came from and says so.
     #[error("tensor `{tensor}` {detail}")]
-    StateMismatch { tensor: String, detail: String },
+    StateMismatch {
+        /// The tensor's name.
+        tensor: String,
+        /// What is wrong, in words.
+        detail: String,
+    },
     /// A field of a checkpoint's state.json holds what training never writes.
     #[error("checkpoint {}: invalid `{field}` = {value}: {hint}", path.display())]
-    BadState { path: PathBuf, field: String, value: String, hint: String },
+    BadState {
+        /// The file or folder at fault.
+        path: PathBuf,
+        /// The field of state.json.
+        field: String,
+        /// The value it holds, as text.
+        value: String,
+        /// What would fix it.
+        hint: String,
+    },
     /// Reading or writing a file of the run failed.
     #[error("{}: {source}", path.display())]
-    File { path: PathBuf, source: std::io::Error },
+    File {
+        /// The file or folder at fault.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
     /// A metrics sink failed to record, or a metrics file is unreadable.
     #[error("metrics {}: {source}", path.display())]
-    Metrics { path: PathBuf, source: Box<dyn std::error::Error + Send + Sync> },
+    Metrics {
+        /// The metrics file.
+        path: PathBuf,
+        /// The underlying error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The model failed.
     #[error(transparent)]
     Model(#[from] lstm_model::ModelError),
