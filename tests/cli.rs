@@ -5,7 +5,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use common::{idx_images, text, write_split, BIN};
+use common::{idx_images, text, write_dataset, BIN};
 
 struct Fixture {
     _tmp: tempfile::TempDir,
@@ -16,10 +16,7 @@ struct Fixture {
 
 fn fixture(train_iters: usize) -> Fixture {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    std::fs::create_dir(&data).unwrap();
-    write_split(&data, "train", 300, true);
-    write_split(&data, "t10k", 100, true);
+    let data = write_dataset(tmp.path().join("data"), 300, 100, true);
     let config = tmp.path().join("tiny.json");
     let text = format!(
         r#"{{"device": "cpu", "threads": 1, "data": {{"dir": {:?}}}, "model": {{"hidden": 32}},

@@ -7,7 +7,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{run, text, write_split};
+use common::{run, text, write_dataset};
 
 /// Trains a small model through the binary on `data` with a validation
 /// split; returns the run folder.
@@ -30,11 +30,7 @@ fn train(tmp: &Path, data: &Path, name: &str, extra: &[&str]) -> PathBuf {
 }
 
 fn tiny_data(tmp: &Path) -> PathBuf {
-    let data = tmp.join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    write_split(&data, "train", 300, false);
-    write_split(&data, "t10k", 100, false);
-    data
+    write_dataset(tmp.join("data"), 300, 100, false)
 }
 
 #[test]

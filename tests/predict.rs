@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{digit, run, text, write_split, COLS, ROWS};
+use common::{digit, run, text, write_dataset, COLS, ROWS};
 
 /// Trains a small model through the binary; returns the temp dir and the run folder.
 fn trained() -> (tempfile::TempDir, PathBuf) {
@@ -16,10 +16,7 @@ fn trained() -> (tempfile::TempDir, PathBuf) {
 /// [`trained`] with `data_keys` (e.g. `, "normalize": "standardize"`) added to the data section.
 fn trained_with(data_keys: &str) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    std::fs::create_dir(&data).unwrap();
-    write_split(&data, "train", 300, false);
-    write_split(&data, "t10k", 100, false);
+    let data = write_dataset(tmp.path().join("data"), 300, 100, false);
     let config = tmp.path().join("tiny.json");
     let json = format!(
         r#"{{"device": "cpu", "threads": 1, "data": {{"dir": {:?}{data_keys}}}, "model": {{"hidden": 32}},
@@ -132,10 +129,7 @@ fn predict_errors_are_clear() {
 #[test]
 fn shipped_pixel_configs_train_and_predict() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    std::fs::create_dir(&data).unwrap();
-    write_split(&data, "train", 40, false);
-    write_split(&data, "t10k", 20, false);
+    let data = write_dataset(tmp.path().join("data"), 40, 20, false);
     let png = tmp.path().join("seven.png");
     write_png(&png, &digit(7, 3), 3, false);
     let root = env!("CARGO_MANIFEST_DIR");

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{run, run_in, text, write_split, BIN};
+use common::{run, run_in, text, write_dataset, BIN};
 
 struct Fixture {
     tmp: tempfile::TempDir,
@@ -25,10 +25,7 @@ impl Fixture {
     /// hidden-8 LSTM for `steps` steps of 10 images on one thread.
     fn new(steps: usize) -> Self {
         let tmp = tempfile::tempdir().unwrap();
-        let data = tmp.path().join("data");
-        std::fs::create_dir(&data).unwrap();
-        write_split(&data, "train", 60, false);
-        write_split(&data, "t10k", 20, false);
+        let data = write_dataset(tmp.path().join("data"), 60, 20, false);
         let config = tmp.path().join("tiny.json");
         let json = format!(
             r#"{{"device": "cpu", "threads": 1, "data": {{"dir": {:?}}}, "model": {{"hidden": 8}},
@@ -502,10 +499,7 @@ fn absurd_values_and_special_files_are_refused_with_status_2() {
     let dup = f.path("dup.json");
     let config_text = std::fs::read_to_string(&f.config).unwrap();
     std::fs::write(&dup, config_text.replacen('{', "{\"train\": {\"batch_size\": 3},", 1)).unwrap();
-    let empty_test = f.path("empty-test");
-    std::fs::create_dir(&empty_test).unwrap();
-    write_split(&empty_test, "train", 60, false);
-    write_split(&empty_test, "t10k", 0, false);
+    let empty_test = write_dataset(f.path("empty-test"), 60, 0, false);
     let empty_test_set = format!("data.dir={}", empty_test.display());
     let before = snapshot(f.tmp.path());
     let (config, run_s) = (f.config.to_str().unwrap(), run_dir.to_str().unwrap());

@@ -5,16 +5,13 @@ mod common;
 
 use std::path::Path;
 
-use common::{read_json, run_in as run, text, write_split};
+use common::{read_json, run_in as run, text, write_dataset};
 use serde_json::Value;
 
 /// A tiny config `tiny.json` in a fresh folder (which is also the working directory of the runs).
 fn fixture() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    std::fs::create_dir(&data).unwrap();
-    write_split(&data, "train", 200, true);
-    write_split(&data, "t10k", 50, true);
+    write_dataset(tmp.path().join("data"), 200, 50, true);
     let config = r#"{"device": "cpu", "threads": 1, "data": {"dir": "data", "validation": 40}, "model": {"hidden": 8},
         "train": {"learning_rate": 0.01, "batch_size": 20, "training_iters": null, "max_steps": 20,
                   "display_step": 5, "checkpoint_every": 0}}"#;

@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{read_json, text, write_split, BIN};
+use common::{read_json, text, write_dataset, BIN};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -47,10 +47,7 @@ fn sweep_runs_as_a_job_array_on_a_real_slurm() {
     let tmp = tempfile::tempdir().unwrap();
     // Three copies of the data, and a folder that does not exist: that trial fails.
     for d in ["d1", "d2", "d3"] {
-        let data = tmp.path().join(d);
-        std::fs::create_dir(&data).unwrap();
-        write_split(&data, "train", 100, true);
-        write_split(&data, "t10k", 40, true);
+        write_dataset(tmp.path().join(d), 100, 40, true);
     }
     let sweep = tmp.path().join("sl.json");
     std::fs::write(

@@ -6,7 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{read_json, text, write_split, BIN};
+use common::{read_json, text, write_dataset, BIN};
 use serde_json::Value;
 
 struct Fixture {
@@ -17,10 +17,7 @@ struct Fixture {
 /// A sweep file over a tiny config: `grid` and `seeds` as given, 20 steps.
 fn fixture(grid: &str, seeds: &str, steps: i64, extra_set: &str) -> Fixture {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    std::fs::create_dir(&data).unwrap();
-    write_split(&data, "train", 200, true);
-    write_split(&data, "t10k", 50, true);
+    let data = write_dataset(tmp.path().join("data"), 200, 50, true);
     let base = format!(
         r#"{{"device": "cpu", "data": {{"dir": {data:?}, "validation": 40}}, "model": {{"hidden": 8}},
             "train": {{"learning_rate": 0.01, "batch_size": 20, "display_step": 5}}, "eval": {{"batch_size": 64}}}}"#,

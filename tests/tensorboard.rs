@@ -6,7 +6,7 @@
 mod common;
 
 use common::tensorboard::tensorboard_read;
-use common::{read_json, run, text, write_split};
+use common::{read_json, run, text, write_dataset};
 
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-6 * b.abs().max(1.0)
@@ -15,10 +15,7 @@ fn close(a: f64, b: f64) -> bool {
 #[test]
 fn a_sweep_trial_writes_scalars_images_and_its_hparams_session() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    std::fs::create_dir(&data).unwrap();
-    write_split(&data, "train", 300, false);
-    write_split(&data, "t10k", 100, false);
+    let data = write_dataset(tmp.path().join("data"), 300, 100, false);
     let config = tmp.path().join("tiny.json");
     let json = format!(
         r#"{{"name": "tiny", "device": "cpu", "threads": 1, "data": {{"dir": {:?}, "validation": 40}},

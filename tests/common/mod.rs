@@ -6,7 +6,7 @@
 pub mod tensorboard;
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use flate2::{write::GzEncoder, Compression};
@@ -86,6 +86,15 @@ pub fn digit(label: u8, noise_seed: usize) -> Vec<u8> {
         }
     }
     pixels
+}
+
+/// Creates the folder `dir` (and its parents) and writes a training split of
+/// `train` and a test split of `test` examples into it ([`write_split`]); returns `dir`.
+pub fn write_dataset(dir: PathBuf, train: usize, test: usize, gzipped: bool) -> PathBuf {
+    std::fs::create_dir_all(&dir).unwrap();
+    write_split(&dir, "train", train, gzipped);
+    write_split(&dir, "t10k", test, gzipped);
+    dir
 }
 
 /// Writes the image and label files of split `stem` (`train` or `t10k`) with
