@@ -8,10 +8,10 @@ use serde_json::json;
 use tch::Device;
 
 use crate::config::Experiment;
-use crate::data::LoadedData;
 use crate::run_folder::{self, write_curves, write_json, write_report, write_test_pictures, RunFolder};
 use crate::runtime::{choose_device, set_threads};
 use crate::{io_error, Failure};
+use data_core::Dataset;
 
 /// Exit status after Ctrl-C (128 + SIGINT), once the checkpoint is written.
 pub const INTERRUPTED: u8 = crate::signals::INTERRUPTED;
@@ -153,23 +153,23 @@ fn check_resume_length(run: &RunFolder, experiment: &Experiment, examples: i64) 
 }
 
 /// Loads the data and builds a fresh model fitting it.
-fn data_and_model(experiment: &Experiment, device: Device) -> Result<(LoadedData, LstmClassifier), Failure> {
+fn data_and_model(experiment: &Experiment, device: Device) -> Result<(Dataset, LstmClassifier), Failure> {
     let data = crate::data::load(&experiment.data)?;
     tracing::info!(
-        train = data.train.1.size()[0],
-        validation = data.validation.as_ref().map_or(0, |v| v.1.size()[0]),
-        test = data.test.1.size()[0],
+        train = data.train.len(),
+        validation = data.validation.as_ref().map_or(0, |v| v.len()),
+        test = data.test.len(),
         classes = ?data.class_names,
         "data ready"
     );
-    for (split, n) in [("training", data.train.1.size()[0]), ("test", data.test.1.size()[0])] {
+    for (split, n) in [("training", data.train.len()), ("test", data.test.len())] {
         if n == 0 {
             return Err(Failure::Usage(format!(
                 "the {split} split is empty: check the data folder (`data.dir`) and `data.validation`"
             )));
         }
     }
-    let size = data.train.0.size();
+    let size = data.train.features.size();
     let spec = ModelSpec::new(experiment.model.clone(), size[1], size[2], data.class_names.clone());
     spec.validate()?;
     experiment.train.validate_for(size[0])?;
@@ -223,7 +223,7 @@ pub fn train_experiment(
         let lock = if held.is_some() { None } else { Some(run_folder::lock(run.dir())?) };
         run_folder::warn_previous(run.dir());
         run_folder::mark(run.dir())?;
-        check_resume_length(run, &experiment, data.train.1.size()[0])?;
+        check_resume_length(run, &experiment, data.train.len() as i64)?;
         if Experiment::load(&run.config(), &[])? != experiment {
             write_json(&run.config(), &experiment)?;
             tracing::info!(config = %run.config().display(), "config.json updated with the --set changes");
@@ -268,7 +268,7 @@ fn settle(run: &RunFolder, aside: run_folder::Aside, result: &Result<u8, Failure
 
 /// Writes config.json (for a new run), trains, evaluates on the test split
 /// and saves the model, report, pictures and page; returns the exit status.
-fn train_and_save(setup: &Setup, data: &LoadedData, model: &LstmClassifier) -> Result<u8, Failure> {
+fn train_and_save(setup: &Setup, data: &Dataset, model: &LstmClassifier) -> Result<u8, Failure> {
     let (experiment, run) = (setup.experiment, setup.run);
     if !setup.resume {
         write_json(&run.config(), experiment)?;
@@ -283,10 +283,9 @@ fn train_and_save(setup: &Setup, data: &LoadedData, model: &LstmClassifier) -> R
         ..run.trainer_options(setup.resume)
     };
     options.sinks.push(Box::new(tensorboard.sink()));
-    let train_split = trainer::Split { images: &data.train.0, labels: &data.train.1 };
-    let validation = data.validation.as_ref().map(|(images, labels)| trainer::Split { images, labels });
     let mut stdout = std::io::stdout().lock();
-    let summary = trainer::train(model, train_split, validation, &experiment.train, &mut stdout, options)?;
+    let summary =
+        trainer::train(model, &data.train, data.validation.as_ref(), &experiment.train, &mut stdout, options)?;
     if summary.stop == trainer::Stop::Interrupted {
         let checkpoint = summary.checkpoint.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
         eprintln!(
@@ -300,7 +299,7 @@ fn train_and_save(setup: &Setup, data: &LoadedData, model: &LstmClassifier) -> R
     }
     crate::signals::training_done();
     writeln!(stdout, "Optimization Finished!").map_err(io_error(Path::new("stdout")))?;
-    let evaluation = eval::evaluate_with_predictions(model, &data.test.0, &data.test.1, setup.eval_config)?;
+    let evaluation = eval::evaluate_with_predictions(model, &data.test, setup.eval_config)?;
     writeln!(stdout, "Testing Accuracy: {}", evaluation.report.accuracy).map_err(io_error(Path::new("stdout")))?;
     drop(stdout);
     tracing::info!("test report\n{}", evaluation.report.table());
@@ -320,7 +319,7 @@ fn save_results(
     model: &LstmClassifier,
     summary: &trainer::TrainSummary,
     evaluation: &eval::Evaluation,
-    data: &LoadedData,
+    data: &Dataset,
     tensorboard: &crate::tensorboard::TensorBoard,
 ) -> Result<(), Failure> {
     let (experiment, run, device) = (setup.experiment, setup.run, setup.device);
@@ -328,7 +327,7 @@ fn save_results(
     let extra = json!({ "train": summary, "device": format!("{device:?}"), "threads": setup.threads });
     write_report(run, evaluation, extra)?;
     write_curves(run)?;
-    write_test_pictures(run, evaluation, &data.test.0, &data.test.1)?;
+    write_test_pictures(run, evaluation, &data.test.features, &data.test.labels)?;
     let confusion = eval::explain::png_bytes(&eval::plots::confusion_picture(&evaluation.report))?;
     let pictures = [("test/errors", std::fs::read(run.errors()).unwrap_or_default()), ("test/confusion", confusion)];
     tensorboard
@@ -339,5 +338,12 @@ fn save_results(
     let precision = setup.eval_config.precision.unwrap_or_default();
     let compute =
         (model, model.resolve_precision(precision, setup.eval_config.batch_size, Workload::Inference)?.kind());
-    run_folder::write_page(run, (&title, &subtitle), None, compute, evaluation, (&data.test.0, &data.test.1))
+    run_folder::write_page(
+        run,
+        (&title, &subtitle),
+        None,
+        compute,
+        evaluation,
+        (&data.test.features, &data.test.labels),
+    )
 }

@@ -60,12 +60,12 @@ struct Clock {
 
 fn check_split(what: &str, split: &Split) -> Result<i64, TrainError> {
     let n = split.labels.size().first().copied().unwrap_or(0);
-    if split.labels.dim() != 1 || split.images.size().first() != Some(&n) || n == 0 {
+    if split.labels.dim() != 1 || split.features.size().first() != Some(&n) || n == 0 {
         return Err(TrainError::BadData {
             split: what.to_owned(),
             detail: format!(
                 "{:?} images for {:?} labels; expected [N, rows, cols] images and [N] labels with N > 0",
-                split.images.size(),
+                split.features.size(),
                 split.labels.size()
             ),
         });
@@ -145,20 +145,20 @@ impl<'a> TrainState<'a> {
     /// Checks the config and the data and sets up a fresh run (nothing is read or written yet).
     pub fn new(
         model: &'a LstmClassifier,
-        train: Split,
-        validation: Option<Split>,
+        train: &Split,
+        validation: Option<&Split>,
         config: &'a TrainConfig,
         options: Options<'a>,
     ) -> Result<Self, TrainError> {
         config.validate()?;
         let compute = crate::config::training_precision(config.precision, model, config.batch_size)?.kind();
-        let n = check_split("training", &train)?;
-        if let Some(v) = &validation {
+        let n = check_split("training", train)?;
+        if let Some(v) = validation {
             check_split("validation", v)?;
         }
         let device = model.device();
         let validation = match validation {
-            Some(v) => Some((v.images.f_to_device(device)?, v.labels.f_to_device(device)?)),
+            Some(v) => Some((v.features.f_to_device(device)?, v.labels.f_to_device(device)?)),
             None => None,
         };
         let total_steps = config.steps(n);
@@ -185,7 +185,7 @@ impl<'a> TrainState<'a> {
             reseed: model.spec().config.dropout > 0.0,
             length: config.length()?,
             device,
-            images: train.images.f_to_device(device)?,
+            images: train.features.f_to_device(device)?,
             labels: train.labels.f_to_device(device)?,
             validation,
             total_steps,
