@@ -68,6 +68,7 @@ mod header;
 mod precision;
 mod spec;
 mod steps;
+mod stream;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -85,6 +86,7 @@ pub use spec::{
     MAX_PARAMETERS,
 };
 pub use steps::decided_at;
+pub use stream::StepState;
 /// The `tch` this crate is built on, so that dependents use the same version
 /// (a second `tch` fails to link: both claim `links = "tch"`).
 pub use tch;
