@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests of the run pages and TensorBoard files need, once:
 # the `tensorboard` Python package into the project's venv (its EventAccumulator
-# reads the event files back) and, when missing and running as root on Debian
-# or Ubuntu, `chromium-headless-shell` (renders report.html and compare.html).
+# reads the event files back), `tritonclient[http]` and `prometheus_client`
+# (the serve tests) and, when missing and running as root on Debian or Ubuntu,
+# `chromium-headless-shell` (renders report.html and compare.html).
 # Without root the browser tests skip with a message, except when CI is set.
 set -euo pipefail
 CACHE=${LSTM_MNIST_CACHE:-$HOME/.cache/lstm-mnist}
@@ -11,6 +12,11 @@ PY=$CACHE/venv/bin/python
 if ! "$PY" -c "import tensorboard" 2>/dev/null; then
     echo "setup-report-tools: installing tensorboard into $CACHE/venv"
     "$PY" -m pip install --quiet --disable-pip-version-check tensorboard
+fi
+# The serve tests' clients: a KServe v2 call through tritonclient, /metrics through prometheus_client's parser.
+if ! "$PY" -c "import tritonclient.http, prometheus_client" 2>/dev/null; then
+    echo "setup-report-tools: installing tritonclient[http] and prometheus_client into $CACHE/venv"
+    "$PY" -m pip install --quiet --disable-pip-version-check "tritonclient[http]" prometheus_client
 fi
 if ! command -v chromium-headless-shell >/dev/null; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
