@@ -55,24 +55,65 @@ pub struct Experiment {
 /// A config that cannot be used; always names the file or key at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The config file cannot be read.
     #[error("cannot read config {}: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        /// The config file.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// The config file is not valid JSON (or gives a key twice).
     #[error("config {} is not valid JSON: {source}", path.display())]
-    Json { path: PathBuf, source: serde_json::Error },
+    Json {
+        /// The config file.
+        path: PathBuf,
+        /// Where and why parsing failed.
+        source: serde_json::Error,
+    },
+    /// A `--set` is not `KEY=VALUE` (the text given).
     #[error("--set {0}: expected KEY=VALUE, for example --set train.batch_size=64")]
     SetSyntax(String),
+    /// A `--set` key goes through a value that is not an object.
     #[error("--set {key}: `{prefix}` is not an object, so it has no key `{rest}`")]
-    SetPath { key: String, prefix: String, rest: String },
+    SetPath {
+        /// The dotted key given.
+        key: String,
+        /// The part of it naming a value that is not an object.
+        prefix: String,
+        /// The rest of the key.
+        rest: String,
+    },
+    /// A key is unknown or its value has the wrong type.
     #[error("config {}: `{key}`: {message}", path.display())]
-    Invalid { path: PathBuf, key: String, message: String },
+    Invalid {
+        /// The config file.
+        path: PathBuf,
+        /// The dotted key at fault.
+        key: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// `threads` is 0 or more than [`MAX_THREADS`] (the value given).
     #[error("config `threads` = {0} is invalid: use a positive number of threads, at most {MAX_THREADS}, or leave it out for one per core")]
     Threads(usize),
+    /// `name` is not one plain folder name (the value given).
     #[error("config `name` = {0:?} is invalid: a run name is one folder name of letters, digits and `-_.=,+`, not starting with `.` (use --out for a path)")]
     Name(String),
+    /// The config path is not a regular file of at most [`MAX_CONFIG_BYTES`].
     #[error("cannot read config {}: {why}", path.display())]
-    NotAFile { path: PathBuf, why: String },
+    NotAFile {
+        /// The config path.
+        path: PathBuf,
+        /// Why it cannot be read.
+        why: String,
+    },
+    /// fp16 asked for off CUDA.
     #[error("`{key}` = \"fp16\" needs a CUDA device: on the CPU use \"fp32\", \"bf16\" or \"auto\"")]
-    Fp16OffCuda { key: &'static str },
+    Fp16OffCuda {
+        /// The key that asked for it (`train.precision`, `eval.precision`, `--precision`).
+        key: &'static str,
+    },
 }
 
 impl ConfigError {

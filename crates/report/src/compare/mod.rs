@@ -23,14 +23,34 @@ const IGNORED_KEYS: &[&str] = &["name"];
 /// Why runs cannot be compared; names the path at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum CompareError {
+    /// A path holds no run and no sweep.
     #[error("{}: holds no run (config.json) and no sweep (sweep.json, or run folders inside); give run or sweep folders", .0.display())]
     NoRuns(PathBuf),
+    /// A file or folder cannot be read or written.
     #[error("{}: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        /// The file or folder.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// A run's JSON file does not parse.
     #[error("{}: not valid JSON: {source}", path.display())]
-    Json { path: PathBuf, source: serde_json::Error },
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// Where and why parsing failed.
+        source: serde_json::Error,
+    },
+    /// compare.svg cannot be drawn.
     #[error("{}: cannot draw: {message}", path.display())]
-    Plot { path: PathBuf, message: String },
+    Plot {
+        /// The picture.
+        path: PathBuf,
+        /// What the plotting library said.
+        message: String,
+    },
+    /// `--sort` names no column (the text given).
     #[error("--sort {0}: not a column; use one of {allowed} or a config key that differs between the runs (prefix - for descending)", allowed = SORT_KEYS.join(", "))]
     BadSort(String),
 }
@@ -56,6 +76,7 @@ pub struct RunCurves {
 }
 
 impl RunCurves {
+    /// Whether there is no point at all.
     pub fn is_empty(&self) -> bool {
         self.train_loss.is_empty() && self.validation_accuracy.is_empty()
     }
@@ -94,11 +115,15 @@ pub struct RunRow {
 /// Count, mean, sample standard deviation, minimum and maximum.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Stats {
+    /// How many values.
     pub n: usize,
+    /// Their mean.
     pub mean: f64,
     /// Sample standard deviation (n - 1); null for a single value.
     pub std: Option<f64>,
+    /// The smallest value.
     pub min: f64,
+    /// The largest value.
     pub max: f64,
 }
 
@@ -128,7 +153,9 @@ pub struct Group {
     pub runs: Vec<usize>,
     /// Over the group's finished runs.
     pub test_accuracy: Option<Stats>,
+    /// Best validation accuracies over the group's runs that validated.
     pub best_validation_accuracy: Option<Stats>,
+    /// Final training losses over the group's runs.
     pub final_train_loss: Option<Stats>,
 }
 
@@ -137,7 +164,9 @@ pub struct Group {
 pub struct Comparison {
     /// Dotted config keys whose values differ between the runs, sorted.
     pub keys: Vec<String>,
+    /// One row per run, in the order given (or sorted).
     pub runs: Vec<RunRow>,
+    /// The runs grouped by everything but their seeds.
     pub groups: Vec<Group>,
 }
 
@@ -153,7 +182,7 @@ pub fn run_dirs(path: &Path) -> Result<Vec<PathBuf>, CompareError> {
     if path.join("config.json").is_file() {
         return Ok(vec![path.to_owned()]);
     }
-    let sweep = path.join(crate::sweep::SWEEP_FILE);
+    let sweep = path.join(experiment::run_folder::SWEEP_FILE);
     if sweep.is_file() {
         let value = read_json(&sweep)?;
         let trials = value.get("trials").and_then(Value::as_array).cloned().unwrap_or_default();

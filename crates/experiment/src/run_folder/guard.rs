@@ -9,7 +9,7 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use super::{CHECKPOINTS, CONFIG, LOCK, MARKER, PREVIOUS, RUN_FILES};
-use crate::{io_error, Failure};
+use crate::{io_error, ExperimentError};
 
 /// Prefix of the file that checks a folder is writable (removed at once).
 const PROBE: &str = ".lstm-mnist-write-test-";
@@ -28,7 +28,7 @@ pub struct RunLock {
 /// file) and writes this process's PID into the lock file. A folder locked
 /// by another process is a usage error naming the folder and that
 /// process's PID.
-pub fn lock(dir: &Path) -> Result<RunLock, Failure> {
+pub fn lock(dir: &Path) -> Result<RunLock, ExperimentError> {
     let path = dir.join(LOCK);
     let mut file =
         OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io_error(&path))?;
@@ -36,7 +36,7 @@ pub fn lock(dir: &Path) -> Result<RunLock, Failure> {
     if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
         let error = std::io::Error::last_os_error();
         if error.raw_os_error() != Some(libc::EWOULDBLOCK) {
-            return Err(Failure::Io { path, source: error });
+            return Err(ExperimentError::Io { path, source: error });
         }
         let mut text = String::new();
         let _ = file.read_to_string(&mut text);
@@ -44,7 +44,7 @@ pub fn lock(dir: &Path) -> Result<RunLock, Failure> {
             Ok(pid) => format!("PID {pid}"),
             Err(_) => "a process that has not written its PID yet".to_owned(),
         };
-        return Err(Failure::Usage(format!(
+        return Err(ExperimentError::Usage(format!(
             "run folder {} is in use by another lstm-mnist process ({holder}, holding the lock {}): \
              wait until it has finished, or choose another folder",
             dir.display(),
@@ -83,13 +83,13 @@ pub fn resumable(dir: &Path) -> bool {
 
 /// The nearest existing ancestor of `dir` (or `dir`), which must be a
 /// folder this process can create files in; `what` names the option for messages.
-fn writable_ancestor<'a>(dir: &'a Path, what: &str) -> Result<&'a Path, Failure> {
+fn writable_ancestor<'a>(dir: &'a Path, what: &str) -> Result<&'a Path, ExperimentError> {
     let mut existing = dir;
     loop {
         match std::fs::metadata(existing) {
             Ok(meta) if meta.is_dir() => break,
             Ok(_) => {
-                return Err(Failure::Usage(format!(
+                return Err(ExperimentError::Usage(format!(
                     "{what} {}: {} is a file, not a folder; choose another --out",
                     dir.display(),
                     existing.display()
@@ -111,7 +111,7 @@ fn writable_ancestor<'a>(dir: &'a Path, what: &str) -> Result<&'a Path, Failure>
             let _ = std::fs::remove_file(&probe);
             Ok(existing)
         }
-        Err(e) => Err(Failure::Usage(format!(
+        Err(e) => Err(ExperimentError::Usage(format!(
             "{what} {}: cannot write into {} ({e}); choose another --out",
             dir.display(),
             existing.display()
@@ -123,7 +123,7 @@ fn writable_ancestor<'a>(dir: &'a Path, what: &str) -> Result<&'a Path, Failure>
 /// `dir`: it must be creatable and writable, and empty (a lock file aside)
 /// unless `force` is given and it is a run folder of this program (it holds
 /// [`MARKER`]); `--force` never replaces anything else.
-pub fn check_new_run_dir(dir: &Path, force: bool) -> Result<(), Failure> {
+pub fn check_new_run_dir(dir: &Path, force: bool) -> Result<(), ExperimentError> {
     if writable_ancestor(dir, "run folder")? != dir || is_free(dir) {
         return Ok(());
     }
@@ -150,11 +150,11 @@ pub fn check_new_run_dir(dir: &Path, force: bool) -> Result<(), Failure> {
              so neither a new run nor --force may write there: choose another --out, or a new or empty folder"
         ),
     };
-    Err(Failure::Usage(message))
+    Err(ExperimentError::Usage(message))
 }
 
 /// Writes [`MARKER`] into `dir` when it is missing.
-pub fn mark(dir: &Path) -> Result<(), Failure> {
+pub fn mark(dir: &Path) -> Result<(), ExperimentError> {
     let path = dir.join(MARKER);
     if path.is_file() {
         return Ok(());
@@ -167,7 +167,11 @@ pub fn mark(dir: &Path) -> Result<(), Failure> {
 /// checks again under the lock that it may take a new run, marks it and,
 /// with `force`, sets the earlier run's files aside. Returns the lock taken
 /// here and the aside copy (`None` when there was no earlier run).
-pub fn prepare_new_run(dir: &Path, force: bool, held: bool) -> Result<(Option<RunLock>, Option<Aside>), Failure> {
+pub fn prepare_new_run(
+    dir: &Path,
+    force: bool,
+    held: bool,
+) -> Result<(Option<RunLock>, Option<Aside>), ExperimentError> {
     std::fs::create_dir_all(dir).map_err(io_error(dir))?;
     let lock = if held { None } else { Some(lock(dir)?) };
     check_new_run_dir(dir, force)?;
@@ -200,7 +204,7 @@ pub struct Aside {
 impl Aside {
     /// Moves the run files of `run` ([`RUN_FILES`]) into a new aside folder
     /// and deletes temporaries a crashed write left; `None` when there was nothing to move.
-    fn set(run: &Path) -> Result<Option<Self>, Failure> {
+    fn set(run: &Path) -> Result<Option<Self>, ExperimentError> {
         let aside = run.join(format!("{PREVIOUS}{}", std::process::id()));
         let this = Self { run: run.to_owned(), aside };
         let mut moved = false;
@@ -225,12 +229,12 @@ impl Aside {
     }
 
     /// The new run has saved its results: deletes the earlier run.
-    pub fn discard(self) -> Result<(), Failure> {
+    pub fn discard(self) -> Result<(), ExperimentError> {
         std::fs::remove_dir_all(&self.aside).map_err(io_error(&self.aside))
     }
 
     /// The new run failed: deletes its files and moves the earlier run's back.
-    pub fn restore(self) -> Result<(), Failure> {
+    pub fn restore(self) -> Result<(), ExperimentError> {
         for name in contents(&self.run) {
             let is_temporary = atomic_file::target_of(&name).is_some_and(|t| RUN_FILES.contains(&t));
             if RUN_FILES.contains(&name.as_str()) || is_temporary {
@@ -256,7 +260,7 @@ impl Aside {
 }
 
 /// Removes a file or a folder with its contents.
-fn remove(path: &Path) -> Result<(), Failure> {
+fn remove(path: &Path) -> Result<(), ExperimentError> {
     let removed = if path.is_dir() { std::fs::remove_dir_all(path) } else { std::fs::remove_file(path) };
     removed.map_err(io_error(path))
 }
@@ -265,7 +269,7 @@ fn remove(path: &Path) -> Result<(), Failure> {
 /// (or creatable) and writable, and must not be a training run's folder,
 /// whose report.json the evaluation would overwrite.
 /// `name` is the suggested subfolder's name (`eval-<name>`).
-pub fn check_eval_out(out: &Path, name: &str) -> Result<(), Failure> {
+pub fn check_eval_out(out: &Path, name: &str) -> Result<(), ExperimentError> {
     check_output_folder(out, "eval", &format!("eval-{name}"))
 }
 
@@ -274,11 +278,11 @@ pub fn check_eval_out(out: &Path, name: &str) -> Result<(), Failure> {
 /// with the marker, config.json or checkpoints/), whose report.json and
 /// pictures the command could overwrite; `subfolder` is the suggested
 /// folder of its own inside the run.
-pub fn check_output_folder(out: &Path, command: &str, subfolder: &str) -> Result<(), Failure> {
+pub fn check_output_folder(out: &Path, command: &str, subfolder: &str) -> Result<(), ExperimentError> {
     writable_ancestor(out, &format!("{command} --out"))?;
     let is_run = out.join(MARKER).is_file() || out.join(CONFIG).is_file() || out.join(CHECKPOINTS).is_dir();
     if is_run {
-        return Err(Failure::Usage(format!(
+        return Err(ExperimentError::Usage(format!(
             "{command} --out {}: that folder holds a training run, whose report.json (with its training summary) \
              and pictures this could overwrite; write into a folder of its own, e.g. --out {}",
             out.display(),

@@ -3,15 +3,15 @@
 use tch::Device;
 
 use crate::config::DeviceChoice;
-use crate::Failure;
+use crate::ExperimentError;
 
 /// The device `choice` names; an error for `"cuda"` without a usable GPU.
-pub fn choose_device(choice: DeviceChoice) -> Result<Device, Failure> {
+pub fn choose_device(choice: DeviceChoice) -> Result<Device, ExperimentError> {
     let device = match choice {
         DeviceChoice::Cpu => Device::Cpu,
         DeviceChoice::Auto => Device::cuda_if_available(),
         DeviceChoice::Cuda if tch::Cuda::is_available() => Device::Cuda(0),
-        DeviceChoice::Cuda => return Err(Failure::NoCuda),
+        DeviceChoice::Cuda => return Err(ExperimentError::NoCuda),
     };
     tracing::info!(?device, cuda_devices = tch::Cuda::device_count(), "device chosen");
     Ok(device)

@@ -81,10 +81,13 @@ pub struct LoadedData {
 /// A data source failed; the exit status depends on whether the config is at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum DataLoadError {
+    /// From `mnist-data`.
     #[error(transparent)]
     Idx(#[from] mnist_data::DataError),
+    /// From `synth-data`.
     #[error(transparent)]
     Synth(#[from] synth_data::SynthError),
+    /// From `image-folder-data`.
     #[error(transparent)]
     ImageFolder(#[from] image_folder_data::ImageFolderError),
 }

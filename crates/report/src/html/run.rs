@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::{card, duration, escape, inline_svg, now_utc, page, png_img};
 
 /// File name of the page in a run folder.
-pub const REPORT_HTML: &str = "report.html";
+pub const REPORT_HTML: &str = experiment::run_folder::PAGE;
 
 /// What a run page shows; every part but the report is optional.
 #[derive(Debug, Clone, Default)]

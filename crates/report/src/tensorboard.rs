@@ -15,13 +15,12 @@ use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
+use experiment::run_folder::TRIAL_FILE;
 use tfevents::{EventWriter, HParam, SessionStatus, TfEventsError};
 use trainer::{MetricRecord, MetricsSink, TrainError};
 
 /// The folder of the event files inside a run folder.
-pub const TB_DIR: &str = "tb";
-/// What a sweep writes into each trial folder before the trial runs.
-pub const TRIAL_FILE: &str = "trial.json";
+pub const TB_DIR: &str = experiment::run_folder::TENSORBOARD;
 
 /// A run's event writer, shared by the trainer's sink and the code that
 /// writes the test results after training.
