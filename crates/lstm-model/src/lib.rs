@@ -48,7 +48,7 @@
 //! torch-build = { path = "/path/to/lstm-mnist/crates/torch-build" }
 //! ```
 //!
-//! ```ignore
+//! ```text
 //! // build.rs: an rpath to libtorch, so the binary runs without LD_LIBRARY_PATH
 //! fn main() {
 //!     torch_build::link_libtorch();
