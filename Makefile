@@ -19,9 +19,6 @@ build: setup
 run: build
 	$(BIN) train --config $(CONFIG) --force
 
-# tests/slurm.rs starts a single-node Slurm with scripts/slurm-up.sh (installing
-# slurmctld, slurmd, slurm-client and munge from Debian when missing, as root)
-# and stops it again; without root it skips with a message, unless CI is set.
 # Style gate run by `make test`: rustfmt, clippy with warnings as errors, and
 # (library and binary code only, not tests) no function over 80 lines.
 lint:
@@ -29,21 +26,24 @@ lint:
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --release --workspace --lib --bins -- -D warnings -W clippy::too_many_lines
 
+# scripts/setup-test-tools.sh installs every outside tool the tests need (ONNX
+# Runtime, TensorBoard, chromium-headless-shell, Slurm, Fashion-MNIST, ...); the
+# tests that need one are #[ignore = "needs TOOL"] and run here with
+# --include-ignored, so a missing tool fails them. tests/cli/slurm.rs starts a
+# single-node Slurm with scripts/slurm-up.sh (as root) and stops it again.
 test: setup lint
-	scripts/setup-onnxruntime.sh
-	scripts/setup-report-tools.sh
-	@scripts/test-data.sh
-	$(CARGO) test --release --workspace
+	scripts/setup-test-tools.sh
+	$(CARGO) test --release --workspace -- --include-ignored
 	scripts/test-embed-outside.sh
 	scripts/test-dist.sh
 
-# lstm-mnist against scripts/bench_pytorch.py, side by side (see README "Performance").
+# lstm-mnist against scripts/bench_pytorch.py, side by side (see docs/performance.md).
 # BENCH_ARGS passes options to scripts/bench.py, e.g. BENCH_ARGS="--runs 5 --threads 1".
 bench: build
 	python scripts/bench.py $(BENCH_ARGS)
 
 # One fuzz target (idx, config or model) for SECONDS seconds, with nightly and
-# cargo-fuzz (see README "Fuzzing"); crashes land in fuzz/artifacts/$(TARGET)/.
+# cargo-fuzz (see docs/fuzzing.md); crashes land in fuzz/artifacts/$(TARGET)/.
 TARGET ?= idx
 SECONDS ?= 600
 FUZZ_MAX_LEN_idx := 4096
@@ -54,7 +54,7 @@ fuzz: setup
 	cd fuzz && $(CARGO) +nightly fuzz run --sanitizer none -a $(TARGET) corpus/$(TARGET) -- \
 		-max_total_time=$(SECONDS) -rss_limit_mb=4096 -max_len=$(FUZZ_MAX_LEN_$(TARGET)) -timeout=10
 
-# A relocatable CPU-only folder, dist/lstm-mnist-<version>-linux-x86_64-cpu/ (README "Shipping").
+# A relocatable CPU-only folder, dist/lstm-mnist-<version>-linux-x86_64-cpu/ (docs/shipping.md).
 dist: setup
 	scripts/dist.sh
 

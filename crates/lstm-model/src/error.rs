@@ -26,6 +26,37 @@ pub enum ModelError {
         width: i64,
     },
 
+    /// A step given to [`LstmClassifier::step`](crate::LstmClassifier::step) has the wrong shape.
+    #[error("step input of shape {got:?} does not fit: expected [{batch}, {features}] (one step of each sequence of the state)")]
+    BadStep {
+        /// The shape given.
+        got: Vec<i64>,
+        /// Number of sequences of the state.
+        batch: i64,
+        /// Features per step of the model.
+        features: i64,
+    },
+
+    /// A step state made by a model of another kind was given to [`LstmClassifier::step`](crate::LstmClassifier::step).
+    #[error("the step state was made by a model of another kind: start from this model's initial_state")]
+    StepStateMismatch,
+
+    /// A batch of sequences does not have the shape the model reads.
+    #[error("sequences of shape {got:?} do not fit this model: expected [batch, steps >= 1, {features}]")]
+    BadSequences {
+        /// The shape given.
+        got: Vec<i64>,
+        /// Features per step the model reads.
+        features: i64,
+    },
+
+    /// The lengths given with a batch of sequences do not fit it.
+    #[error("invalid sequence lengths: {detail}")]
+    BadLengths {
+        /// What is wrong and what would fix it.
+        detail: String,
+    },
+
     /// A pixel buffer is not a whole number of images of the given shape.
     #[error("{len} pixel bytes are not a whole number of {height}x{width} images")]
     BadPixels {
