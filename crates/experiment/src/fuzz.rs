@@ -1,5 +1,5 @@
 //! The body of the `config` fuzz target (`fuzz/`), here so that the fuzzer
-//! and the regression tests (`tests/config_fuzz_regressions.rs`) run the
+//! and the regression tests (`tests/cli/config_fuzz_regressions.rs`) run the
 //! same code: what `Experiment::load` and the checks before a run do.
 
 use std::path::Path;

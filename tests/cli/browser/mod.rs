@@ -1,34 +1,19 @@
 //! Checks a self-contained HTML page in a real headless browser
 //! (`chromium-headless-shell`, or the program named by `$CHROMIUM`): it
 //! loads with no console error and no request for any resource, every image
-//! decodes to a non-zero width, and a screenshot is not blank. Without the
-//! browser the check is skipped with a message — unless `CI` is set, where
-//! that is a failure (`scripts/setup-report-tools.sh` installs it).
+//! decodes to a non-zero width, and a screenshot is not blank. The tests that
+//! use it are `#[ignore = "needs chromium-headless-shell"]` and fail when the
+//! browser is missing (`scripts/setup-test-tools.sh` installs it).
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The browser, or `None` (after a message) when it is missing outside CI.
-pub fn browser() -> Option<PathBuf> {
-    let name = std::env::var_os("CHROMIUM").unwrap_or_else(|| "chromium-headless-shell".into());
-    let found = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|dir| dir.join(&name))
-        .chain([PathBuf::from(&name)])
-        .find(|p| p.is_file());
-    if found.is_none() {
-        let message = format!("{} not found", Path::new(&name).display());
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{message}; CI is set, so this fails: run scripts/setup-report-tools.sh"
-        );
-        eprintln!(
-            "SKIPPED browser check: {message}; `make test` installs it (apt-get install chromium-headless-shell)"
-        );
-    }
-    found
+/// The browser (`$CHROMIUM`, else `chromium-headless-shell` on `PATH`); the
+/// test fails when it is missing.
+pub fn browser() -> PathBuf {
+    let name = std::env::var("CHROMIUM").unwrap_or_else(|_| "chromium-headless-shell".into());
+    crate::tools::require_program(&name)
 }
 
 /// What the injected script reports after the page's load event.
@@ -81,11 +66,11 @@ pub fn assert_self_contained(html: &str) {
 }
 
 /// Loads `page` in the browser and checks it; returns the number of images
-/// and inline SVGs it found, or `None` when the browser check was skipped.
-pub fn check_page(page: &Path) -> Option<(usize, usize)> {
+/// and inline SVGs it found.
+pub fn check_page(page: &Path) -> (usize, usize) {
     let html = std::fs::read_to_string(page).unwrap();
     assert_self_contained(&html);
-    let browser = browser()?;
+    let browser = browser();
     let dir = tempfile::tempdir().unwrap();
     let probed = dir.path().join("probed.html");
     std::fs::write(&probed, html.replacen("<head>", &format!("<head>\n{PROBE}"), 1)).unwrap();
@@ -114,5 +99,5 @@ pub fn check_page(page: &Path) -> Option<(usize, usize)> {
         page.display(),
         colours.len()
     );
-    Some((check["images"].as_u64().unwrap() as usize, check["svgs"].as_u64().unwrap() as usize))
+    (check["images"].as_u64().unwrap() as usize, check["svgs"].as_u64().unwrap() as usize)
 }

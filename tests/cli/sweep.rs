@@ -1,7 +1,7 @@
 //! `lstm-mnist sweep` with the local backend and `lstm-mnist compare`, on a
 //! small dataset the test writes; trials are tiny (20 steps, 8 hidden units).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,7 +1,7 @@
 //! Integration test of `lstm-mnist bench` (the figures `make bench` reads):
 //! it reports every figure as a positive number. No timing is asserted.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -1,7 +1,7 @@
 //! Integration tests of the binary's data wiring: data sources, named
 //! datasets, validation split, and data errors at the command line.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

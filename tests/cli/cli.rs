@@ -1,6 +1,6 @@
 //! Integration tests of the `lstm-mnist` binary on small IDX datasets the tests write.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

@@ -2,7 +2,7 @@
 //! the binary on a learnable 6x5 dataset, then classifies PNG images (of
 //! another size, white-on-black and black-on-white) and IDX files.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -1,7 +1,7 @@
 //! Run length in steps, extending and adjusting a run on `--resume --set`,
 //! and default run folders that never collide.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -2,32 +2,24 @@
 //! The exported model, run by ONNX Runtime (`scripts/onnx_run.py`, Python from
 //! the project's venv), must get exactly the number of test digits right that
 //! the run's report.json says, for a model trained on pixel / 255 and for one
-//! trained on standardised pixels. Without onnxruntime the ONNX Runtime part
-//! is skipped with a message, unless `CI` is set.
+//! trained on standardised pixels. Those tests are `#[ignore = "needs
+//! onnxruntime"]` and fail when it is missing (`make test` installs it).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::tools;
 use common::{run, text};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The project's venv Python when it has onnxruntime (fails under CI when not).
-fn python() -> Option<PathBuf> {
-    let cache = std::env::var_os("LSTM_MNIST_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/lstm-mnist")))?;
-    let python = cache.join("venv/bin/python");
-    let ok = Command::new(&python).args(["-c", "import onnxruntime, onnx"]).output().is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(std::env::var_os("CI").is_none(), "CI is set but the venv has no onnxruntime: run `make test`");
-        eprintln!("skipped the ONNX Runtime check: no onnxruntime in {} (run `make test`)", python.display());
-    }
-    ok.then_some(python)
+/// The project's venv Python, which must have onnxruntime (the test fails when not).
+fn python() -> PathBuf {
+    tools::require_python_modules("onnxruntime", &["onnxruntime", "onnx"])
 }
 
 /// Trains a small model on the shipped digits for 20 steps; returns the run folder.
@@ -46,7 +38,7 @@ fn train(dir: &Path, name: &str, extra: &[&str]) -> PathBuf {
 }
 
 /// Exports the run and checks ONNX Runtime's correct count against the report's.
-fn export_and_check(run_dir: &Path, python: Option<&Path>) {
+fn export_and_check(run_dir: &Path, python: &Path) {
     let onnx = run_dir.join("model.onnx");
     let result = run(&[
         "export",
@@ -59,7 +51,6 @@ fn export_and_check(run_dir: &Path, python: Option<&Path>) {
     ]);
     assert!(result.status.success(), "{}", text(&result.stderr));
     assert!(std::fs::metadata(&onnx).unwrap().len() > 1000);
-    let Some(python) = python else { return };
     let data = root().join("data/mnist-sample");
     let out = Command::new(python)
         .arg(root().join("scripts/onnx_run.py"))
@@ -85,23 +76,25 @@ fn export_and_check(run_dir: &Path, python: Option<&Path>) {
 }
 
 #[test]
+#[ignore = "needs onnxruntime"]
 fn exported_onnx_scores_the_reports_accuracy() {
     let dir = tempfile::tempdir().unwrap();
     let python = python();
-    export_and_check(&train(dir.path(), "plain", &[]), python.as_deref());
+    export_and_check(&train(dir.path(), "plain", &[]), &python);
     let gru = train(
         dir.path(),
         "gru",
         &["model.cell=\"gru\"", "model.layers=2", "model.bidirectional=true", "model.hidden=32"],
     );
-    export_and_check(&gru, python.as_deref());
+    export_and_check(&gru, &python);
 }
 
 #[test]
+#[ignore = "needs onnxruntime"]
 fn exported_onnx_builds_in_the_runs_standardisation() {
     let dir = tempfile::tempdir().unwrap();
     let run_dir = train(dir.path(), "standardized", &["data.normalize=\"standardize\""]);
-    export_and_check(&run_dir, python().as_deref());
+    export_and_check(&run_dir, &python());
 }
 
 #[test]

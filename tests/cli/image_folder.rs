@@ -2,7 +2,7 @@
 //! through the binary, then `predict` with the folder names as class names and
 //! `--invert` auto, yes and no, on tiny pictures the test draws itself.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -1,32 +1,31 @@
 //! `lstm-mnist sweep --backend slurm --wait` on a real single-node Slurm,
 //! started by `scripts/slurm-up.sh` (which installs Slurm and munge from
-//! Debian when missing; it needs root). Where it cannot be started (not
-//! root, no apt-get) the test says why and passes, unless `CI` is set: then
-//! it fails. A cluster the test started is stopped again at the end.
+//! Debian when missing; it needs root). The test is `#[ignore = "needs
+//! slurm"]`: where the cluster cannot be started (not root, no apt-get) it
+//! fails saying why. A cluster the test started is stopped again at the end.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::tools;
 use common::{read_json, text, write_dataset, BIN};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
-/// Starts (or finds) the cluster; `None` (test skipped) when it cannot be started here.
-fn cluster() -> Option<(String, bool)> {
+/// Starts (or finds) the cluster: its `SLURM_CONF` and whether this call started it.
+/// Fails the test when it cannot be started here.
+fn cluster() -> (String, bool) {
     let out = Command::new(Path::new(ROOT).join("scripts/slurm-up.sh")).output().unwrap();
     let stderr = text(&out.stderr);
     match out.status.code() {
         Some(0) => {}
-        Some(77) if std::env::var_os("CI").is_none() => {
-            eprintln!("SKIPPED: no Slurm here: {}", stderr.trim());
-            return None;
-        }
+        Some(77) => tools::missing("slurm", &format!("scripts/slurm-up.sh cannot start it here: {}", stderr.trim())),
         _ => panic!("scripts/slurm-up.sh failed ({}):\n{stderr}", out.status),
     }
     let conf = text(&out.stdout).trim().strip_prefix("SLURM_CONF=").unwrap().to_owned();
-    Some((conf, !stderr.contains("already running")))
+    (conf, !stderr.contains("already running"))
 }
 
 /// Stops the cluster when dropped, if this test started it.
@@ -41,8 +40,9 @@ impl Drop for Down {
 }
 
 #[test]
+#[ignore = "needs slurm"]
 fn sweep_runs_as_a_job_array_on_a_real_slurm() {
-    let Some((conf, started)) = cluster() else { return };
+    let (conf, started) = cluster();
     let _down = Down(started);
     let tmp = tempfile::tempdir().unwrap();
     // Three copies of the data, and a folder that does not exist: that trial fails.

@@ -5,7 +5,7 @@
 //! diverging run stops naming the step; run folders are not overwritten by
 //! accident. Tiny datasets (6x5 images) written by the tests, tiny models.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -963,8 +963,9 @@ impl Drop for Mounted {
 /// A full disk (a 40 KiB tmpfs: the first checkpoint does not fit) stops
 /// training with status 1 and one plain message, "No space left on device"
 /// with the file's path, never a debug dump; no part-written checkpoint is
-/// left behind. Needs root to mount the tmpfs: skips elsewhere, fails under CI.
+/// left behind. Needs root to mount the tmpfs: fails elsewhere (ignored by a plain `cargo test`).
 #[test]
+#[ignore = "needs a tmpfs mount (root)"]
 fn a_full_disk_is_a_plain_message() {
     let f = Fixture::new(4);
     let mount = f.path("small");
@@ -972,9 +973,7 @@ fn a_full_disk_is_a_plain_message() {
     let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=40k", "tmpfs"]).arg(&mount).output();
     if !mounted.as_ref().is_ok_and(|o| o.status.success()) {
         let why = mounted.map_or_else(|e| e.to_string(), |o| text(&o.stderr));
-        assert!(std::env::var_os("CI").is_none(), "cannot mount a tmpfs (needs root): {why}");
-        eprintln!("skipped: cannot mount a tmpfs (needs root): {why}");
-        return;
+        crate::tools::missing("a tmpfs mount (root)", &format!("cannot mount a tmpfs: {}", why.trim()));
     }
     let _unmount = Mounted(mount.clone());
     let run_dir = mount.join("run");
