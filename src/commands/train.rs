@@ -283,8 +283,8 @@ fn train_and_save(setup: &Setup, data: &LoadedData, model: &LstmClassifier) -> R
         ..run.trainer_options(setup.resume)
     };
     options.sinks.push(Box::new(tensorboard.sink()));
-    let train_split = trainer::Split { images: &data.train.0, labels: &data.train.1 };
-    let validation = data.validation.as_ref().map(|(images, labels)| trainer::Split { images, labels });
+    let train_split = trainer::Split { images: &data.train.0, labels: &data.train.1, lengths: None };
+    let validation = data.validation.as_ref().map(|(images, labels)| trainer::Split { images, labels, lengths: None });
     let mut stdout = std::io::stdout().lock();
     let summary = trainer::train(model, train_split, validation, &experiment.train, &mut stdout, options)?;
     if summary.stop == trainer::Stop::Interrupted {
