@@ -14,8 +14,9 @@
 //! ([`MetricsSink`]; [`JsonlSink`] writes `metrics.jsonl`) and a progress bar.
 //!
 //! The trainer takes data-core's [`Split`], never a data crate's type, so any
-//! data crate can feed it: features `[N, T, F]` `f32` (pictures `[N, rows, cols]`)
-//! and labels `[N]` `i64`.
+//! data crate can feed it: features `[N, T, F]` `f32` (pictures `[N, rows, cols]`,
+//! or sequences with their lengths) and labels `[N]` `i64`. Sequences of
+//! different lengths are batched in length buckets (`train.length_buckets`).
 //!
 //! ```no_run
 //! use lstm_model::{tch::{Device, Kind, Tensor}, LstmClassifier, ModelConfig, ModelSpec};
@@ -172,9 +173,9 @@ pub fn train(
     state.start()?;
     let mut stop = Stop::Completed;
     for step in state.next_step()..=state.total_steps() {
-        let (x, y) = state.step(step)?;
+        let batch = state.step(step)?;
         if step % config.display_step == 0 {
-            state.display(step, &x, &y, progress)?;
+            state.display(step, &batch, progress)?;
         }
         if state.validation_due(step) && state.validate(step)? {
             stop = Stop::EarlyStopping;
