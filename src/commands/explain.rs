@@ -6,12 +6,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use eval::explain::{explain, explain_png, read_order, ExplainPicture, Explanation};
-use lstm_model::{LstmClassifier, Sequence, Workload};
+use inference::{Batch, Predictor};
+use lstm_model::Sequence;
 use serde::Serialize;
-use tch::Device;
 
-use super::predict::{read_images, InputSettings, ModelInput, PredictError};
-use crate::run_folder::find_model_dir;
+use super::predict::{open_inputs, open_predictor, ModelInput, PredictError};
 use crate::Failure;
 
 /// Images per forward pass.
@@ -73,68 +72,112 @@ fn text_block(label: &str, e: &Explanation, unit: &str, names: &[String]) -> Str
 }
 
 /// Explains every image of `args.files` with the model of `args.model`: a
-/// text table per image, or one JSON list with `--json`, and with `--out` one
-/// PNG per image there.
+/// text table per image, or one JSON list with `--json` (written element by
+/// element), and with `--out` one PNG per image there. Every file is checked
+/// before anything is printed; IDX files are read a batch at a time, so
+/// memory stays that of one batch whatever the number of images.
 pub fn run(args: &ExplainArgs, out: &mut impl Write) -> Result<(), Failure> {
     let ExplainArgs { input: ModelInput { model, files, invert, precision }, out: out_dir, json } = args;
-    let (invert, json, out_dir) = (*invert, *json, out_dir.as_deref());
     if files.is_empty() {
         return Err(PredictError::NoFiles.into());
     }
-    let dir = find_model_dir(model).ok_or_else(|| PredictError::NoModel(model.clone()))?;
-    let precision = crate::precision::model_precision(model, *precision, Device::Cpu)?;
-    let model = LstmClassifier::load(&dir, Device::Cpu)?;
-    let compute = model.resolve_precision(precision, eval::DEFAULT_BATCH_SIZE, Workload::Inference)?.kind();
-    let spec = model.spec().clone();
-    let (height, width) = (spec.image_height, spec.image_width);
-    let unit = if spec.config.sequence == Sequence::Rows { "row" } else { "step" };
-    let read_at = read_order(&model);
-    let standardization = super::export::run_standardization(&dir)?;
-    let settings = InputSettings { invert, compute, standardization };
+    let predictor = open_predictor(model, *precision)?;
+    let inputs = open_inputs(&predictor, files, *invert)?;
     if let Some(d) = out_dir {
         // Pictures are named after the inputs (errors.png, ...): never into a training run's folder.
         crate::run_folder::check_output_folder(d, "explain", "explained")?;
         std::fs::create_dir_all(d).map_err(crate::io_error(d))?;
     }
-    let write_err = |source| PredictError::Io { path: PathBuf::from("stdout"), source };
-    let mut rows = Vec::new();
-    for file in files {
-        let images = read_images(file, width as u32, height as u32, invert)?;
-        let png = images.picture;
-        for (chunk_index, chunk) in images.pixels.chunks(BATCH).enumerate() {
-            let tensor = settings.tensor(&chunk.concat(), height, width)?;
-            let explained = explain(&model, &tensor, compute).map_err(PredictError::from)?;
+    let mut writer = Writer { out, json: *json, rows: 0, names: Names::default(), dir: out_dir.clone() };
+    for mut input in inputs {
+        while let Some(batch) = input.next_batch(BATCH).map_err(PredictError::from)? {
+            let tensor = predictor.tensor(&batch.pixels).map_err(PredictError::from)?;
+            let explained = explain(predictor.model(), &tensor, predictor.compute()).map_err(PredictError::from)?;
             for (i, e) in explained.into_iter().enumerate() {
-                let index = (!png).then_some(chunk_index * BATCH + i);
-                if let Some(d) = out_dir {
-                    let pixels: Vec<f32> = chunk[i].iter().map(|&b| f32::from(b) / 255.0).collect();
-                    let picture = ExplainPicture {
-                        pixels: &pixels,
-                        shape: (height as usize, width as usize),
-                        read_at: &read_at,
-                        explanation: &e,
-                        class_names: &spec.class_names,
-                        truth: None,
-                        unit,
-                    };
-                    let path = d.join(picture_name(file, index));
-                    let bytes = explain_png(&picture).map_err(PredictError::from)?;
-                    atomic_file::write(&path, bytes).map_err(crate::io_error(&path))?;
-                }
-                if json {
-                    rows.push((file.display().to_string(), index, e));
-                } else {
-                    let label = format!("{}{}", file.display(), index.map(|i| format!("[{i}]")).unwrap_or_default());
-                    write!(out, "{}", text_block(&label, &e, unit, &spec.class_names)).map_err(write_err)?;
-                }
+                writer.write(&predictor, input.path(), &batch, i, &e)?;
             }
         }
     }
-    if json {
-        let rows: Vec<Row> =
-            rows.iter().map(|(file, index, e)| Row { file: file.clone(), index: *index, explanation: e }).collect();
-        let text = serde_json::to_string_pretty(&rows).expect("explanations serialise");
-        writeln!(out, "{text}").map_err(write_err)?;
+    writer.finish()
+}
+
+/// Unique picture names within one `--out` folder: `a/x.png` and `b/x.png`
+/// become `x.png` and `x-2.png` (with a note), never one file for both.
+#[derive(Default)]
+struct Names(std::collections::HashSet<String>);
+
+impl Names {
+    /// The name for image `index` of `file`, made unique.
+    fn unique(&mut self, file: &Path, index: Option<usize>) -> String {
+        let wanted = picture_name(file, index);
+        let mut name = wanted.clone();
+        let mut n = 1;
+        while !self.0.insert(name.clone()) {
+            n += 1;
+            name = format!("{}-{n}.png", wanted.trim_end_matches(".png"));
+        }
+        if n > 1 {
+            eprintln!("note: {}: its picture is {name}, as {wanted} is another input's", file.display());
+        }
+        name
     }
-    Ok(())
+}
+
+/// Where the explanations go: text tables or the elements of one JSON list,
+/// written as they come, and the pictures.
+struct Writer<'a, W: Write> {
+    out: &'a mut W,
+    json: bool,
+    rows: usize,
+    names: Names,
+    dir: Option<PathBuf>,
+}
+
+impl<W: Write> Writer<'_, W> {
+    /// Writes the explanation `e` of image `i` of `batch` (from `file`).
+    fn write(&mut self, p: &Predictor, file: &Path, batch: &Batch, i: usize, e: &Explanation) -> Result<(), Failure> {
+        let spec = p.model().spec();
+        let unit = if spec.config.sequence == Sequence::Rows { "row" } else { "step" };
+        let index = batch.index(i);
+        if let Some(d) = &self.dir {
+            let (h, w) = (spec.image_height as usize, spec.image_width as usize);
+            let pixels: Vec<f32> =
+                batch.pixels[i * h * w..(i + 1) * h * w].iter().map(|&b| f32::from(b) / 255.0).collect();
+            let read_at = read_order(p.model());
+            let picture = ExplainPicture {
+                pixels: &pixels,
+                shape: (h, w),
+                read_at: &read_at,
+                explanation: e,
+                class_names: &spec.class_names,
+                truth: None,
+                unit,
+            };
+            let path = d.join(self.names.unique(file, index));
+            let bytes = explain_png(&picture).map_err(PredictError::from)?;
+            atomic_file::write(&path, bytes).map_err(crate::io_error(&path))?;
+        }
+        let write_err = |source| PredictError::Io { path: PathBuf::from("stdout"), source };
+        if !self.json {
+            let label = format!("{}{}", file.display(), index.map(|i| format!("[{i}]")).unwrap_or_default());
+            return Ok(write!(self.out, "{}", text_block(&label, e, unit, &spec.class_names)).map_err(write_err)?);
+        }
+        let row = Row { file: file.display().to_string(), index, explanation: e };
+        let text = serde_json::to_string_pretty(&row).expect("explanations serialise");
+        // Exactly what pretty-printing the whole list gives: each element indented by two spaces.
+        let sep = if self.rows == 0 { "[\n" } else { ",\n" };
+        let indented: Vec<String> = text.lines().map(|l| format!("  {l}")).collect();
+        self.rows += 1;
+        Ok(write!(self.out, "{sep}{}", indented.join("\n")).map_err(write_err)?)
+    }
+
+    /// Closes the JSON list.
+    fn finish(&mut self) -> Result<(), Failure> {
+        let done = match (self.json, self.rows) {
+            (false, _) => Ok(()),
+            (true, 0) => writeln!(self.out, "[]"),
+            (true, _) => writeln!(self.out, "\n]"),
+        };
+        Ok(done.map_err(|source| PredictError::Io { path: PathBuf::from("stdout"), source })?)
+    }
 }

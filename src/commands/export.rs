@@ -4,12 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
-use lstm_model::{LstmClassifier, SPEC_FILE};
+use lstm_model::SPEC_FILE;
 use lstm_onnx::ExportOptions;
 use tch::Device;
 
-use crate::config::{ConfigError, Experiment};
-use crate::run_folder::{find_model_dir, RunFolder};
+use crate::config::ConfigError;
+use crate::run_folder::find_model_dir;
 use crate::{io_error, Failure};
 
 /// Arguments of `lstm-mnist export`.
@@ -78,9 +78,9 @@ pub enum ExportError {
     /// The run's config.json could not be read.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// The training data (needed for the standardisation statistics) could not be read.
-    #[error("the run standardises its input (data.normalize = \"standardize\"), and its training data gives the statistics: {0}")]
-    Data(#[from] crate::data::DataLoadError),
+    /// The model folder could not be used (an older one of a standardised run, ...).
+    #[error(transparent)]
+    Inference(#[from] inference::InferenceError),
     /// This binary was built without a libtorch that has C++ headers.
     #[error(
         "{}: no libtorch C++ headers here (this binary was built against {}); \
@@ -96,7 +96,7 @@ impl ExportError {
     pub fn is_config(&self) -> bool {
         match self {
             ExportError::NoModel(_) | ExportError::Config(_) => true,
-            ExportError::Data(e) => e.is_config(),
+            ExportError::Inference(e) => e.is_config(),
             ExportError::Model(e) => e.is_config(),
             ExportError::Onnx(e) => e.is_config(),
             ExportError::NoLibtorch { .. } => false,
@@ -117,35 +117,20 @@ pub struct Exported {
 
 /// Writes the model of `model` (a run or model folder) to `out` in `format`.
 ///
-/// A run trained on standardised pixels (`data.normalize = "standardize"` in
-/// its `config.json`) gets the training split's mean and standard deviation
-/// built into the graph, recomputed from its data, so the exported input is
-/// pixel / 255 like every other.
+/// A model trained on standardised pixels (`data.normalize = "standardize"`)
+/// gets the training split's mean and standard deviation, read from its
+/// `model.json`, built into the graph, so the exported input is pixel / 255
+/// like every other. No training data is read.
 pub fn export(model: &Path, format: ExportFormat, out: &Path) -> Result<Exported, ExportError> {
     let dir = find_model_dir(model).ok_or_else(|| ExportError::NoModel(model.to_owned()))?;
-    let classifier = LstmClassifier::load(&dir, Device::Cpu)?;
-    let standardization = run_standardization(&dir)?;
+    let predictor = inference::Predictor::open(&dir, Device::Cpu, lstm_model::Precision::Fp32)?;
+    let options = ExportOptions::for_model(predictor.model())?;
+    let standardization = options.standardization;
     match format {
-        ExportFormat::Onnx => lstm_onnx::write(&classifier, &ExportOptions { standardization }, out)?,
+        ExportFormat::Onnx => lstm_onnx::write(predictor.model(), &options, out)?,
     }
     let bytes = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
     Ok(Exported { model_dir: dir, standardization, bytes })
-}
-
-/// The input standardisation `(mean, std)` of the run that holds model folder
-/// `dir`, if it trained on standardised pixels (recomputed from its training
-/// data, as the training did); `None` for other runs and bare model folders.
-pub(crate) fn run_standardization(dir: &Path) -> Result<Option<(f64, f64)>, ExportError> {
-    let Some(config) = dir.parent().map(|run| RunFolder::new(run).config()).filter(|c| c.is_file()) else {
-        return Ok(None);
-    };
-    let experiment = Experiment::load(&config, &[])?;
-    let section = serde_json::to_value(&experiment.data).unwrap_or_default();
-    if section["normalize"] != "standardize" {
-        return Ok(None);
-    }
-    let st = crate::data::load(&experiment.data)?.standardization;
-    Ok(st.map(|st| (st.mean[0], st.std[0])))
 }
 
 /// The libtorch this binary was built against: the folder holding `include/`

@@ -1,22 +1,22 @@
 //! `lstm-mnist predict`: classifies pictures (PNG, JPEG) and IDX image files
 //! with a saved model, printing the class, its name and its probability for
-//! each image. Pictures are prepared by `image_folder_data::picture`, as the
-//! image-folder data source prepares training pictures.
+//! each image. The `inference` crate's `Predictor` does the work: pictures are
+//! prepared as the model's `model.json` says (size, invert policy,
+//! standardisation), as its run prepared its training pictures.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use image::GrayImage;
-use image_folder_data::picture::{self, Invert, PictureError};
-use lstm_model::{LstmClassifier, Prediction, Workload, SPEC_FILE};
+use image_folder_data::picture::Invert;
+use inference::{ImageBatches, Predictor};
+use lstm_model::{Prediction, SPEC_FILE};
 use serde::Serialize;
 use tch::Device;
 
-use crate::run_folder::find_model_dir;
 use crate::Failure;
 
 /// Images per forward pass when classifying a large IDX file.
-const BATCH: usize = eval::DEFAULT_BATCH_SIZE as usize;
+const BATCH: usize = inference::BATCH;
 
 /// The model and the images `predict` and `explain` run it on.
 #[derive(Debug, Clone, clap::Args)]
@@ -30,15 +30,10 @@ pub struct ModelInput {
     /// Invert pixels first (255 - value): `auto` inverts pictures whose border
     /// is mostly bright (dark drawings on light paper) and says so; `yes`
     /// (or `--invert` alone) inverts every image, IDX ones too; `no` none.
-    #[arg(
-        long,
-        value_name = "auto|yes|no",
-        num_args = 0..=1,
-        require_equals = true,
-        default_value = "auto",
-        default_missing_value = "yes"
-    )]
-    pub invert: Invert,
+    /// Default: the model's policy (model.json; `auto` unless its run's
+    /// image folder said otherwise).
+    #[arg(long, value_name = "auto|yes|no", num_args = 0..=1, require_equals = true, default_missing_value = "yes")]
+    pub invert: Option<Invert>,
     /// Compute precision: fp32, bf16 or auto (the faster of the two, measured).
     /// Default: the run's eval.precision, else its train.precision, else fp32.
     #[arg(long, value_name = "PRECISION", value_parser = parse_precision)]
@@ -74,15 +69,17 @@ pub enum PredictError {
     /// No image files were given.
     #[error("no images given: pass one or more PNG, JPEG or IDX files after --model RUN_DIR")]
     NoFiles,
-    /// A picture could not be read or decoded.
+    /// The model could not be opened or an input not read or classified.
     #[error(transparent)]
-    Picture(#[from] PictureError),
-    /// An input file could not be read.
+    Inference(#[from] inference::InferenceError),
+    /// An input file could not be read, or the output not written.
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
-    /// An IDX file is malformed.
-    #[error(transparent)]
-    Data(#[from] mnist_data::DataError),
+    Io {
+        /// The file at fault (`stdout` for the output).
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
     /// The model could not be loaded or run.
     #[error(transparent)]
     Model(#[from] lstm_model::ModelError),
@@ -97,10 +94,10 @@ impl PredictError {
     pub fn is_config(&self) -> bool {
         match self {
             PredictError::NoModel(_) | PredictError::NoFiles => true,
-            PredictError::Data(e) => e.is_config(),
+            PredictError::Inference(e) => e.is_config(),
             PredictError::Model(e) => e.is_config(),
             PredictError::Explain(e) => e.is_config(),
-            PredictError::Picture(_) | PredictError::Io { .. } => false,
+            PredictError::Io { .. } => false,
         }
     }
 }
@@ -118,37 +115,6 @@ struct Row<'a> {
     inverted: bool,
 }
 
-/// The images of one input file, ready for the model.
-pub(crate) struct Images {
-    /// Whether the file is a picture (one image) rather than an IDX file.
-    pub picture: bool,
-    /// `height × width` bytes per image.
-    pub pixels: Vec<Vec<u8>>,
-}
-
-/// Reads one input file into images of `width × height` bytes: a PNG or JPEG
-/// (recognised by content) is one image, prepared by [`picture::load`] (so
-/// with [`Invert::Auto`] a dark drawing on a light background is inverted);
-/// anything else is read as an IDX image file, inverted only with [`Invert::Yes`].
-pub(crate) fn read_images(path: &Path, width: u32, height: u32, invert: Invert) -> Result<Images, PredictError> {
-    if picture::is_picture_file(path)? {
-        let prepared = picture::load(path, width, height, invert)?;
-        return Ok(Images { picture: true, pixels: vec![prepared.pixels] });
-    }
-    let idx = mnist_data::idx::read_images(path)?;
-    let size = idx.rows * idx.cols;
-    let invert = if invert == Invert::Yes { Invert::Yes } else { Invert::No };
-    let pixels: Vec<Vec<u8>> = (0..idx.count)
-        .map(|i| {
-            let pixels = idx.pixels[i * size..(i + 1) * size].to_vec();
-            let image =
-                GrayImage::from_raw(idx.cols as u32, idx.rows as u32, pixels).expect("IDX image of rows x cols bytes");
-            picture::prepare(image, width, height, invert).pixels
-        })
-        .collect();
-    Ok(Images { picture: false, pixels })
-}
-
 /// One output line: `FILE[INDEX]: CLASS NAME (PROBABILITY)`, the name left out
 /// when it is only the class index.
 fn line(file: &Path, index: Option<usize>, p: &Prediction) -> String {
@@ -157,9 +123,6 @@ fn line(file: &Path, index: Option<usize>, p: &Prediction) -> String {
     let name = if p.name == class { String::new() } else { format!(" {}", p.name) };
     format!("{}{at}: {class}{name} ({:.4})", file.display(), p.probability)
 }
-
-/// The largest picture file read (64 MiB).
-pub const MAX_PICTURE_BYTES: u64 = 64 << 20;
 
 /// Where the results go: one line per image, or the elements of one JSON
 /// array written as they come (memory does not grow with the number of images).
@@ -200,93 +163,38 @@ impl<W: Write> Output<'_, W> {
     }
 }
 
-/// Checks one input before anything is printed: a regular file (after
-/// following links; a FIFO or a device is an error, not a hang), a picture
-/// of at most [`MAX_PICTURE_BYTES`], or an IDX image file with a valid header.
-fn check_input(path: &Path) -> Result<(), PredictError> {
-    let file = mnist_data::idx::open_regular(path)?;
-    if picture::is_picture_file(path)? {
-        let len = file.metadata().map_err(|source| PredictError::Io { path: path.to_owned(), source })?.len();
-        if len > MAX_PICTURE_BYTES {
-            return Err(PredictError::Io {
-                path: path.to_owned(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    format!("{len} bytes: larger than the 64 MiB a picture may have here"),
-                ),
-            });
-        }
-        return Ok(());
+/// Opens the model of `--model` in the precision asked for (or the run's).
+pub(crate) fn open_predictor(model: &Path, precision: Option<lstm_model::Precision>) -> Result<Predictor, Failure> {
+    if inference::find_model_dir(model).is_none() {
+        return Err(PredictError::NoModel(model.to_owned()).into());
     }
-    mnist_data::idx::ImageStream::open(path)?;
-    Ok(())
+    let precision = crate::precision::model_precision(model, precision, Device::Cpu)?;
+    let predictor = Predictor::open(model, Device::Cpu, precision).map_err(PredictError::from)?;
+    let (height, width) = (predictor.model().spec().image_height, predictor.model().spec().image_width);
+    tracing::info!(model = %predictor.dir().display(), height, width, "model loaded");
+    Ok(predictor)
 }
 
-/// How images become the model's input and how the model runs.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct InputSettings {
-    /// Which images to invert.
-    pub invert: Invert,
-    /// The precision of the recurrent layers.
-    pub compute: tch::Kind,
-    /// `(mean, std)` of a run trained on standardised pixels.
-    pub standardization: Option<(f64, f64)>,
+/// Checks and opens every input before anything is printed: regular files
+/// (a FIFO, a folder or a device is an error, not a hang), pictures of at
+/// most 64 MiB, IDX image files with a valid header.
+pub(crate) fn open_inputs(
+    predictor: &Predictor,
+    files: &[PathBuf],
+    invert: Option<Invert>,
+) -> Result<Vec<ImageBatches>, PredictError> {
+    files.iter().map(|file| Ok(predictor.images(file, invert)?)).collect()
 }
 
-impl InputSettings {
-    /// Pixel bytes of `[N, height, width]` images as the model's input:
-    /// `pixel / 255`, then the run's standardisation if it trained with one.
-    pub fn tensor(&self, pixels: &[u8], height: i64, width: i64) -> Result<tch::Tensor, PredictError> {
-        let tensor = lstm_model::images_from_bytes(pixels, height, width)?;
-        match self.standardization {
-            Some((mean, std)) => {
-                Ok(tensor.f_sub_scalar(mean).and_then(|t| t.f_div_scalar(std)).map_err(lstm_model::ModelError::from)?)
-            }
-            None => Ok(tensor),
-        }
+/// Says so when a picture was inverted by the `auto` rule.
+pub(crate) fn note_inverted(path: &Path, policy: Invert) {
+    if policy == Invert::Auto {
+        eprintln!(
+            "note: {}: inverted (its border is mostly bright: a dark drawing on a light background); \
+             pass --invert=no to classify it as it is",
+            path.display()
+        );
     }
-}
-
-/// Classifies the images of one input file: a picture is one image; an IDX
-/// file is read `BATCH` images at a time, so memory stays flat whatever the
-/// number of images.
-fn classify_file<W: Write>(
-    model: &LstmClassifier,
-    path: &Path,
-    settings: InputSettings,
-    out: &mut Output<W>,
-) -> Result<(), PredictError> {
-    let InputSettings { invert, compute, .. } = settings;
-    let (height, width) = (model.spec().image_height, model.spec().image_width);
-    if picture::is_picture_file(path)? {
-        let prepared = picture::load(path, width as u32, height as u32, invert)?;
-        if prepared.inverted && invert == Invert::Auto {
-            eprintln!(
-                "note: {}: inverted (its border is mostly bright: a dark drawing on a light background); \
-                 pass --invert=no to classify it as it is",
-                path.display()
-            );
-        }
-        let prediction = model.predict_with(&settings.tensor(&prepared.pixels, height, width)?, compute)?;
-        return out.write(path, None, &prediction[0], prepared.inverted);
-    }
-    let mut stream = mnist_data::idx::ImageStream::open(path)?;
-    let invert = if invert == Invert::Yes { Invert::Yes } else { Invert::No };
-    let (rows, cols) = (stream.rows, stream.cols);
-    let mut index = 0;
-    while let Some(batch) = stream.next_batch(BATCH)? {
-        let mut pixels = Vec::with_capacity(batch.len() / (rows * cols) * (width * height) as usize);
-        for raw in batch.chunks(rows * cols) {
-            let image =
-                GrayImage::from_raw(cols as u32, rows as u32, raw.to_vec()).expect("IDX image of rows x cols bytes");
-            pixels.extend(picture::prepare(image, width as u32, height as u32, invert).pixels);
-        }
-        for prediction in model.predict_with(&settings.tensor(&pixels, height, width)?, compute)? {
-            out.write(path, Some(index), &prediction, invert == Invert::Yes)?;
-            index += 1;
-        }
-    }
-    Ok(())
 }
 
 /// Classifies every image of `args.files` with the model of `args.model`,
@@ -298,20 +206,20 @@ pub fn run(args: &PredictArgs, out: &mut impl Write) -> Result<(), Failure> {
     if files.is_empty() {
         return Err(PredictError::NoFiles.into());
     }
-    let dir = find_model_dir(model).ok_or_else(|| PredictError::NoModel(model.clone()))?;
-    let precision = crate::precision::model_precision(model, *precision, Device::Cpu)?;
-    let model = LstmClassifier::load(&dir, Device::Cpu)?;
-    let compute = model.resolve_precision(precision, eval::DEFAULT_BATCH_SIZE, Workload::Inference)?.kind();
-    let (height, width) = (model.spec().image_height, model.spec().image_width);
-    tracing::info!(model = %dir.display(), height, width, "model loaded");
-    for file in files {
-        check_input(file)?;
-    }
-    let standardization = super::export::run_standardization(&dir)?;
-    let settings = InputSettings { invert: *invert, compute, standardization };
+    let predictor = open_predictor(model, *precision)?;
+    let inputs = open_inputs(&predictor, files, *invert)?;
+    let policy = predictor.invert_policy(*invert);
     let mut output = Output { out, json: *json, rows: 0 };
-    for file in files {
-        classify_file(&model, file, settings, &mut output)?;
+    for mut input in inputs {
+        while let Some(batch) = input.next_batch(BATCH).map_err(PredictError::from)? {
+            let predictions = predictor.classify_pixels(&batch.pixels).map_err(PredictError::from)?;
+            for (i, prediction) in predictions.iter().enumerate() {
+                if batch.first_index.is_none() && batch.inverted[i] {
+                    note_inverted(input.path(), policy);
+                }
+                output.write(input.path(), batch.index(i), prediction, batch.inverted[i])?;
+            }
+        }
     }
     output.finish()?;
     Ok(())

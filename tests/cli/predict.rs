@@ -214,20 +214,29 @@ fn predict_and_explain_standardise_like_the_training_run() {
     let tested = report["accuracy"].as_f64().unwrap();
     assert_eq!(correct as f64 / 100.0, tested, "predict must see the inputs the test evaluation saw");
 
-    // Without the run's config.json, the model is fed plain pixel / 255 values.
-    let bare = tmp.path().join("bare");
-    std::fs::create_dir(&bare).unwrap();
-    for f in std::fs::read_dir(run_dir.join("model")).unwrap() {
-        let f = f.unwrap().path();
-        std::fs::copy(&f, bare.join(f.file_name().unwrap())).unwrap();
-    }
-    let unscaled = probabilities(&["predict", "--model", bare.to_str().unwrap(), "--json", idx.to_str().unwrap()]);
-    assert_ne!(unscaled, rows, "the bare model folder has no standardisation to apply");
-
     let out = run(&["explain", "--model", run_str, "--json", idx.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let explained: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let classes: Vec<usize> =
         explained.as_array().unwrap().iter().map(|e| e["class"].as_u64().unwrap() as usize).collect();
     assert_eq!(classes, rows.iter().map(argmax).collect::<Vec<_>>(), "explain and predict agree");
+
+    // The model folder alone, copied elsewhere with the run folder and the
+    // training data gone, predicts exactly the same: model.json carries the statistics.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let copied = elsewhere.path().join("model");
+    std::fs::create_dir(&copied).unwrap();
+    for f in std::fs::read_dir(run_dir.join("model")).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, copied.join(f.file_name().unwrap())).unwrap();
+    }
+    let test_images = elsewhere.path().join("t10k-images-idx3-ubyte");
+    std::fs::copy(&idx, &test_images).unwrap();
+    drop(tmp);
+    assert!(!run_dir.exists(), "run folder and training data are gone");
+    let copied_rows =
+        probabilities(&["predict", "--model", copied.to_str().unwrap(), "--json", test_images.to_str().unwrap()]);
+    assert_eq!(copied_rows, rows, "a copied model folder predicts as its run did");
+    let correct = copied_rows.iter().zip(&labels).filter(|(p, &l)| argmax(p) == l).count();
+    assert_eq!(correct as f64 / 100.0, tested, "the copied folder gives the run's test accuracy");
 }

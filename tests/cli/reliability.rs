@@ -272,7 +272,7 @@ fn bad_models_and_checkpoints_are_clear_errors() {
     std::fs::write(&weights, b"garbage garbage garbage garbage").unwrap();
     check("garbage weights", &["model.safetensors"]);
     std::fs::write(&weights, &good).unwrap();
-    std::fs::write(model.join("model.json"), spec.replace("\"format_version\": 2", "\"format_version\": 99")).unwrap();
+    std::fs::write(model.join("model.json"), spec.replace("\"format_version\": 3", "\"format_version\": 99")).unwrap();
     check("future format", &["model.json", "format version 99", "upgrade"]);
     std::fs::write(model.join("model.json"), spec.replace("\"hidden\": 8", "\"hidden\": 9")).unwrap();
     check("weights of another shape", &["model.safetensors", "shape"]);

@@ -179,7 +179,10 @@ fn data_and_model(experiment: &Experiment, device: Device) -> Result<(Dataset, L
         }
     }
     let size = data.train.features.size();
-    let spec = ModelSpec::new(experiment.model.clone(), size[1], size[2], data.class_names.clone());
+    // model.json records how raw input becomes the model's input, so that the
+    // model folder alone predicts as the run evaluated.
+    let spec = ModelSpec::new(experiment.model.clone(), size[1], size[2], data.class_names.clone())
+        .with_input(data.input.clone(), data.standardization.clone());
     spec.validate()?;
     experiment.train.validate_for(size[0])?;
     crate::memory::check_training_fits(&spec, experiment.train.batch_size, crate::memory::available_bytes())?;

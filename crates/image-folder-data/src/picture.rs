@@ -34,14 +34,35 @@ pub enum PictureError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// The path is not a regular file (a folder, a FIFO, a device, a
+    /// socket): refused before it is opened, so a FIFO never hangs the reader.
+    #[error("{}: {what}, not a picture file; {hint}", path.display())]
+    NotRegular {
+        /// The path given.
+        path: PathBuf,
+        /// What it is instead (`a folder`, `a FIFO (named pipe)`, ...).
+        what: &'static str,
+        /// What to do instead.
+        hint: &'static str,
+    },
+    /// The file is larger than [`MAX_PICTURE_BYTES`].
+    #[error("{}: {bytes} bytes: larger than the 64 MiB a picture may have here; shrink it first", path.display())]
+    TooLarge {
+        /// The picture file.
+        path: PathBuf,
+        /// Its size.
+        bytes: u64,
+    },
     /// The file is neither a PNG nor a JPEG.
-    #[error("{}: not a PNG or JPEG image (recognised by content, not by name)", path.display())]
+    #[error("{}: not a PNG or JPEG image (recognised by content, not by name){}", path.display(), found_note(*.found))]
     UnknownFormat {
         /// The picture file.
         path: PathBuf,
+        /// The other picture format recognised, if any (`Gif`, `WebP`, ...).
+        found: Option<&'static str>,
     },
     /// The file looks like an image but does not decode (truncated, corrupt, too large).
-    #[error("{}: cannot decode the {format} image: {source}", path.display())]
+    #[error("{}: cannot decode the {format} image: {}", path.display(), one_line(source))]
     Decode {
         /// The picture file.
         path: PathBuf,
@@ -50,6 +71,104 @@ pub enum PictureError {
         /// The underlying error.
         source: image::ImageError,
     },
+}
+
+/// The largest picture file read (64 MiB).
+pub const MAX_PICTURE_BYTES: u64 = 64 << 20;
+
+fn found_note(found: Option<&'static str>) -> String {
+    found.map(|f| format!(": it is a {f} picture; convert it to PNG")).unwrap_or_default()
+}
+
+/// A decoder's message on one line (some span several).
+fn one_line(error: &image::ImageError) -> String {
+    error.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Checks that `path` (links followed) is a regular file of at most
+/// [`MAX_PICTURE_BYTES`], without opening it; returns its size. Every reader
+/// of pictures (training on image folders, `predict`, `explain`) goes through it.
+pub fn check_file(path: &Path) -> Result<u64, PictureError> {
+    let meta = regular(path)?;
+    if meta.len() > MAX_PICTURE_BYTES {
+        return Err(PictureError::TooLarge { path: path.to_owned(), bytes: meta.len() });
+    }
+    Ok(meta.len())
+}
+
+/// The metadata of `path` (links followed) when it is a regular file; else
+/// the error saying what it is (folder, FIFO, device), before anything opens it.
+fn regular(path: &Path) -> Result<std::fs::Metadata, PictureError> {
+    use std::os::unix::fs::FileTypeExt;
+    let meta = std::fs::metadata(path).map_err(|source| PictureError::Io { path: path.to_owned(), source })?;
+    let kind = meta.file_type();
+    let (what, hint) = if kind.is_file() {
+        return Ok(meta);
+    } else if kind.is_dir() {
+        ("a folder", "give the picture files inside it")
+    } else if kind.is_fifo() {
+        ("a FIFO (named pipe)", "save the data to a regular file first")
+    } else if kind.is_block_device() || kind.is_char_device() {
+        ("a device", "give a regular file")
+    } else {
+        ("not a regular file", "give a regular file")
+    };
+    Err(PictureError::NotRegular { path: path.to_owned(), what, hint })
+}
+
+/// The picture format the first bytes are, if they are PNG or JPEG:
+/// `Ok(None)` for data that is no picture at all, `Err` naming another
+/// picture format (GIF, WebP, ...).
+fn picture_format(head: &[u8]) -> Result<Option<(ImageFormat, &'static str)>, &'static str> {
+    match image::guess_format(head) {
+        Ok(ImageFormat::Png) => Ok(Some((ImageFormat::Png, "PNG"))),
+        Ok(ImageFormat::Jpeg) => Ok(Some((ImageFormat::Jpeg, "JPEG"))),
+        Ok(other) => Err(other.extensions_str().first().copied().unwrap_or("other")),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Whether the file name ends in a picture extension (`.png`, `.jpg`, `.jpeg`, any case).
+pub fn has_picture_extension(path: &Path) -> bool {
+    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    matches!(ext.as_deref(), Some("png" | "jpg" | "jpeg"))
+}
+
+/// Whether a file that is not a PNG or JPEG should still be taken for a
+/// picture (and so refused as one, not read as another format): its name
+/// says so, or its content is another picture format. The error, if so.
+pub fn not_a_picture(path: &Path, head: &[u8]) -> Option<PictureError> {
+    match picture_format(head) {
+        Ok(Some(_)) => None,
+        Err(found) => Some(PictureError::UnknownFormat { path: path.to_owned(), found: Some(found) }),
+        Ok(None) if has_picture_extension(path) => {
+            Some(PictureError::UnknownFormat { path: path.to_owned(), found: None })
+        }
+        Ok(None) => None,
+    }
+}
+
+/// Decodes a PNG or JPEG held in memory (recognised by content) to
+/// grayscale; `name` only names the source in errors.
+pub fn decode(bytes: &[u8], name: &Path) -> Result<GrayImage, PictureError> {
+    decode_from(std::io::Cursor::new(bytes), name)
+}
+
+/// Decodes the picture `reader` holds; `path` names it in errors.
+fn decode_from(mut reader: impl BufRead + std::io::Seek, path: &Path) -> Result<GrayImage, PictureError> {
+    let head = reader.fill_buf().map_err(|source| PictureError::Io { path: path.to_owned(), source })?;
+    // Recognised by content only (the name's extension is not trusted).
+    let (image_format, format) = match picture_format(head) {
+        Ok(Some(found)) => found,
+        Ok(None) => return Err(PictureError::UnknownFormat { path: path.to_owned(), found: None }),
+        Err(found) => return Err(PictureError::UnknownFormat { path: path.to_owned(), found: Some(found) }),
+    };
+    let image = ImageReader::with_format(reader, image_format).decode().map_err(|source| PictureError::Decode {
+        path: path.to_owned(),
+        format,
+        source,
+    })?;
+    Ok(to_gray(image))
 }
 
 pub use data_core::Invert;
@@ -78,31 +197,28 @@ pub fn is_picture(head: &[u8]) -> bool {
     matches!(image::guess_format(head), Ok(ImageFormat::Png | ImageFormat::Jpeg))
 }
 
-/// Whether the file at `path` starts like a PNG or a JPEG.
-pub fn is_picture_file(path: &Path) -> Result<bool, PictureError> {
+/// The first 16 bytes of the regular file `path` (refused as
+/// [`check_file`] refuses special files, before opening it).
+pub fn file_head(path: &Path) -> Result<Vec<u8>, PictureError> {
     let io = |source| PictureError::Io { path: path.to_owned(), source };
+    regular(path)?;
     let mut head = Vec::with_capacity(16);
     std::fs::File::open(path).map_err(io)?.take(16).read_to_end(&mut head).map_err(io)?;
-    Ok(is_picture(&head))
+    Ok(head)
+}
+
+/// Whether the file at `path` starts like a PNG or a JPEG (a special file is an error).
+pub fn is_picture_file(path: &Path) -> Result<bool, PictureError> {
+    Ok(is_picture(&file_head(path)?))
 }
 
 /// Decodes a PNG or JPEG file (recognised by content) to grayscale, streaming
-/// it from disk. Transparent pixels are laid over white, as viewers show them.
+/// it from disk, after [`check_file`] (a regular file of at most 64 MiB).
+/// Transparent pixels are laid over white, as viewers show them.
 pub fn open(path: &Path) -> Result<GrayImage, PictureError> {
-    let io = |source| PictureError::Io { path: path.to_owned(), source };
-    let mut file = BufReader::new(std::fs::File::open(path).map_err(io)?);
-    // Recognised by content only (the name's extension is not trusted).
-    let (image_format, format) = match image::guess_format(file.fill_buf().map_err(io)?) {
-        Ok(ImageFormat::Png) => (ImageFormat::Png, "PNG"),
-        Ok(ImageFormat::Jpeg) => (ImageFormat::Jpeg, "JPEG"),
-        _ => return Err(PictureError::UnknownFormat { path: path.to_owned() }),
-    };
-    let image = ImageReader::with_format(file, image_format).decode().map_err(|source| PictureError::Decode {
-        path: path.to_owned(),
-        format,
-        source,
-    })?;
-    Ok(to_gray(image))
+    check_file(path)?;
+    let file = std::fs::File::open(path).map_err(|source| PictureError::Io { path: path.to_owned(), source })?;
+    decode_from(BufReader::new(file), path)
 }
 
 /// Grayscale (ITU-R BT.709 luma, as the `image` crate computes it), with any

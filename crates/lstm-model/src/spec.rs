@@ -3,14 +3,18 @@
 
 use std::path::Path;
 
+use data_core::{InputSpec, Invert, PictureInput, Standardization};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, Result};
 
-/// Version of the saved-model description this build writes. Version 1 (the
-/// single-layer LSTM over rows, without `image_height`/`image_width`) is
-/// still read.
-pub const FORMAT_VERSION: u32 = 2;
+/// Version of the saved-model description this build writes. Version 3 adds
+/// `input` (what raw input the model takes and how it is prepared) and
+/// `standardization` (the training split's statistics). Versions 2 (no input
+/// description) and 1 (the single-layer LSTM over rows, without
+/// `image_height`/`image_width`) are still read; [`ModelSpec::lacks`] says
+/// what such a folder does not record.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The most parameters (weights and biases, all layers) a model may have:
 /// 2^31 elements, 8 GiB of `f32`. [`ModelSpec::validate`] rejects larger
@@ -184,6 +188,16 @@ pub struct ModelSpec {
     pub features: i64,
     /// One name per class; the model has one logit per name.
     pub class_names: Vec<String>,
+    /// What raw input the model takes and how it is prepared: pictures
+    /// (size, invert policy, resize) or sequences (features per point,
+    /// points per step). Format 3; `None` in older folders.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<InputSpec>,
+    /// The statistics the training input was standardised with
+    /// (`data.normalize: "standardize"`): model input is `(value - mean) / std`.
+    /// `None`: not standardised (format 3), or not recorded (older folders).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standardization: Option<Standardization>,
 }
 
 /// The version-1 layout: a single-layer LSTM over image rows.
@@ -210,9 +224,12 @@ fn sequence_shape(sequence: Sequence, height: i64, width: i64) -> (i64, i64) {
 
 impl ModelSpec {
     /// The description of a model reading `height × width` images into the
-    /// given classes; the sequence shape follows from `config.sequence`.
+    /// given classes; the sequence shape follows from `config.sequence`. The
+    /// input is pictures of that size (auto-inverted, not standardised) until
+    /// [`ModelSpec::with_input`] says otherwise.
     pub fn new(config: ModelConfig, height: i64, width: i64, class_names: Vec<String>) -> Self {
         let (steps, features) = sequence_shape(config.sequence, height, width);
+        let picture = |v: i64| u32::try_from(v).unwrap_or(0);
         Self {
             format_version: FORMAT_VERSION,
             config,
@@ -221,7 +238,33 @@ impl ModelSpec {
             steps,
             features,
             class_names,
+            input: Some(InputSpec::Picture(PictureInput::new(picture(height), picture(width), Invert::Auto))),
+            standardization: None,
         }
+    }
+
+    /// The same description with the data's input and standardisation (a
+    /// dataset's `input` and `standardization`), saved in `model.json`.
+    pub fn with_input(self, input: InputSpec, standardization: Option<Standardization>) -> Self {
+        Self { input: Some(input), standardization, ..self }
+    }
+
+    /// The input description, or for an older folder that has none the one
+    /// it implies: pictures of `image_height × image_width`, auto-inverted.
+    pub fn input_or_default(&self) -> InputSpec {
+        self.input.clone().unwrap_or_else(|| {
+            let side = |v: i64| u32::try_from(v).unwrap_or(0);
+            InputSpec::Picture(PictureInput::new(side(self.image_height), side(self.image_width), Invert::Auto))
+        })
+    }
+
+    /// What a folder of an older format does not record (`None` for this
+    /// format): for a message that names the file and what to do.
+    pub fn lacks(&self) -> Option<&'static str> {
+        (self.format_version < 3).then_some(
+            "the input description and the standardisation statistics (added in format 3); \
+             pictures are taken as image_height x image_width, pixel / 255, not standardised",
+        )
     }
 
     /// Number of classes (logits).
@@ -313,6 +356,7 @@ impl ModelSpec {
                 "steps and features must follow from image_height, image_width and the sequence layout",
             );
         }
+        self.validate_input()?;
         if self.class_names.len() < 2 {
             return bad("class_names", self.class_names.len().to_string(), "a classifier needs at least two classes");
         }
@@ -345,8 +389,27 @@ impl ModelSpec {
         }
     }
 
+    /// Checks that the input description fits the image size and the
+    /// standardisation the features.
+    fn validate_input(&self) -> Result<()> {
+        if let Some(InputSpec::Picture(p)) = &self.input {
+            if (i64::from(p.height), i64::from(p.width)) != (self.image_height, self.image_width) {
+                return Err(ModelError::invalid_config(
+                    "input",
+                    format!("{}x{}", p.height, p.width),
+                    "a picture input must have the size image_height x image_width",
+                ));
+            }
+        }
+        if let Some(st) = &self.standardization {
+            st.check(self.features)
+                .map_err(|hint| ModelError::invalid_config("standardization", format!("{st:?}"), hint))?;
+        }
+        Ok(())
+    }
+
     /// Reads and checks a description written by [`crate::LstmClassifier::save`]
-    /// (this format version or version 1).
+    /// (this format version or versions 2 and 1).
     pub fn read(path: &Path) -> Result<Self> {
         let io = |source| ModelError::Io { path: path.to_owned(), source };
         let meta = std::fs::metadata(path).map_err(io)?;
@@ -377,10 +440,18 @@ impl ModelSpec {
         }
         let spec = if format_version == 1 {
             let v1: SpecV1 = serde_json::from_slice(bytes).map_err(bad)?;
-            Self::new(v1.config, v1.steps, v1.features, v1.class_names)
+            Self { format_version: 2, input: None, ..Self::new(v1.config, v1.steps, v1.features, v1.class_names) }
         } else {
             serde_json::from_slice(bytes).map_err(bad)?
         };
+        if spec.format_version < 3 && (spec.input.is_some() || spec.standardization.is_some()) {
+            return Err(ModelError::InvalidSpec {
+                path: path.to_owned(),
+                key: "format_version".into(),
+                value: spec.format_version.to_string(),
+                hint: "`input` and `standardization` need format_version 3".into(),
+            });
+        }
         spec.validate().map_err(|err| match err {
             ModelError::InvalidConfig { key, value, hint } => ModelError::InvalidSpec {
                 path: path.to_owned(),

@@ -112,7 +112,7 @@ fn bad_saved_models_are_clear_errors() {
     let err = LstmClassifier::load(dir.path(), Device::Cpu).unwrap_err();
     assert!(matches!(err, ModelError::WeightsMismatch { .. }), "{err}");
 
-    std::fs::write(&spec_path, text.replace("\"format_version\": 2", "\"format_version\": 99")).unwrap();
+    std::fs::write(&spec_path, text.replace("\"format_version\": 3", "\"format_version\": 99")).unwrap();
     let err = LstmClassifier::load(dir.path(), Device::Cpu).unwrap_err();
     assert!(matches!(err, ModelError::UnsupportedVersion { found: 99, .. }), "{err}");
 
@@ -284,10 +284,37 @@ fn version_1_descriptions_still_load() {
 }"#;
     std::fs::write(dir.path().join(SPEC_FILE), v1).unwrap();
     let loaded = LstmClassifier::load(dir.path(), Device::Cpu).unwrap();
-    assert_eq!(loaded.spec(), model.spec(), "read as the equivalent version-2 spec");
+    let v2 = ModelSpec { format_version: 2, input: None, ..model.spec().clone() };
+    assert_eq!(loaded.spec(), &v2, "read as the equivalent version-2 spec");
+    assert!(loaded.spec().lacks().unwrap().contains("standardisation"));
+    assert_eq!(loaded.spec().input_or_default(), model.spec().input.clone().unwrap());
     assert!(model.forward(&images(2)).unwrap().equal(&loaded.forward(&images(2)).unwrap()));
     let err = ModelSpec::from_json(Path::new("m.json"), br#"{"format_version": 0}"#).unwrap_err();
     assert!(matches!(err, ModelError::UnsupportedVersion { found: 0, .. }), "{err}");
+}
+
+#[test]
+fn version_3_carries_the_input_and_the_standardisation() {
+    use data_core::{InputSpec, Invert, PictureInput, Standardization};
+    let dir = tempfile::tempdir().unwrap();
+    let st = Standardization { mean: vec![0.13], std: vec![0.31] };
+    let input = InputSpec::Picture(PictureInput::new(5, 3, Invert::No));
+    let spec = spec(ModelConfig { hidden: 4, ..Default::default() }).with_input(input.clone(), Some(st.clone()));
+    LstmClassifier::new(spec, Device::Cpu).unwrap().save(dir.path()).unwrap();
+    let text = std::fs::read_to_string(dir.path().join(SPEC_FILE)).unwrap();
+    assert!(text.contains("\"format_version\": 3") && text.contains("\"invert\": \"no\""), "{text}");
+    let loaded = LstmClassifier::load(dir.path(), Device::Cpu).unwrap();
+    assert_eq!((loaded.spec().input.as_ref(), loaded.spec().standardization.as_ref()), (Some(&input), Some(&st)));
+    assert_eq!(loaded.spec().lacks(), None);
+    // A version-2 file may not carry the new keys; statistics must fit the features.
+    let v2 = text.replace("\"format_version\": 3", "\"format_version\": 2");
+    let err = ModelSpec::from_json(Path::new("m.json"), v2.as_bytes()).unwrap_err().to_string();
+    assert!(err.contains("format_version") && err.contains("m.json"), "{err}");
+    let bad = text.replace("0.31", "0.0");
+    let err = ModelSpec::from_json(Path::new("m.json"), bad.as_bytes()).unwrap_err().to_string();
+    assert!(err.contains("standardization"), "{err}");
+    let wrong_size = text.replace("\"height\": 5", "\"height\": 6");
+    assert!(ModelSpec::from_json(Path::new("m.json"), wrong_size.as_bytes()).is_err());
 }
 
 #[test]

@@ -44,7 +44,7 @@ fn hand_made_inputs_give_clear_errors() {
     };
     assert!(load("hand-valid").is_ok());
     assert!(matches!(err("hand-empty"), ModelError::BadSpec { .. }));
-    assert!(matches!(err("hand-future-version"), ModelError::UnsupportedVersion { found: 3, .. }));
+    assert!(matches!(err("hand-future-version"), ModelError::UnsupportedVersion { found: 4, .. }));
     assert!(matches!(err("hand-version-zero"), ModelError::UnsupportedVersion { found: 0, .. }));
     assert!(matches!(err("hand-wrong-shape-weights"), ModelError::WeightsMismatch { .. }));
     assert!(matches!(err("hand-one-class"), ModelError::InvalidSpec { ref key, .. } if key == "class_names"));

@@ -69,6 +69,17 @@ pub enum OnnxError {
         /// The standard deviation given.
         std: f64,
     },
+    /// The model's standardisation is per feature (sequences); the graph
+    /// builds in one global mean and deviation only.
+    #[error(
+        "the model standardises each of its {features} features separately (model.json `standardization`); \
+         the ONNX export builds in one global mean and deviation only: standardise the input yourself \
+         with those statistics, or export a model trained with data.normalize \"scale\""
+    )]
+    PerFeatureStandardization {
+        /// Number of per-feature statistics.
+        features: usize,
+    },
     /// libtorch refused to read a parameter.
     #[error("libtorch error: {0}")]
     Torch(#[from] tch::TchError),
@@ -101,6 +112,23 @@ pub struct ExportOptions {
     /// `(images - mean) / std` first, so its input stays pixel / 255.
     /// `None` (the default) for models trained on pixel / 255.
     pub standardization: Option<(f64, f64)>,
+}
+
+impl ExportOptions {
+    /// The options a saved model asks for: its `model.json` standardisation
+    /// (format 3), built into the graph so that the exported input is
+    /// pixel / 255. Per-feature statistics are refused
+    /// ([`OnnxError::PerFeatureStandardization`]).
+    pub fn for_model(model: &LstmClassifier) -> Result<Self> {
+        let standardization = match &model.spec().standardization {
+            None => None,
+            Some(st) => match (st.mean.as_slice(), st.std.as_slice()) {
+                ([mean], [std]) => Some((*mean, *std)),
+                _ => return Err(OnnxError::PerFeatureStandardization { features: st.mean.len() }),
+            },
+        };
+        Ok(ExportOptions { standardization })
+    }
 }
 
 /// The model as ONNX bytes.

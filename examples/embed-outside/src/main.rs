@@ -1,13 +1,16 @@
 //! `embed-outside MODEL_DIR IMAGES LABELS`: loads a model saved by lstm-mnist
-//! (a run folder or its `model/` folder), classifies the images of an IDX file
-//! (gzipped or raw) and prints the accuracy against the IDX label file.
+//! (a run folder or its `model/` folder, copied anywhere) with the `inference`
+//! crate's `Predictor`, classifies the images of an IDX file (gzipped or raw)
+//! prepared as the run prepared them (standardisation included, from
+//! model.json) and prints the accuracy against the IDX label file.
 
 use std::io::Read;
 use std::path::Path;
 use std::process::ExitCode;
 
+use inference::Predictor;
 use lstm_model::tch::Device;
-use lstm_model::{images_from_bytes, LstmClassifier};
+use lstm_model::Precision;
 
 /// An IDX file of unsigned bytes (gunzipped if needed): dimensions and data.
 fn read_idx(path: &str) -> Result<(Vec<usize>, Vec<u8>), String> {
@@ -35,23 +38,24 @@ fn read_idx(path: &str) -> Result<(Vec<usize>, Vec<u8>), String> {
 }
 
 fn run(model_dir: &str, images_path: &str, labels_path: &str) -> Result<(), String> {
-    // A run folder holds the model in model/; a model folder holds model.json.
-    let dir = Path::new(model_dir);
-    let dir = if dir.join("model").join("model.json").is_file() { dir.join("model") } else { dir.to_owned() };
-    let model = LstmClassifier::load(&dir, Device::Cpu).map_err(|e| e.to_string())?;
-    let (h, w) = (model.spec().image_height, model.spec().image_width);
-    let (dims, pixels) = read_idx(images_path)?;
-    if dims.len() != 3 || (dims[1] as i64, dims[2] as i64) != (h, w) {
-        return Err(format!("{images_path}: images of shape {dims:?}, but the model reads {h}x{w} images"));
-    }
+    // A run folder or its model/ folder: model.json says how the pictures are
+    // prepared (size, invert policy, standardisation); nothing else is read.
+    let predictor = Predictor::open(Path::new(model_dir), Device::Cpu, Precision::Fp32).map_err(|e| e.to_string())?;
     let (_, labels) = read_idx(labels_path)?;
-    if labels.len() != dims[0] {
-        return Err(format!("{labels_path}: {} labels for {} images", labels.len(), dims[0]));
+    let mut images = predictor.images(Path::new(images_path), None).map_err(|e| e.to_string())?;
+    let (mut seen, mut correct) = (0, 0);
+    // A batch at a time: memory stays flat whatever the number of images.
+    while let Some(batch) = images.next_batch(1000).map_err(|e| e.to_string())? {
+        for prediction in predictor.classify_pixels(&batch.pixels).map_err(|e| e.to_string())? {
+            let label = labels.get(seen).ok_or(format!("{labels_path}: fewer labels than images"))?;
+            correct += usize::from(prediction.class == usize::from(*label));
+            seen += 1;
+        }
     }
-    let images = images_from_bytes(&pixels, h, w).map_err(|e| e.to_string())?;
-    let predictions = model.predict(&images).map_err(|e| e.to_string())?;
-    let correct = predictions.iter().zip(&labels).filter(|(p, &l)| p.class == usize::from(l)).count();
-    println!("accuracy: {:.4} ({correct} of {})", correct as f64 / labels.len() as f64, labels.len());
+    if seen != labels.len() {
+        return Err(format!("{labels_path}: {} labels for {seen} images", labels.len()));
+    }
+    println!("accuracy: {:.4} ({correct} of {seen})", correct as f64 / seen as f64);
     Ok(())
 }
 
