@@ -37,13 +37,13 @@ test: setup lint
 	scripts/test-embed-outside.sh
 	scripts/test-dist.sh
 
-# lstm-mnist against scripts/bench_pytorch.py, side by side (see README "Performance").
+# lstm-mnist against scripts/bench_pytorch.py, side by side (see docs/performance.md).
 # BENCH_ARGS passes options to scripts/bench.py, e.g. BENCH_ARGS="--runs 5 --threads 1".
 bench: build
 	python scripts/bench.py $(BENCH_ARGS)
 
 # One fuzz target (idx, config or model) for SECONDS seconds, with nightly and
-# cargo-fuzz (see README "Fuzzing"); crashes land in fuzz/artifacts/$(TARGET)/.
+# cargo-fuzz (see docs/fuzzing.md); crashes land in fuzz/artifacts/$(TARGET)/.
 TARGET ?= idx
 SECONDS ?= 600
 FUZZ_MAX_LEN_idx := 4096
@@ -54,7 +54,7 @@ fuzz: setup
 	cd fuzz && $(CARGO) +nightly fuzz run --sanitizer none -a $(TARGET) corpus/$(TARGET) -- \
 		-max_total_time=$(SECONDS) -rss_limit_mb=4096 -max_len=$(FUZZ_MAX_LEN_$(TARGET)) -timeout=10
 
-# A relocatable CPU-only folder, dist/lstm-mnist-<version>-linux-x86_64-cpu/ (README "Shipping").
+# A relocatable CPU-only folder, dist/lstm-mnist-<version>-linux-x86_64-cpu/ (docs/shipping.md).
 dist: setup
 	scripts/dist.sh
 

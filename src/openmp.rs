@@ -6,7 +6,7 @@
 //! busy one the spinning threads fight the other processes for the cores, and
 //! training on 2 threads beside two CPU-bound processes fell to about a fifth
 //! of its idle speed. With `GOMP_SPINCOUNT=10000` it keeps about half, and
-//! idle speed is unchanged (README "Performance under load" has the figures).
+//! idle speed is unchanged (docs/performance.md "Under load" has the figures).
 //!
 //! libgomp reads its environment once, in its library constructor, before
 //! `main` runs, so setting the variable from `main` is too late, and an ELF

@@ -26,6 +26,22 @@ pub enum ModelError {
         width: i64,
     },
 
+    /// A batch of sequences does not have the shape the model reads.
+    #[error("sequences of shape {got:?} do not fit this model: expected [batch, steps >= 1, {features}]")]
+    BadSequences {
+        /// The shape given.
+        got: Vec<i64>,
+        /// Features per step the model reads.
+        features: i64,
+    },
+
+    /// The lengths given with a batch of sequences do not fit it.
+    #[error("invalid sequence lengths: {detail}")]
+    BadLengths {
+        /// What is wrong and what would fix it.
+        detail: String,
+    },
+
     /// A pixel buffer is not a whole number of images of the given shape.
     #[error("{len} pixel bytes are not a whole number of {height}x{width} images")]
     BadPixels {

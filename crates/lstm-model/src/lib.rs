@@ -26,6 +26,15 @@
 //! # Ok::<(), lstm_model::ModelError>(())
 //! ```
 //!
+//! # Sequences of different lengths
+//!
+//! [`LstmClassifier::forward_sequences_t`] takes sequences `[N, T, features]`
+//! directly, with optional lengths `[N]`: each sequence is read only up to its
+//! real length (packed, as PyTorch's `pack_padded_sequence`), the readout
+//! takes its last real step or the mean of its real steps, and a
+//! bidirectional model's backward direction starts at its real end. A
+//! sequence's logits are the same alone or in a padded batch.
+//!
 //! # Using lstm-model from a crate outside the workspace
 //!
 //! `examples/embed-outside` of the repository is such a crate, built by
@@ -65,6 +74,7 @@
 mod error;
 pub mod fuzz;
 mod header;
+mod masked;
 mod precision;
 mod spec;
 mod steps;
@@ -273,14 +283,7 @@ impl LstmClassifier {
     /// bf16 through a slow generic path unless oneDNN has a bf16 LSTM for the
     /// CPU (AVX-512 BF16); fp16 is meant for CUDA.
     pub fn forward_t_with(&self, images: &Tensor, train: bool, compute: Kind) -> Result<Tensor> {
-        let output = self.recurrent_output(&self.sequences(images)?, train, compute)?;
-        let c = &self.spec.config;
-        let features = match c.readout {
-            Readout::Last => output.f_select(1, -1)?,
-            Readout::Mean => output.f_mean_dim(1, false, Kind::Float)?,
-        };
-        let features = if train && c.dropout > 0.0 { features.f_dropout(c.dropout, true)? } else { features };
-        Ok(features.f_linear(&self.out_w, Some(&self.out_b))?)
+        self.forward_sequences_t(&self.sequences(images)?, None, train, compute)
     }
 
     /// The top layer's output `[N, steps, hidden × directions]` (`f32`) for
@@ -288,13 +291,8 @@ impl LstmClassifier {
     fn recurrent_output(&self, x: &Tensor, train: bool, compute: Kind) -> Result<Tensor> {
         let c = &self.spec.config;
         let state = Tensor::f_zeros([c.layers * c.directions(), x.size()[0], c.hidden], (compute, x.device()))?;
-        let cast: Vec<Tensor>;
-        let (x, params): (Tensor, Vec<&Tensor>) = if compute == Kind::Float {
-            (x.shallow_clone(), self.rnn.iter().collect())
-        } else {
-            cast = self.rnn.iter().map(|w| w.f_to_kind(compute)).collect::<std::result::Result<_, _>>()?;
-            (x.f_to_kind(compute)?, cast.iter().collect())
-        };
+        let (x, params) = self.in_precision(x, compute)?;
+        let params: Vec<&Tensor> = params.iter().collect();
         let output = match c.cell {
             Cell::Lstm => {
                 x.f_lstm(&[&state, &state], &params, true, c.layers, c.dropout, train, c.bidirectional, true)?.0

@@ -30,3 +30,25 @@ fn logits_agree_with_pytorch_for_every_expressible_combination() {
     }
     assert_eq!(seen.len(), 16, "every cell x layers x bidirectional x readout combination");
 }
+
+/// Agreement with PyTorch's `pack_padded_sequence` on a batch of mixed
+/// lengths whose padding holds garbage: every fixture under
+/// `tests/fixtures/golden-packed/` (written by `scripts/golden_packed.py`).
+#[test]
+fn logits_with_lengths_agree_with_pytorch_packed_sequences() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden-packed");
+    let mut folders: Vec<_> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).collect();
+    folders.sort();
+    // 2 cells x 2 depths x 2 directions x 2 readouts.
+    assert_eq!(folders.len(), 16, "{folders:?}");
+    for folder in folders {
+        let model = LstmClassifier::load(&folder, Device::Cpu).unwrap();
+        let io: std::collections::HashMap<String, Tensor> =
+            Tensor::read_safetensors(folder.join("io.safetensors")).unwrap().into_iter().collect();
+        let got = model.forward_sequences(&io["x"], Some(&io["lengths"])).unwrap();
+        let want = &io["logits"];
+        assert_eq!(got.size(), want.size());
+        let diff = (&got - want).abs().max().double_value(&[]);
+        assert!(diff <= 1e-5, "{}: max |rust - pytorch| = {diff:e}", folder.display());
+    }
+}
