@@ -19,9 +19,6 @@ build: setup
 run: build
 	$(BIN) train --config $(CONFIG) --force
 
-# tests/slurm.rs starts a single-node Slurm with scripts/slurm-up.sh (installing
-# slurmctld, slurmd, slurm-client and munge from Debian when missing, as root)
-# and stops it again; without root it skips with a message, unless CI is set.
 # Style gate run by `make test`: rustfmt, clippy with warnings as errors, and
 # (library and binary code only, not tests) no function over 80 lines.
 lint:
@@ -29,11 +26,14 @@ lint:
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --release --workspace --lib --bins -- -D warnings -W clippy::too_many_lines
 
+# scripts/setup-test-tools.sh installs every outside tool the tests need (ONNX
+# Runtime, TensorBoard, chromium-headless-shell, Slurm, Fashion-MNIST, ...); the
+# tests that need one are #[ignore = "needs TOOL"] and run here with
+# --include-ignored, so a missing tool fails them. tests/cli/slurm.rs starts a
+# single-node Slurm with scripts/slurm-up.sh (as root) and stops it again.
 test: setup lint
-	scripts/setup-onnxruntime.sh
-	scripts/setup-report-tools.sh
-	@scripts/test-data.sh
-	$(CARGO) test --release --workspace
+	scripts/setup-test-tools.sh
+	$(CARGO) test --release --workspace -- --include-ignored
 	scripts/test-embed-outside.sh
 	scripts/test-dist.sh
 

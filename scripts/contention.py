@@ -11,7 +11,7 @@ variable except its own.
 
 Variants:
   libgomp     GOMP_SPINCOUNT=300000: libgomp's own default (what the binary ran with before)
-  default     no OpenMP variable: the binary's default, GOMP_SPINCOUNT=10000 (src/openmp.rs)
+  default     no OpenMP variable: the binary's default, GOMP_SPINCOUNT=10000 (crates/experiment/src/openmp.rs)
   passive     OMP_WAIT_POLICY=PASSIVE
   threads1    no OpenMP variable, --set threads=1
   spinN       GOMP_SPINCOUNT=N (for example spin1000, spin100000)

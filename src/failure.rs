@@ -48,6 +48,22 @@ pub enum Failure {
     Io { path: PathBuf, source: std::io::Error },
 }
 
+impl From<experiment::ExperimentError> for Failure {
+    fn from(e: experiment::ExperimentError) -> Self {
+        use experiment::ExperimentError as E;
+        match e {
+            E::Config(e) => Failure::Config(e),
+            E::NoCuda => Failure::NoCuda,
+            E::Usage(message) => Failure::Usage(message),
+            E::Data(e) => Failure::Data(e),
+            E::Model(e) => Failure::Model(e),
+            E::Train(e) => Failure::Train(e),
+            E::Eval(e) => Failure::Eval(e),
+            E::Io { path, source } => Failure::Io { path, source },
+        }
+    }
+}
+
 impl Failure {
     /// Whether the user is at fault: the command line, the config or its files
     /// (exit status 2), rather than the data, a file or libtorch (1). Each

@@ -1,24 +1,16 @@
-//! The library half of `lstm-mnist`: the experiment config (one JSON file
-//! composed of each crate's section, plus `--set` overrides), the wiring
-//! from the data crates to tensors, the run-folder layout, sweeps and
-//! comparisons, and the commands themselves. The binary (`src/main.rs`)
-//! only parses arguments and calls [`commands`]; tests and the fuzz targets
-//! (`fuzz/`) call the library without a process.
+//! The library half of `lstm-mnist`: the commands (`commands`: clap argument
+//! structs, printing, exit statuses), sweeps, signal handling, and the
+//! mapping of errors to exit statuses. The run pipeline is the `experiment`
+//! crate and the reports the `report` crate; their modules are re-exported
+//! here under their old paths. The binary (`src/main.rs`) only parses
+//! arguments and calls [`commands`]; tests and the fuzz targets (`fuzz/`)
+//! call the library without a process.
 
 pub mod commands;
-pub mod compare;
-pub mod config;
-pub mod data;
 mod failure;
-pub mod fuzz;
-pub mod html;
-pub mod memory;
-pub mod openmp;
-pub mod precision;
-pub mod run_folder;
-pub mod runtime;
 pub mod signals;
 pub mod sweep;
-pub mod tensorboard;
 
+pub use experiment::{config, data, fuzz, memory, openmp, precision, run_folder, runtime};
 pub use failure::{io_error, Failure};
+pub use report::{compare, html, tensorboard};

@@ -7,9 +7,10 @@ use serde_json::json;
 
 use crate::commands::predict::PredictError;
 use crate::config::Experiment;
-use crate::run_folder::{find_model_dir, write_report, write_test_pictures, RunFolder, CONFIG};
+use crate::run_folder::{find_model_dir, write_report, RunFolder, CONFIG};
 use crate::runtime::{choose_device, set_threads};
 use crate::{io_error, Failure};
+use report::plots::{write_page, write_test_pictures};
 
 /// Arguments of `lstm-mnist eval`.
 #[derive(Debug, Clone, clap::Args)]
@@ -72,7 +73,7 @@ pub fn run(args: &EvalArgs) -> Result<(), Failure> {
         let precision = eval_config.precision.unwrap_or_default();
         let compute = classifier.resolve_precision(precision, eval_config.batch_size, Workload::Inference)?;
         let model = (&classifier, compute.kind());
-        crate::run_folder::write_page(&out, (&title, &subtitle), config, model, &evaluation, test)?;
+        write_page(&out, (&title, &subtitle), config, model, &evaluation, test)?;
     }
     Ok(())
 }

@@ -175,7 +175,7 @@ fn write_sweep_json(sweep: &Sweep, dir: &Path, states: &[TrialState]) -> Result<
         })
         .collect();
     let value = json!({"name": sweep.name, "sweep_file": sweep.path.display().to_string(), "trials": trials});
-    write_json(&dir.join(SWEEP_FILE), &value)
+    Ok(write_json(&dir.join(SWEEP_FILE), &value)?)
 }
 
 /// The table of trials: id, folder, status, test accuracy, detail.

@@ -26,6 +26,21 @@ pub enum ModelError {
         width: i64,
     },
 
+    /// A step given to [`LstmClassifier::step`](crate::LstmClassifier::step) has the wrong shape.
+    #[error("step input of shape {got:?} does not fit: expected [{batch}, {features}] (one step of each sequence of the state)")]
+    BadStep {
+        /// The shape given.
+        got: Vec<i64>,
+        /// Number of sequences of the state.
+        batch: i64,
+        /// Features per step of the model.
+        features: i64,
+    },
+
+    /// A step state made by a model of another kind was given to [`LstmClassifier::step`](crate::LstmClassifier::step).
+    #[error("the step state was made by a model of another kind: start from this model's initial_state")]
+    StepStateMismatch,
+
     /// A batch of sequences does not have the shape the model reads.
     #[error("sequences of shape {got:?} do not fit this model: expected [batch, steps >= 1, {features}]")]
     BadSequences {

@@ -48,7 +48,7 @@
 //! torch-build = { path = "/path/to/lstm-mnist/crates/torch-build" }
 //! ```
 //!
-//! ```ignore
+//! ```text
 //! // build.rs: an rpath to libtorch, so the binary runs without LD_LIBRARY_PATH
 //! fn main() {
 //!     torch_build::link_libtorch();
@@ -78,6 +78,7 @@ mod masked;
 mod precision;
 mod spec;
 mod steps;
+mod stream;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -95,6 +96,7 @@ pub use spec::{
     MAX_PARAMETERS,
 };
 pub use steps::decided_at;
+pub use stream::StepState;
 /// The `tch` this crate is built on, so that dependents use the same version
 /// (a second `tch` fails to link: both claim `links = "tch"`).
 pub use tch;

@@ -1,13 +1,14 @@
 //! TensorBoard's own reader (the `tensorboard` Python package's
 //! EventAccumulator, in the project's venv) reads what EventWriter writes.
 
-#[path = "../../../tests/common/tensorboard.rs"]
+#[path = "../../../tests/cli/common/tensorboard.rs"]
 mod tensorboard;
 
 use tensorboard::tensorboard_read;
 use tfevents::{EventWriter, HParam, SessionStatus};
 
 #[test]
+#[ignore = "needs tensorboard"]
 fn tensorboard_reads_scalars_images_hparams_and_restarts() {
     let dir = tempfile::tempdir().unwrap();
     let logdir = dir.path().join("tb");
@@ -38,7 +39,7 @@ fn tensorboard_reads_scalars_images_hparams_and_restarts() {
     w.session_end(SessionStatus::Success).unwrap();
     drop(w);
 
-    let Some(read) = tensorboard_read(&logdir) else { return };
+    let read = tensorboard_read(&logdir);
     let loss = read["scalars"]["train/loss"].as_array().unwrap();
     let steps: Vec<i64> = loss.iter().map(|p| p[0].as_i64().unwrap()).collect();
     assert_eq!(steps, [10, 20, 30, 40, 50, 60, 70, 80], "{read}");

@@ -1,0 +1,418 @@
+//! `lstm-mnist compare`: several runs side by side.
+//!
+//! [`compare`] reads run folders (or sweep folders, meaning their trials):
+//! `config.json` for what differs between them, `report.json` for the test
+//! accuracy and the training summary, `metrics.jsonl` for the curves. The
+//! result, [`Comparison`], is plain serialisable data: the command prints it
+//! as a table, JSON or CSV, and draws `compare.svg` from it; HTML pages can
+//! take it as it is.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// Columns that `--sort` takes besides the dotted config keys.
+pub const SORT_KEYS: &[&str] =
+    &["dir", "test_accuracy", "best_validation_accuracy", "final_train_loss", "steps", "seconds", "samples_per_second"];
+
+/// Config keys never shown as differences: every run has its own name.
+const IGNORED_KEYS: &[&str] = &["name"];
+
+/// Why runs cannot be compared; names the path at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum CompareError {
+    /// A path holds no run and no sweep.
+    #[error("{}: holds no run (config.json) and no sweep (sweep.json, or run folders inside); give run or sweep folders", .0.display())]
+    NoRuns(PathBuf),
+    /// A file or folder cannot be read or written.
+    #[error("{}: {source}", path.display())]
+    Read {
+        /// The file or folder.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// A run's JSON file does not parse.
+    #[error("{}: not valid JSON: {source}", path.display())]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// Where and why parsing failed.
+        source: serde_json::Error,
+    },
+    /// compare.svg cannot be drawn.
+    #[error("{}: cannot draw: {message}", path.display())]
+    Plot {
+        /// The picture.
+        path: PathBuf,
+        /// What the plotting library said.
+        message: String,
+    },
+    /// `--sort` names no column (the text given).
+    #[error("--sort {0}: not a column; use one of {allowed} or a config key that differs between the runs (prefix - for descending)", allowed = SORT_KEYS.join(", "))]
+    BadSort(String),
+}
+
+impl CompareError {
+    /// Whether the command was called wrongly (exit status 2: no runs in the
+    /// folders given, an unknown `--sort`) rather than failing on a file (1).
+    pub fn is_config(&self) -> bool {
+        matches!(self, CompareError::NoRuns(_) | CompareError::BadSort(_))
+    }
+}
+
+/// One curve point: `(step, value)`.
+pub type Point = (f64, f64);
+
+/// The curves of one run, from its `metrics.jsonl`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RunCurves {
+    /// Training minibatch loss at each displayed step.
+    pub train_loss: Vec<Point>,
+    /// Validation accuracy at each validation.
+    pub validation_accuracy: Vec<Point>,
+}
+
+impl RunCurves {
+    /// Whether there is no point at all.
+    pub fn is_empty(&self) -> bool {
+        self.train_loss.is_empty() && self.validation_accuracy.is_empty()
+    }
+}
+
+/// One run of the comparison.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunRow {
+    /// The run folder.
+    pub dir: String,
+    /// Its config's `name`.
+    pub name: Option<String>,
+    /// The config keys that differ between the runs (dotted), with this run's values.
+    pub differs: BTreeMap<String, Value>,
+    /// Index into [`Comparison::groups`].
+    pub group: usize,
+    /// Whether `report.json` is there (the run finished).
+    pub finished: bool,
+    /// Test accuracy, 0 to 1.
+    pub test_accuracy: Option<f64>,
+    /// Best validation accuracy, when the run had a validation split.
+    pub best_validation_accuracy: Option<f64>,
+    /// Loss of the last displayed training minibatch.
+    pub final_train_loss: Option<f64>,
+    /// Optimisation steps taken.
+    pub steps: Option<i64>,
+    /// Training seconds (over all sessions).
+    pub seconds: Option<f64>,
+    /// Training samples per second over the whole run.
+    pub samples_per_second: Option<f64>,
+    /// Curves for plots; left out of JSON when empty.
+    #[serde(skip_serializing_if = "RunCurves::is_empty")]
+    pub curves: RunCurves,
+}
+
+/// Count, mean, sample standard deviation, minimum and maximum.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Stats {
+    /// How many values.
+    pub n: usize,
+    /// Their mean.
+    pub mean: f64,
+    /// Sample standard deviation (n - 1); null for a single value.
+    pub std: Option<f64>,
+    /// The smallest value.
+    pub min: f64,
+    /// The largest value.
+    pub max: f64,
+}
+
+impl Stats {
+    /// Statistics of the values; `None` when there are none.
+    pub fn of(values: &[f64]) -> Option<Stats> {
+        let n = values.len();
+        if n == 0 {
+            return None;
+        }
+        let mean = values.iter().sum::<f64>() / n as f64;
+        let std = (n > 1).then(|| (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt());
+        let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        Some(Stats { n, mean, std, min, max })
+    }
+}
+
+/// Runs that differ only in their seeds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Group {
+    /// What the group's runs have in common among the differing keys (seed keys left out).
+    pub differs: BTreeMap<String, Value>,
+    /// Runs in the group.
+    pub n: usize,
+    /// Indices into [`Comparison::runs`].
+    pub runs: Vec<usize>,
+    /// Over the group's finished runs.
+    pub test_accuracy: Option<Stats>,
+    /// Best validation accuracies over the group's runs that validated.
+    pub best_validation_accuracy: Option<Stats>,
+    /// Final training losses over the group's runs.
+    pub final_train_loss: Option<Stats>,
+}
+
+/// The comparison of a set of runs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    /// Dotted config keys whose values differ between the runs, sorted.
+    pub keys: Vec<String>,
+    /// One row per run, in the order given (or sorted).
+    pub runs: Vec<RunRow>,
+    /// The runs grouped by everything but their seeds.
+    pub groups: Vec<Group>,
+}
+
+fn read_json(path: &Path) -> Result<Value, CompareError> {
+    let text = std::fs::read_to_string(path).map_err(|source| CompareError::Read { path: path.to_owned(), source })?;
+    serde_json::from_str(&text).map_err(|source| CompareError::Json { path: path.to_owned(), source })
+}
+
+/// The run folders a path stands for: itself when it holds `config.json`; a
+/// sweep folder's trials in `sweep.json` order; else the run folders directly
+/// inside it, by name.
+pub fn run_dirs(path: &Path) -> Result<Vec<PathBuf>, CompareError> {
+    if path.join("config.json").is_file() {
+        return Ok(vec![path.to_owned()]);
+    }
+    let sweep = path.join(experiment::run_folder::SWEEP_FILE);
+    if sweep.is_file() {
+        let value = read_json(&sweep)?;
+        let trials = value.get("trials").and_then(Value::as_array).cloned().unwrap_or_default();
+        let dirs: Vec<PathBuf> = trials
+            .iter()
+            .filter_map(|t| t.get("dir").and_then(Value::as_str))
+            .map(|d| path.join(d))
+            .filter(|d| d.join("config.json").is_file())
+            .collect();
+        if !dirs.is_empty() {
+            return Ok(dirs);
+        }
+    }
+    let entries = std::fs::read_dir(path).map_err(|source| CompareError::Read { path: path.to_owned(), source })?;
+    let mut dirs: Vec<PathBuf> =
+        entries.flatten().map(|e| e.path()).filter(|p| p.join("config.json").is_file()).collect();
+    dirs.sort();
+    if dirs.is_empty() {
+        return Err(CompareError::NoRuns(path.to_owned()));
+    }
+    Ok(dirs)
+}
+
+/// Flattens a config into dotted keys; arrays and scalars are leaves.
+pub fn flatten(value: &Value) -> BTreeMap<String, Value> {
+    fn walk(prefix: &str, value: &Value, out: &mut BTreeMap<String, Value>) {
+        match value {
+            Value::Object(map) if !map.is_empty() => {
+                for (k, v) in map {
+                    let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    walk(&key, v, out);
+                }
+            }
+            other => {
+                out.insert(prefix.to_owned(), other.clone());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk("", value, &mut out);
+    out
+}
+
+/// Whether a dotted key is a seed (runs differing only in seeds form a group).
+pub fn is_seed_key(key: &str) -> bool {
+    key == "seed" || key.ends_with(".seed")
+}
+
+/// Everything a run folder says about the run, except what differs.
+fn read_run(dir: &Path) -> Result<(BTreeMap<String, Value>, RunRow), CompareError> {
+    let config = flatten(&read_json(&dir.join("config.json"))?);
+    let report_path = dir.join("report.json");
+    let report = if report_path.is_file() { Some(read_json(&report_path)?) } else { None };
+    let train = report.as_ref().and_then(|r| r.get("train"));
+    let number = |v: Option<&Value>, key: &str| v.and_then(|v| v.get(key)).and_then(Value::as_f64);
+    let mut curves = RunCurves::default();
+    let (mut last_step, mut last_elapsed, mut best_seen) = (None, None, None::<f64>);
+    let metrics = dir.join("metrics.jsonl");
+    if let Ok(text) = std::fs::read_to_string(&metrics) {
+        for record in text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()) {
+            let (Some(step), Some(kind)) = (number(Some(&record), "step"), record.get("kind").and_then(Value::as_str))
+            else {
+                continue;
+            };
+            last_step = Some(step as i64);
+            last_elapsed = number(Some(&record), "elapsed").or(last_elapsed);
+            match (kind, number(Some(&record), "loss"), number(Some(&record), "accuracy")) {
+                ("train", Some(loss), _) => curves.train_loss.push((step, loss)),
+                ("validation", _, Some(acc)) => {
+                    curves.validation_accuracy.push((step, acc));
+                    best_seen = Some(best_seen.map_or(acc, |b| b.max(acc)));
+                }
+                _ => {}
+            }
+        }
+    }
+    let seconds = number(train, "seconds").or(last_elapsed);
+    let samples = number(train, "samples");
+    let row = RunRow {
+        dir: dir.display().to_string(),
+        name: config.get("name").and_then(Value::as_str).map(str::to_owned),
+        differs: BTreeMap::new(),
+        group: 0,
+        finished: report.is_some(),
+        test_accuracy: number(report.as_ref(), "accuracy"),
+        best_validation_accuracy: train
+            .and_then(|t| t.get("best_validation"))
+            .and_then(|b| b.get("accuracy"))
+            .and_then(Value::as_f64)
+            .or(best_seen),
+        final_train_loss: curves.train_loss.last().map(|p| p.1).or_else(|| number(train, "last_loss")),
+        steps: train.and_then(|t| t.get("steps")).and_then(Value::as_i64).or(last_step),
+        seconds,
+        samples_per_second: match (samples, seconds) {
+            (Some(n), Some(s)) if s > 0.0 => Some(n / s),
+            _ => None,
+        },
+        curves,
+    };
+    Ok((config, row))
+}
+
+/// Compares the runs under `paths` (run folders, or sweep folders meaning their trials).
+pub fn compare(paths: &[PathBuf]) -> Result<Comparison, CompareError> {
+    let mut configs = Vec::new();
+    let mut runs = Vec::new();
+    for path in paths {
+        for dir in run_dirs(path)? {
+            let (config, row) = read_run(&dir)?;
+            configs.push(config);
+            runs.push(row);
+        }
+    }
+    let all_keys: std::collections::BTreeSet<&String> = configs.iter().flat_map(|c| c.keys()).collect();
+    let keys: Vec<String> = all_keys
+        .into_iter()
+        .filter(|k| !IGNORED_KEYS.contains(&k.as_str()))
+        .filter(|k| configs.windows(2).any(|w| w[0].get(*k) != w[1].get(*k)))
+        .cloned()
+        .collect();
+    let mut groups: Vec<Group> = Vec::new();
+    for (i, (config, row)) in configs.iter().zip(runs.iter_mut()).enumerate() {
+        row.differs = keys.iter().map(|k| (k.clone(), config.get(k).cloned().unwrap_or(Value::Null))).collect();
+        let common: BTreeMap<String, Value> =
+            row.differs.iter().filter(|(k, _)| !is_seed_key(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        row.group = match groups.iter().position(|g| g.differs == common) {
+            Some(g) => g,
+            None => {
+                groups.push(Group {
+                    differs: common,
+                    n: 0,
+                    runs: Vec::new(),
+                    test_accuracy: None,
+                    best_validation_accuracy: None,
+                    final_train_loss: None,
+                });
+                groups.len() - 1
+            }
+        };
+        groups[row.group].runs.push(i);
+    }
+    for group in &mut groups {
+        let pick =
+            |f: fn(&RunRow) -> Option<f64>| -> Vec<f64> { group.runs.iter().filter_map(|&i| f(&runs[i])).collect() };
+        group.n = group.runs.len();
+        group.test_accuracy = Stats::of(&pick(|r| r.test_accuracy));
+        group.best_validation_accuracy = Stats::of(&pick(|r| r.best_validation_accuracy));
+        group.final_train_loss = Stats::of(&pick(|r| r.final_train_loss));
+    }
+    Ok(Comparison { keys, runs, groups })
+}
+
+impl Comparison {
+    /// Sorts the runs by a column of [`SORT_KEYS`] or a differing config key,
+    /// ascending (descending with a leading `-`); runs without a value go last.
+    pub fn sort(&mut self, key: &str) -> Result<(), CompareError> {
+        let (descending, column) = match key.strip_prefix('-') {
+            Some(k) => (true, k),
+            None => (false, key),
+        };
+        if !SORT_KEYS.contains(&column) && !self.keys.iter().any(|k| k == column) {
+            return Err(CompareError::BadSort(key.to_owned()));
+        }
+        let value = |r: &RunRow| -> Value {
+            match column {
+                "dir" => Value::from(r.dir.clone()),
+                "test_accuracy" => r.test_accuracy.map_or(Value::Null, Value::from),
+                "best_validation_accuracy" => r.best_validation_accuracy.map_or(Value::Null, Value::from),
+                "final_train_loss" => r.final_train_loss.map_or(Value::Null, Value::from),
+                "steps" => r.steps.map_or(Value::Null, Value::from),
+                "seconds" => r.seconds.map_or(Value::Null, Value::from),
+                "samples_per_second" => r.samples_per_second.map_or(Value::Null, Value::from),
+                k => r.differs.get(k).cloned().unwrap_or(Value::Null),
+            }
+        };
+        let mut order: Vec<usize> = (0..self.runs.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (va, vb) = (value(&self.runs[a]), value(&self.runs[b]));
+            match (va.is_null(), vb.is_null()) {
+                (true, true) => std::cmp::Ordering::Equal,
+                (true, false) => std::cmp::Ordering::Greater,
+                (false, true) => std::cmp::Ordering::Less,
+                _ if descending => compare_values(&vb, &va),
+                _ => compare_values(&va, &vb),
+            }
+        });
+        let runs: Vec<RunRow> = order.iter().map(|&i| self.runs[i].clone()).collect();
+        for group in &mut self.groups {
+            group.runs = group.runs.iter().map(|r| order.iter().position(|o| o == r).unwrap_or(*r)).collect();
+            group.runs.sort_unstable();
+        }
+        self.runs = runs;
+        Ok(())
+    }
+
+    /// The JSON of `--json` and `summary.json`: runs and groups, without the curves.
+    pub fn summary_json(&self) -> Value {
+        let mut plain = self.clone();
+        for run in &mut plain.runs {
+            run.curves = RunCurves::default();
+        }
+        serde_json::to_value(&plain).unwrap_or(Value::Null)
+    }
+}
+
+fn compare_values(a: &Value, b: &Value) -> std::cmp::Ordering {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => x.total_cmp(&y),
+        _ => short(a).cmp(&short(b)),
+    }
+}
+
+/// A value as shown in tables and CSV: strings bare, everything else as JSON.
+pub fn short(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A group's label: its differing values, `key=value` joined by spaces (`all runs` when none).
+pub fn group_label(group: &Group) -> String {
+    if group.differs.is_empty() {
+        return "all runs".into();
+    }
+    group.differs.iter().map(|(k, v)| format!("{}={}", k, short(v))).collect::<Vec<_>>().join(" ")
+}
+
+mod output;
+pub use output::{csv, table, write_outputs, write_svg};
+
+#[cfg(test)]
+mod tests;
