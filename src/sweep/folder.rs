@@ -31,7 +31,7 @@ pub struct HeldTrial {
 /// cadences, which a run continued from its checkpoint takes on (as
 /// `train --resume --set` does).
 pub fn may_change_on_extend(key: &str) -> bool {
-    crate::commands::train::resume_may_change(key) || key == "name" || key == "threads"
+    experiment::resume_may_change(key) || key == "name" || key == "threads"
 }
 
 /// Whether `dir` holds a sweep (its `sweep-config.json`).
