@@ -6,12 +6,10 @@ use std::path::{Path, PathBuf};
 
 use lstm_model::{LstmClassifier, SPEC_FILE};
 use lstm_onnx::ExportOptions;
-use mnist_data::Normalize;
 use tch::Device;
 
 use crate::config::{ConfigError, Experiment};
-use crate::data::DataSection;
-use crate::run_folder::find_model_dir;
+use crate::run_folder::{find_model_dir, RunFolder};
 use crate::{io_error, Failure};
 
 /// Arguments of `lstm-mnist export`.
@@ -138,19 +136,16 @@ pub fn export(model: &Path, format: ExportFormat, out: &Path) -> Result<Exported
 /// `dir`, if it trained on standardised pixels (recomputed from its training
 /// data, as the training did); `None` for other runs and bare model folders.
 pub(crate) fn run_standardization(dir: &Path) -> Result<Option<(f64, f64)>, ExportError> {
-    let Some(config) = dir.parent().map(|run| run.join("config.json")).filter(|c| c.is_file()) else {
+    let Some(config) = dir.parent().map(|run| RunFolder::new(run).config()).filter(|c| c.is_file()) else {
         return Ok(None);
     };
     let experiment = Experiment::load(&config, &[])?;
-    let normalize = match &experiment.data {
-        DataSection::Idx(data) => data.normalize,
-        DataSection::ImageFolder(data) => data.normalize,
-        DataSection::Synth(_) => Normalize::Scale,
-    };
-    if normalize != Normalize::Standardize {
+    let section = serde_json::to_value(&experiment.data).unwrap_or_default();
+    if section["normalize"] != "standardize" {
         return Ok(None);
     }
-    Ok(crate::data::load(&experiment.data)?.standardization)
+    let st = crate::data::load(&experiment.data)?.standardization;
+    Ok(st.map(|st| (st.mean[0], st.std[0])))
 }
 
 /// The libtorch this binary was built against: the folder holding `include/`

@@ -13,8 +13,10 @@
 //! from which a run resumes exactly, metric records sent to pluggable sinks
 //! ([`MetricsSink`]; [`JsonlSink`] writes `metrics.jsonl`) and a progress bar.
 //!
-//! The trainer takes tensors, not a dataset type, so any data crate can feed
-//! it: images `[N, rows, cols]` `f32` and labels `[N]` `i64`.
+//! The trainer takes data-core's [`Split`], never a data crate's type, so any
+//! data crate can feed it: features `[N, T, F]` `f32` (pictures `[N, rows, cols]`,
+//! or sequences with their lengths) and labels `[N]` `i64`. Sequences of
+//! different lengths are batched in length buckets (`train.length_buckets`).
 //!
 //! ```no_run
 //! use lstm_model::{tch::{Device, Kind, Tensor}, LstmClassifier, ModelConfig, ModelSpec};
@@ -30,8 +32,8 @@
 //!     sinks: vec![Box::new(JsonlSink::new("runs/example/metrics.jsonl"))],
 //!     ..Default::default()
 //! };
-//! let split = Split { images: &images, labels: &labels };
-//! let summary = train(&model, split, None, &config, &mut std::io::stdout(), options)?;
+//! let split = Split::new(images, labels);
+//! let summary = train(&model, &split, None, &config, &mut std::io::stdout(), options)?;
 //! println!("{} steps, last loss {:?}", summary.steps, summary.last_loss);
 //! # Ok::<(), trainer::TrainError>(())
 //! ```
@@ -52,7 +54,6 @@ use std::sync::atomic::AtomicBool;
 
 use lstm_model::LstmClassifier;
 use serde::Serialize;
-use tch::Tensor;
 
 use batches::BatchOrder;
 use config::Length;
@@ -64,6 +65,8 @@ pub use config::{
     AdamConfig, ConstantSchedule, CosineSchedule, OneCycleSchedule, OptimizerConfig, Precision, RmspropConfig,
     ScheduleConfig, SgdConfig, StepSchedule, TrainConfig, DEFAULT_TRAINING_ITERS,
 };
+/// One split: features `[N, T, F]` `f32`, labels `[N]` `i64` (data-core's one type).
+pub use data_core::Split;
 pub use error::TrainError;
 pub use metrics::{JsonlSink, MetricRecord, MetricsSink};
 pub use optim::Optimizer;
@@ -108,15 +111,6 @@ pub struct TrainSummary {
     pub restored_best: bool,
     /// The last checkpoint written.
     pub checkpoint: Option<PathBuf>,
-}
-
-/// Image and label tensors of one split: `[N, rows, cols]` `f32` and `[N]` `i64`.
-#[derive(Debug, Clone, Copy)]
-pub struct Split<'a> {
-    /// Images `[N, rows, cols]`.
-    pub images: &'a Tensor,
-    /// Labels `[N]`.
-    pub labels: &'a Tensor,
 }
 
 /// How a run interacts with the world: files, metric sinks, interruption, progress bar.
@@ -169,8 +163,8 @@ impl std::fmt::Debug for Options<'_> {
 /// good checkpoint in place.
 pub fn train(
     model: &LstmClassifier,
-    train: Split,
-    validation: Option<Split>,
+    train: &Split,
+    validation: Option<&Split>,
     config: &TrainConfig,
     progress: &mut dyn Write,
     options: Options,
@@ -179,9 +173,9 @@ pub fn train(
     state.start()?;
     let mut stop = Stop::Completed;
     for step in state.next_step()..=state.total_steps() {
-        let (x, y) = state.step(step)?;
+        let batch = state.step(step)?;
         if step % config.display_step == 0 {
-            state.display(step, &x, &y, progress)?;
+            state.display(step, &batch, progress)?;
         }
         if state.validation_due(step) && state.validate(step)? {
             stop = Stop::EarlyStopping;
