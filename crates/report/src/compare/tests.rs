@@ -189,3 +189,15 @@ fn out_and_paths_must_be_folders() {
     let err = compare(&[tmp.path().join("missing")]).unwrap_err();
     assert!(err.is_config() && err.to_string().contains("missing"), "{err}");
 }
+
+#[test]
+fn a_huge_config_value_does_not_break_the_table() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    fake_run(&a, 0.01, 0, 0.9, &[1.0]);
+    std::fs::create_dir(&b).unwrap();
+    let long = "d".repeat(100_000);
+    std::fs::write(b.join("config.json"), json!({"name": "b", "data": {"dir": long}}).to_string()).unwrap();
+    let c = compare(&[a, b]).unwrap();
+    assert!(table(&c).contains(&long), "the long value is printed whole");
+}
