@@ -43,6 +43,9 @@ pub enum Failure {
     /// `export` or `env` failed.
     #[error(transparent)]
     Export(#[from] ExportError),
+    /// Any other failure of the run pipeline (a run folder's file that cannot be used).
+    #[error(transparent)]
+    Experiment(experiment::ExperimentError),
     /// A file could not be read or written.
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
@@ -60,6 +63,7 @@ impl From<experiment::ExperimentError> for Failure {
             E::Train(e) => Failure::Train(e),
             E::Eval(e) => Failure::Eval(e),
             E::Io { path, source } => Failure::Io { path, source },
+            e @ E::BadFile { .. } => Failure::Experiment(e),
         }
     }
 }
@@ -79,6 +83,7 @@ impl Failure {
             Failure::Sweep(e) => e.is_config(),
             Failure::Compare(e) => e.is_config(),
             Failure::Export(e) => e.is_config(),
+            Failure::Experiment(e) => e.is_config(),
             Failure::Io { .. } => false,
         }
     }

@@ -82,7 +82,7 @@ pub fn run(args: &BenchArgs) -> Result<(), Failure> {
         ..experiment.train.clone()
     };
     let mut sink = std::io::sink();
-    let split = || trainer::Split { images: train_images, labels: train_labels };
+    let split = || trainer::Split { images: train_images, labels: train_labels, lengths: None };
     if args.warmup > 0 {
         trainer::train(&model, split(), None, &with_steps(args.warmup), &mut sink, trainer::Options::default())?;
     }

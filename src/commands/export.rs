@@ -11,7 +11,7 @@ use tch::Device;
 
 use crate::config::{ConfigError, Experiment};
 use crate::data::DataSection;
-use crate::run_folder::find_model_dir;
+use crate::run_folder::{find_model_dir, RunFolder};
 use crate::{io_error, Failure};
 
 /// Arguments of `lstm-mnist export`.
@@ -138,7 +138,7 @@ pub fn export(model: &Path, format: ExportFormat, out: &Path) -> Result<Exported
 /// `dir`, if it trained on standardised pixels (recomputed from its training
 /// data, as the training did); `None` for other runs and bare model folders.
 pub(crate) fn run_standardization(dir: &Path) -> Result<Option<(f64, f64)>, ExportError> {
-    let Some(config) = dir.parent().map(|run| run.join("config.json")).filter(|c| c.is_file()) else {
+    let Some(config) = dir.parent().map(|run| RunFolder::new(run).config()).filter(|c| c.is_file()) else {
         return Ok(None);
     };
     let experiment = Experiment::load(&config, &[])?;

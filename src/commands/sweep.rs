@@ -242,7 +242,7 @@ fn run_trial(sweep: &Sweep, dir: &Path, id: usize, threads: Option<usize>) -> Re
 /// Whether the finished run in `dir` has another run length than `experiment`
 /// (the sweep file was changed to extend its trials).
 fn longer(dir: &Path, experiment: &Experiment) -> bool {
-    let Ok(saved) = Experiment::load(&dir.join("config.json"), &[]) else { return false };
+    let Ok(saved) = RunFolder::new(dir).read_config() else { return false };
     let (a, b) = (&saved.train, &experiment.train);
     (a.training_iters, a.epochs, a.max_steps) != (b.training_iters, b.epochs, b.max_steps)
 }

@@ -18,10 +18,7 @@ use serde_json::Value;
 use crate::config::{set_dotted_value, ConfigError, Experiment};
 pub use spec::{Base, Distribution, SlurmSection, SweepFile};
 
-/// File a sweep's trial folder gets before it runs: `{"sweep", "id", "overrides"}`.
-pub const TRIAL_FILE: &str = "trial.json";
-/// The sweep folder's list of trials and their states.
-pub const SWEEP_FILE: &str = "sweep.json";
+pub use experiment::run_folder::{SWEEP_FILE, TRIAL_FILE};
 /// The copy of the sweep file (with its base config inlined) in the sweep folder.
 pub const SWEEP_COPY: &str = "sweep-config.json";
 /// Longest trial folder name; longer ones are cut and end with a hash.

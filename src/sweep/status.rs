@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use experiment::run_folder::RunFolder;
 use serde::{Deserialize, Serialize};
 
 /// Written by the process that runs a trial, into its folder.
@@ -130,16 +131,14 @@ pub fn trial_state(dir: &Path) -> TrialState {
             }
         }
         Some(_) => stopped(),
-        None if dir.join("config.json").is_file() || dir.join(super::TRIAL_FILE).is_file() => stopped(),
+        None if RunFolder::new(dir).holds_run() || dir.join(super::TRIAL_FILE).is_file() => stopped(),
         None => state(Status::Pending, None),
     }
 }
 
 /// Test accuracy of a finished run, from its `report.json`.
 pub fn report_accuracy(dir: &Path) -> Option<f64> {
-    let text = std::fs::read_to_string(dir.join("report.json")).ok()?;
-    let report: serde_json::Value = serde_json::from_str(&text).ok()?;
-    report.get("accuracy")?.as_f64()
+    Some(RunFolder::new(dir).read_report().ok()??.accuracy)
 }
 
 /// Writes `status.json` atomically (temporary file, then rename).

@@ -153,7 +153,23 @@ pub fn evaluate_with_predictions(
     labels: &Tensor,
     config: &EvalConfig,
 ) -> Result<Evaluation, EvalError> {
-    let pass = batched_pass(model, images, labels, config, config.wants_decision(model))?;
+    evaluate_sequences(model, images, None, labels, config)
+}
+
+/// As [`evaluate_with_predictions`], for inputs whose sequences have
+/// `lengths` `[N]` real steps (`None`: all): each sequence is read up to its
+/// own length, whatever the padding and the batch (see
+/// `LstmClassifier::forward_input_t`). The decision time is computed only
+/// without lengths.
+pub fn evaluate_sequences(
+    model: &LstmClassifier,
+    inputs: &Tensor,
+    lengths: Option<&Tensor>,
+    labels: &Tensor,
+    config: &EvalConfig,
+) -> Result<Evaluation, EvalError> {
+    let decisions = lengths.is_none() && config.wants_decision(model);
+    let pass = batched_pass(model, Inputs { x: inputs, lengths, labels }, config, decisions)?;
     let truth = Vec::<i64>::try_from(&labels.f_to_device(tch::Device::Cpu)?.f_to_kind(Kind::Int64)?)?;
     let n = pass.predictions.len();
     let names = &model.spec().class_names;
@@ -171,7 +187,18 @@ pub fn loss_and_accuracy(
     labels: &Tensor,
     config: &EvalConfig,
 ) -> Result<(f64, f64), EvalError> {
-    let pass = batched_pass(model, images, labels, config, false)?;
+    loss_and_accuracy_sequences(model, images, None, labels, config)
+}
+
+/// As [`loss_and_accuracy`], for sequences of `lengths` real steps (`None`: all).
+pub fn loss_and_accuracy_sequences(
+    model: &LstmClassifier,
+    inputs: &Tensor,
+    lengths: Option<&Tensor>,
+    labels: &Tensor,
+    config: &EvalConfig,
+) -> Result<(f64, f64), EvalError> {
+    let pass = batched_pass(model, Inputs { x: inputs, lengths, labels }, config, false)?;
     let n = pass.predictions.len() as f64;
     Ok((pass.loss_sum / n, pass.correct as f64 / n))
 }
@@ -190,15 +217,26 @@ struct Pass {
     predictions: Vec<i64>,
 }
 
+/// A split as [`batched_pass`] reads it.
+#[derive(Clone, Copy)]
+struct Inputs<'a> {
+    /// Images or sequences `[N, ...]`.
+    x: &'a Tensor,
+    /// Real steps of each sequence `[N]`, or `None` when all are full.
+    lengths: Option<&'a Tensor>,
+    /// Labels `[N]`.
+    labels: &'a Tensor,
+}
+
 /// Runs `model` over the split in batches of `config.batch_size`, without
 /// gradients; with `decisions`, also counts when each prediction was decided.
 fn batched_pass(
     model: &LstmClassifier,
-    images: &Tensor,
-    labels: &Tensor,
+    inputs: Inputs,
     config: &EvalConfig,
     decisions: bool,
 ) -> Result<Pass, EvalError> {
+    let (images, labels) = (inputs.x, inputs.labels);
     config.validate()?;
     let n = labels.size().first().copied().unwrap_or(0);
     if labels.dim() != 1 || images.size().first() != Some(&n) || n == 0 {
@@ -207,6 +245,11 @@ fn batched_pass(
             images.size(),
             labels.size()
         )));
+    }
+    if let Some(lengths) = inputs.lengths {
+        if lengths.size() != [n] {
+            return Err(EvalError::BadData(format!("lengths {:?} for {n} examples; expected [{n}]", lengths.size())));
+        }
     }
     let classes = model.spec().classes();
     let device = model.device();
@@ -222,7 +265,8 @@ fn batched_pass(
     tch::no_grad(|| -> Result<(), EvalError> {
         for start in (0..n).step_by(config.batch_size as usize) {
             let len = config.batch_size.min(n - start);
-            let x = images.f_narrow(0, start, len)?.f_to_device(device)?;
+            let (x, lengths) = batch_inputs(images, inputs.lengths, start, len)?;
+            let x = x.f_to_device(device)?;
             let y = labels.f_narrow(0, start, len)?.f_to_device(device)?;
             let (min, max) = (y.f_min()?.f_int64_value(&[])?, y.f_max()?.f_int64_value(&[])?);
             if min < 0 || max >= classes {
@@ -240,7 +284,7 @@ fn batched_pass(
                         .extend(counter.add(&Vec::<i64>::try_from(&step_classes.f_flatten(0, -1)?)?, &y_cpu));
                     steps.f_select(1, -1)?
                 }
-                None => model.forward_t_with(&x, false, compute)?,
+                None => model.forward_input_t(&x, lengths.as_ref(), false, compute)?,
             };
             let batch_loss =
                 logits.f_log_softmax(-1, Kind::Float)?.f_nll_loss(&y, None::<Tensor>, Reduction::Sum, -100)?;
@@ -252,6 +296,24 @@ fn batched_pass(
         Ok(())
     })?;
     Ok(pass)
+}
+
+/// Examples `start..start + len` of a split, and their lengths; with
+/// lengths, the sequences are cut to the batch's longest (the padding beyond
+/// it is read by no sequence).
+fn batch_inputs(
+    x: &Tensor,
+    lengths: Option<&Tensor>,
+    start: i64,
+    len: i64,
+) -> Result<(Tensor, Option<Tensor>), EvalError> {
+    let x = x.f_narrow(0, start, len)?;
+    let Some(lengths) = lengths else { return Ok((x, None)) };
+    let lengths = lengths.f_narrow(0, start, len)?;
+    let longest = lengths.f_max()?.f_int64_value(&[])?;
+    let steps = x.size().get(1).copied().unwrap_or(0);
+    let x = if longest >= 1 && longest < steps { x.f_narrow(1, 0, longest)? } else { x };
+    Ok((x, Some(lengths)))
 }
 
 #[cfg(test)]
@@ -374,5 +436,40 @@ mod tests {
         let out_of_range = Tensor::from_slice(&[0i64, 1, 2]);
         let err = evaluate(&model, &images, &out_of_range, &EvalConfig::default()).unwrap_err().to_string();
         assert!(err.contains("label 2"), "{err}");
+    }
+
+    /// With lengths, each sequence is classified as it would be alone, at
+    /// every batch size (batches are cut to their longest sequence).
+    #[test]
+    fn sequences_of_mixed_lengths_are_read_up_to_their_length() {
+        let spec = ModelSpec::new(
+            ModelConfig { hidden: 6, bidirectional: true, ..Default::default() },
+            7,
+            3,
+            (0..4).map(|c| c.to_string()).collect(),
+        );
+        let model = LstmClassifier::new(spec, Device::Cpu).unwrap();
+        let (x, labels) = crate::seeded_data(3, &[9, 7, 3], 4);
+        let lengths = Tensor::from_slice(&[7i64, 1, 3, 5, 2, 7, 4, 6, 2]);
+        let alone: Vec<Tensor> = (0..9)
+            .map(|i| {
+                let len = lengths.int64_value(&[i]);
+                model.forward_sequences(&x.narrow(0, i, 1).narrow(1, 0, len), None).unwrap()
+            })
+            .collect();
+        let logits = Tensor::cat(&alone, 0);
+        let expected = Vec::<i64>::try_from(logits.argmax(-1, false)).unwrap();
+        let expected_loss = logits.cross_entropy_for_logits(&labels).double_value(&[]);
+        for batch_size in [1, 2, 4, 1000] {
+            let config = EvalConfig { batch_size, ..Default::default() };
+            let e = evaluate_sequences(&model, &x, Some(&lengths), &labels, &config).unwrap();
+            assert_eq!(e.predictions, expected, "batch {batch_size}");
+            assert!((e.report.loss - expected_loss).abs() < 1e-5, "batch {batch_size}");
+            assert!(e.report.decision.is_none() && e.decided_at.is_empty());
+            let (loss, _) = loss_and_accuracy_sequences(&model, &x, Some(&lengths), &labels, &config).unwrap();
+            assert!((loss - expected_loss).abs() < 1e-5);
+        }
+        let err = evaluate_sequences(&model, &x, Some(&lengths.narrow(0, 0, 3)), &labels, &EvalConfig::default());
+        assert!(matches!(err, Err(EvalError::BadData(_))));
     }
 }

@@ -30,6 +30,14 @@ pub enum ExperimentError {
     /// Evaluation or drawing failed.
     #[error(transparent)]
     Eval(#[from] eval::EvalError),
+    /// A file of a run folder cannot be used.
+    #[error("{}: {message}", path.display())]
+    BadFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
     /// A file could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {
@@ -51,7 +59,7 @@ impl ExperimentError {
             ExperimentError::Model(e) => e.is_config(),
             ExperimentError::Train(e) => e.is_config(),
             ExperimentError::Eval(e) => e.is_config(),
-            ExperimentError::Io { .. } => false,
+            ExperimentError::Io { .. } | ExperimentError::BadFile { .. } => false,
         }
     }
 }

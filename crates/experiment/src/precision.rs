@@ -13,6 +13,7 @@ use serde_json::Value;
 use tch::Device;
 
 use crate::config::{ConfigError, Experiment};
+use crate::run_folder::RunFolder;
 
 /// The config key that decides: `eval.precision`, or `train.precision` when that is unset.
 fn deciding_key(eval: Option<Precision>) -> &'static str {
@@ -49,8 +50,8 @@ pub fn eval_config(experiment: &Experiment, device: Device) -> Result<EvalConfig
 
 /// The run's `config.json` for a run folder or its `model/` folder, if there is one.
 pub fn run_config_path(model: &Path) -> Option<PathBuf> {
-    let parent = model.parent().map(|p| p.join("config.json"));
-    std::iter::once(model.join("config.json")).chain(parent).find(|p| p.is_file())
+    let parent = model.parent().map(|p| RunFolder::new(p).config());
+    std::iter::once(RunFolder::new(model).config()).chain(parent).find(|p| p.is_file())
 }
 
 /// The precision to run the model of `model` (a run folder or its `model/`

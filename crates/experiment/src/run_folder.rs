@@ -11,10 +11,12 @@ use serde_json::Value;
 use crate::{io_error, ExperimentError};
 
 mod guard;
+mod read;
 pub use guard::{
     check_eval_out, check_new_run_dir, check_output_folder, is_free, lock, mark, prepare_new_run, resumable,
     warn_previous, Aside, RunLock,
 };
+pub use read::{BestValidation, RunReport, TrainReport};
 
 /// The resolved experiment config.
 pub const CONFIG: &str = "config.json";

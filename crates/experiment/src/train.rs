@@ -294,8 +294,8 @@ fn train_and_save(
         ..run.trainer_options(setup.resume)
     };
     options.sinks.extend(hooks.sinks(run));
-    let train_split = trainer::Split { images: &data.train.0, labels: &data.train.1 };
-    let validation = data.validation.as_ref().map(|(images, labels)| trainer::Split { images, labels });
+    let train_split = trainer::Split { images: &data.train.0, labels: &data.train.1, lengths: None };
+    let validation = data.validation.as_ref().map(|(images, labels)| trainer::Split { images, labels, lengths: None });
     let out = io.progress;
     let summary = trainer::train(model, train_split, validation, &experiment.train, out, options)?;
     if summary.stop == trainer::Stop::Interrupted {

@@ -14,7 +14,7 @@
 
 use tch::{Device, Kind, Tensor};
 
-use crate::{Cell, LstmClassifier, ModelError, Readout, Result};
+use crate::{Cell, LstmClassifier, ModelError, Readout, Result, Sequence};
 
 impl LstmClassifier {
     /// Logits `[N, classes]` for sequences `x` `[N, T, features]` (any `T`),
@@ -49,6 +49,31 @@ impl LstmClassifier {
         };
         let features = if train && c.dropout > 0.0 { features.f_dropout(c.dropout, true)? } else { features };
         Ok(features.f_linear(&self.out_w, Some(&self.out_b))?)
+    }
+
+    /// Logits for a batch as a data split holds it — `input` images or
+    /// sequences, `lengths` the real steps of each (`None`: all) — with the
+    /// recurrent layers in `compute` precision. Without lengths this is
+    /// exactly [`forward_t_with`](Self::forward_t_with); with lengths the
+    /// input must be sequences `[N, T, features]` read one row per step (the
+    /// `"rows"` layout), of any `T`.
+    pub fn forward_input_t(
+        &self,
+        input: &Tensor,
+        lengths: Option<&Tensor>,
+        train: bool,
+        compute: Kind,
+    ) -> Result<Tensor> {
+        match lengths {
+            None => self.forward_t_with(input, train, compute),
+            Some(_) if self.spec.config.sequence != Sequence::Rows => Err(ModelError::BadLengths {
+                detail: format!(
+                    "sequence lengths need model.sequence = \"rows\" (one input row per step), not {:?}",
+                    self.spec.config.sequence
+                ),
+            }),
+            Some(lengths) => self.forward_sequences_t(input, Some(lengths), train, compute),
+        }
     }
 
     /// [`forward_sequences_t`](Self::forward_sequences_t) in evaluation mode,

@@ -40,7 +40,7 @@ pub fn write_test_pictures(
 
 /// curves.svg from the run's metrics.jsonl.
 pub fn write_curves(run: &RunFolder) -> Result<(), ExperimentError> {
-    let records = trainer::metrics::read(&run.metrics())?;
+    let records = run.read_metrics()?;
     let (mut train, mut validation) = (Vec::new(), Vec::new());
     for record in records {
         match record {

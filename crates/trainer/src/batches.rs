@@ -18,14 +18,40 @@ pub(crate) struct BatchOrder {
     epoch: u64,
     cursor: usize,
     order: Vec<i64>,
+    buckets: Option<Buckets>,
 }
+
+/// Length buckets: each epoch's batches hold sequences of similar lengths.
+#[derive(Debug, Clone)]
+struct Buckets {
+    /// Real length of every example.
+    lengths: Vec<i64>,
+    /// Examples per batch.
+    batch: usize,
+}
+
+/// Batches per pool sorted by length (see [`BatchOrder::with_buckets`]).
+const POOL_BATCHES: usize = 50;
 
 impl BatchOrder {
     /// An order over `len` examples (`len > 0`), starting at epoch 0.
     pub fn new(len: usize, seed: u64) -> Self {
-        let mut this = Self { len, seed, epoch: 0, cursor: 0, order: Vec::new() };
+        let mut this = Self { len, seed, epoch: 0, cursor: 0, order: Vec::new(), buckets: None };
         this.order = this.epoch_order(0);
         this
+    }
+
+    /// The same order with length buckets over examples of `lengths`
+    /// (`lengths.len()` examples) for batches of `batch`: each epoch's
+    /// permutation is cut into pools of [`POOL_BATCHES`] batches, each pool
+    /// sorted by length (ties keep the random order), cut into batches, and
+    /// the whole batches shuffled (a last partial batch stays last). A batch
+    /// then pads little; the epoch still visits every example once, and its
+    /// order still depends only on the seed and the epoch.
+    pub fn with_buckets(mut self, lengths: Vec<i64>, batch: usize) -> Self {
+        self.buckets = Some(Buckets { lengths, batch: batch.max(1) });
+        self.order = self.epoch_order(self.epoch);
+        self
     }
 
     /// The permutation of epoch `epoch`.
@@ -34,13 +60,20 @@ impl BatchOrder {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         rng.set_stream(epoch);
         order.shuffle(&mut rng);
-        order
+        let Some(Buckets { lengths, batch }) = &self.buckets else { return order };
+        for pool in order.chunks_mut(batch * POOL_BATCHES) {
+            pool.sort_by_key(|&i| lengths[i as usize]);
+        }
+        let mut batches: Vec<&[i64]> = order.chunks(*batch).collect();
+        let partial = if batches.last().is_some_and(|b| b.len() < *batch) { batches.pop() } else { None };
+        batches.shuffle(&mut rng);
+        batches.into_iter().chain(partial).flatten().copied().collect()
     }
 
     /// The order of `len` examples positioned at `(epoch, cursor)`, as saved
     /// by a checkpoint from [`BatchOrder::epoch`] and [`BatchOrder::cursor`].
     pub fn resume(len: usize, seed: u64, epoch: u64, cursor: usize) -> Self {
-        let mut this = Self { len, seed, epoch, cursor: cursor.min(len), order: Vec::new() };
+        let mut this = Self { len, seed, epoch, cursor: cursor.min(len), order: Vec::new(), buckets: None };
         this.order = this.epoch_order(epoch);
         this
     }
@@ -91,6 +124,36 @@ impl BatchOrder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn buckets_visit_every_example_once_in_batches_of_similar_length() {
+        let lengths: Vec<i64> = (0..103).map(|i| (i * 37 % 29) + 1).collect();
+        let plain = BatchOrder::new(103, 5);
+        let mut order = BatchOrder::new(103, 5).with_buckets(lengths.clone(), 4);
+        for epoch in 0..3 {
+            let all: Vec<i64> = (0..26).flat_map(|_| order.next_batch_in_epoch(4, false)).collect();
+            let mut sorted = all.clone();
+            sorted.sort();
+            assert_eq!(sorted, (0..103).collect::<Vec<_>>(), "epoch {epoch}");
+            assert_eq!(all, order.epoch_order(epoch));
+            // Padding of bucketed batches against the plain order's.
+            let pad = |o: &[i64]| -> i64 {
+                o.chunks(4)
+                    .map(|b| {
+                        let l: Vec<i64> = b.iter().map(|&i| lengths[i as usize]).collect();
+                        l.iter().max().unwrap() * l.len() as i64 - l.iter().sum::<i64>()
+                    })
+                    .sum()
+            };
+            assert!(pad(&all) * 5 < pad(&plain.epoch_order(epoch)), "epoch {epoch}: buckets pad far less");
+        }
+        assert_ne!(order.epoch_order(0), order.epoch_order(1));
+        // A last partial batch (103 = 25 * 4 + 3) stays last: whole batches stay whole.
+        let e0 = order.epoch_order(0);
+        assert_eq!(e0[100..].len(), 3);
+        let resumed = BatchOrder::resume(103, 5, 1, 8).with_buckets(lengths, 4);
+        assert_eq!(resumed.epoch_order(1), order.epoch_order(1));
+    }
 
     #[test]
     fn every_epoch_is_a_permutation_and_epochs_differ() {

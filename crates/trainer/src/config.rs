@@ -64,6 +64,13 @@ pub struct TrainConfig {
     /// run in the lower precision, the readout, loss and evaluation in `f32`.
     /// Default `"fp32"`.
     pub precision: Precision,
+    /// For sequences of different lengths: batch sequences of similar
+    /// lengths together (each epoch's order is cut into pools of 50 batches,
+    /// each sorted by length, and the batches shuffled), so that little
+    /// padding is computed; the log reports the padding fraction. Default
+    /// null: on when the training split has lengths, off otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub length_buckets: Option<bool>,
 }
 
 pub use crate::optim::{AdamConfig, OptimizerConfig, RmspropConfig, SgdConfig};
@@ -110,6 +117,7 @@ impl Default for TrainConfig {
             checkpoint_every: 200,
             keep_checkpoints: 2,
             precision: Precision::Fp32,
+            length_buckets: None,
         }
     }
 }

@@ -14,7 +14,9 @@
 //! ([`MetricsSink`]; [`JsonlSink`] writes `metrics.jsonl`) and a progress bar.
 //!
 //! The trainer takes tensors, not a dataset type, so any data crate can feed
-//! it: images `[N, rows, cols]` `f32` and labels `[N]` `i64`.
+//! it: images `[N, rows, cols]` (or sequences `[N, T, F]` with their lengths)
+//! `f32` and labels `[N]` `i64`. Sequences of different lengths are batched
+//! in length buckets (`train.length_buckets`).
 //!
 //! ```no_run
 //! use lstm_model::{tch::{Device, Kind, Tensor}, LstmClassifier, ModelConfig, ModelSpec};
@@ -30,7 +32,7 @@
 //!     sinks: vec![Box::new(JsonlSink::new("runs/example/metrics.jsonl"))],
 //!     ..Default::default()
 //! };
-//! let split = Split { images: &images, labels: &labels };
+//! let split = Split { images: &images, labels: &labels, lengths: None };
 //! let summary = train(&model, split, None, &config, &mut std::io::stdout(), options)?;
 //! println!("{} steps, last loss {:?}", summary.steps, summary.last_loss);
 //! # Ok::<(), trainer::TrainError>(())
@@ -110,13 +112,19 @@ pub struct TrainSummary {
     pub checkpoint: Option<PathBuf>,
 }
 
-/// Image and label tensors of one split: `[N, rows, cols]` `f32` and `[N]` `i64`.
+/// Input and label tensors of one split: images `[N, rows, cols]` or
+/// sequences `[N, T, F]` `f32`, labels `[N]` `i64`, and for sequences of
+/// different lengths their real steps `[N]` `i64`.
 #[derive(Debug, Clone, Copy)]
 pub struct Split<'a> {
-    /// Images `[N, rows, cols]`.
+    /// Images `[N, rows, cols]`, or sequences `[N, T, F]` padded at the end.
     pub images: &'a Tensor,
     /// Labels `[N]`.
     pub labels: &'a Tensor,
+    /// Real steps of each sequence `[N]` (each in `1..=T`); `None` when all
+    /// have `T`. With lengths, the model reads each sequence up to its own
+    /// length, and batches are cut to their longest sequence.
+    pub lengths: Option<&'a Tensor>,
 }
 
 /// How a run interacts with the world: files, metric sinks, interruption, progress bar.
@@ -179,9 +187,9 @@ pub fn train(
     state.start()?;
     let mut stop = Stop::Completed;
     for step in state.next_step()..=state.total_steps() {
-        let (x, y) = state.step(step)?;
+        let batch = state.step(step)?;
         if step % config.display_step == 0 {
-            state.display(step, &x, &y, progress)?;
+            state.display(step, &batch, progress)?;
         }
         if state.validation_due(step) && state.validate(step)? {
             stop = Stop::EarlyStopping;

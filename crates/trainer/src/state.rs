@@ -31,7 +31,12 @@ pub(crate) struct TrainState<'a> {
     device: Device,
     images: Tensor,
     labels: Tensor,
-    validation: Option<(Tensor, Tensor)>,
+    /// Real steps of each training sequence (on the CPU), when they differ.
+    lengths: Option<Tensor>,
+    validation: Option<Data>,
+    /// Steps of real data and steps computed (real plus padding) in this
+    /// session's batches, for the padding fraction.
+    padding: (i64, i64),
     total_steps: i64,
     steps_per_epoch: i64,
     schedule: Schedule,
@@ -49,6 +54,20 @@ pub(crate) struct TrainState<'a> {
     clock: Clock,
 }
 
+/// A split on the model's device: inputs, labels, lengths (on the CPU).
+struct Data {
+    x: Tensor,
+    y: Tensor,
+    lengths: Option<Tensor>,
+}
+
+/// One minibatch: inputs cut to its longest sequence, labels, lengths.
+pub(crate) struct Batch {
+    x: Tensor,
+    y: Tensor,
+    lengths: Option<Tensor>,
+}
+
 /// Training time of this session and throughput between progress lines.
 struct Clock {
     start: Instant,
@@ -60,17 +79,34 @@ struct Clock {
 
 fn check_split(what: &str, split: &Split) -> Result<i64, TrainError> {
     let n = split.labels.size().first().copied().unwrap_or(0);
+    let bad = |detail: String| Err(TrainError::BadData { split: what.to_owned(), detail });
     if split.labels.dim() != 1 || split.images.size().first() != Some(&n) || n == 0 {
-        return Err(TrainError::BadData {
-            split: what.to_owned(),
-            detail: format!(
-                "{:?} images for {:?} labels; expected [N, rows, cols] images and [N] labels with N > 0",
-                split.images.size(),
-                split.labels.size()
-            ),
-        });
+        return bad(format!(
+            "{:?} images for {:?} labels; expected [N, rows, cols] images and [N] labels with N > 0",
+            split.images.size(),
+            split.labels.size()
+        ));
+    }
+    if let Some(lengths) = split.lengths {
+        let steps = split.images.size().get(1).copied().unwrap_or(0);
+        let (lo, hi) = (lengths.f_min()?.f_int64_value(&[])?, lengths.f_max()?.f_int64_value(&[])?);
+        if lengths.size() != [n] || lo < 1 || hi > steps {
+            return bad(format!(
+                "lengths {:?} from {lo} to {hi} for {n} sequences of {steps} steps; expected [{n}], each in 1..={steps}",
+                lengths.size()
+            ));
+        }
     }
     Ok(n)
+}
+
+/// The split's tensors on `device` (lengths as `i64` on the CPU).
+fn to_device(split: &Split, device: Device) -> Result<Data, TrainError> {
+    Ok(Data {
+        x: split.images.f_to_device(device)?,
+        y: split.labels.f_to_device(device)?,
+        lengths: split.lengths.map(|l| l.f_to_device(Device::Cpu)?.f_to_kind(Kind::Int64)).transpose()?,
+    })
 }
 
 /// The training loss: mean softmax cross-entropy of a minibatch.
@@ -157,10 +193,12 @@ impl<'a> TrainState<'a> {
             check_split("validation", v)?;
         }
         let device = model.device();
-        let validation = match validation {
-            Some(v) => Some((v.images.f_to_device(device)?, v.labels.f_to_device(device)?)),
-            None => None,
-        };
+        let validation = validation.map(|v| to_device(&v, device)).transpose()?;
+        let data = to_device(&train, device)?;
+        let mut order = BatchOrder::new(n as usize, config.seed);
+        if let (Some(lengths), true) = (&data.lengths, config.length_buckets != Some(false)) {
+            order = order.with_buckets(Vec::<i64>::try_from(lengths)?, config.batch_size as usize);
+        }
         let total_steps = config.steps(n);
         let schedule = Schedule::new(config.schedule.clone(), config.learning_rate, total_steps);
         let meta = CheckpointMeta {
@@ -185,14 +223,16 @@ impl<'a> TrainState<'a> {
             reseed: model.spec().config.dropout > 0.0,
             length: config.length()?,
             device,
-            images: train.images.f_to_device(device)?,
-            labels: train.labels.f_to_device(device)?,
+            images: data.x,
+            labels: data.y,
+            lengths: data.lengths,
             validation,
+            padding: (0, 0),
             total_steps,
             steps_per_epoch: config.steps_per_epoch(n).max(1),
             schedule,
             optimizer: Optimizer::new(config.optimizer.clone(), model.var_store())?,
-            order: BatchOrder::new(n as usize, config.seed),
+            order,
             meta,
             early: EarlyStopping::new(config.patience),
             best_weights: None,
@@ -296,6 +336,10 @@ impl<'a> TrainState<'a> {
         }
         let n = self.labels.size()[0] as usize;
         self.order = BatchOrder::resume(n, self.config.seed, saved.epoch, saved.cursor);
+        if let (Some(lengths), true) = (&self.lengths, self.config.length_buckets != Some(false)) {
+            self.order =
+                self.order.clone().with_buckets(Vec::<i64>::try_from(lengths)?, self.config.batch_size as usize);
+        }
         self.early = EarlyStopping::resume(self.config.patience, saved.best, saved.bad_validations);
         tracing::info!(step = saved.step, checkpoint = %dir.display(), "resuming");
         self.resumed_from = Some(saved.step);
@@ -304,8 +348,21 @@ impl<'a> TrainState<'a> {
         Ok(())
     }
 
+    /// The examples `batch` of the training split, cut to their longest sequence.
+    fn gather(&mut self, batch: &[i64]) -> Result<Batch, TrainError> {
+        let cpu_index = Tensor::f_from_slice(batch)?;
+        let index = cpu_index.f_to_device(self.device)?;
+        let (x, y) = (self.images.f_index_select(0, &index)?, self.labels.f_index_select(0, &index)?);
+        let Some(all) = &self.lengths else { return Ok(Batch { x, y, lengths: None }) };
+        let lengths = all.f_index_select(0, &cpu_index)?;
+        let longest = lengths.f_max()?.f_int64_value(&[])?;
+        self.padding.0 += lengths.f_sum(Kind::Int64)?.f_int64_value(&[])?;
+        self.padding.1 += longest * batch.len() as i64;
+        Ok(Batch { x: x.f_narrow(1, 0, longest)?, y, lengths: Some(lengths) })
+    }
+
     /// One optimiser step on the next minibatch; returns the minibatch.
-    pub fn step(&mut self, step: i64) -> Result<(Tensor, Tensor), TrainError> {
+    pub fn step(&mut self, step: i64) -> Result<Batch, TrainError> {
         let config = self.config;
         if self.reseed {
             tch::manual_seed(step_seed(config.seed, step));
@@ -314,12 +371,11 @@ impl<'a> TrainState<'a> {
             Length::TrainingIters(_) | Length::Steps(_) => self.order.next_batch(config.batch_size as usize),
             Length::Epochs(_) => self.order.next_batch_in_epoch(config.batch_size as usize, config.drop_last),
         };
-        let index = Tensor::f_from_slice(&batch)?.f_to_device(self.device)?;
-        let (x, y) = (self.images.f_index_select(0, &index)?, self.labels.f_index_select(0, &index)?);
+        let data = self.gather(&batch)?;
         let lr = self.schedule.lr(step);
         self.optimizer.zero_grad();
-        let logits = self.model.forward_t_with(&x, true, self.compute)?;
-        let loss = cross_entropy(&logits, &y)?;
+        let logits = self.model.forward_input_t(&data.x, data.lengths.as_ref(), true, self.compute)?;
+        let loss = cross_entropy(&logits, &data.y)?;
         let loss_value = loss.f_double_value(&[])?;
         if !loss_value.is_finite() {
             if let Some(bar) = &self.bar {
@@ -344,13 +400,15 @@ impl<'a> TrainState<'a> {
         if let Some(bar) = &self.bar {
             bar.set_position(meta.samples as u64);
         }
-        Ok((x, y))
+        Ok(data)
     }
 
     /// The notebook's progress line for the minibatch `(x, y)` of step
     /// `step`, measured after the update, and its metric record.
-    pub fn display(&mut self, step: i64, x: &Tensor, y: &Tensor, progress: &mut dyn Write) -> Result<(), TrainError> {
-        let (loss, accuracy) = tch::no_grad(|| loss_and_accuracy(&self.model.forward_t(x, false)?, y))?;
+    pub fn display(&mut self, step: i64, batch: &Batch, progress: &mut dyn Write) -> Result<(), TrainError> {
+        let (x, lengths) = (&batch.x, batch.lengths.as_ref());
+        let logits = tch::no_grad(|| self.model.forward_input_t(x, lengths, false, Kind::Float))?;
+        let (loss, accuracy) = loss_and_accuracy(&logits, &batch.y)?;
         let line = format!(
             "Iter {}, Minibatch Loss= {loss:.6}, Training Accuracy= {accuracy:.5}",
             step * self.config.batch_size
@@ -394,8 +452,9 @@ impl<'a> TrainState<'a> {
 
     /// Validates, keeps the best weights; returns whether early stopping says stop.
     pub fn validate(&mut self, step: i64) -> Result<bool, TrainError> {
-        let Some((vx, vy)) = &self.validation else { return Ok(false) };
-        let (loss, accuracy) = eval::loss_and_accuracy(self.model, vx, vy, &self.options.validation)?;
+        let Some(v) = &self.validation else { return Ok(false) };
+        let (loss, accuracy) =
+            eval::loss_and_accuracy_sequences(self.model, &v.x, v.lengths.as_ref(), &v.y, &self.options.validation)?;
         let point = ValidationPoint { step, accuracy, loss };
         let improved = self.early.update(point);
         if improved {
@@ -469,6 +528,31 @@ impl<'a> TrainState<'a> {
         Ok(())
     }
 
+    /// Logs the padding fraction of this session's batches of sequences, and
+    /// what it would have been with every batch padded to the longest
+    /// training sequence.
+    fn log_padding(&self) {
+        let (Some(lengths), (real, computed)) = (&self.lengths, self.padding) else { return };
+        if computed == 0 {
+            return;
+        }
+        let mean =
+            lengths.f_to_kind(Kind::Double).and_then(|l| l.f_mean(Kind::Double)).and_then(|m| m.f_double_value(&[]));
+        let longest = self.images.size().get(1).copied().unwrap_or(1) as f64;
+        let unbucketed = mean.map_or(f64::NAN, |m| 1.0 - m / longest);
+        tracing::info!(
+            padding = format!("{:.1}%", 100.0 * (computed - real) as f64 / computed as f64),
+            padding_if_padded_to_longest = format!("{:.1}%", 100.0 * unbucketed),
+            length_buckets = self.config.length_buckets != Some(false),
+            samples_per_second = format!(
+                "{:.0}",
+                (self.meta.samples - self.clock.samples_before) as f64
+                    / self.clock.start.elapsed().as_secs_f64().max(1e-9)
+            ),
+            "sequence padding: share of the steps computed that were padding"
+        );
+    }
+
     /// Ends the run: clears the progress bar, sets the model to the best
     /// validation's weights when configured, finishes the sinks.
     pub fn finish(mut self, stop: Stop) -> Result<TrainSummary, TrainError> {
@@ -476,6 +560,7 @@ impl<'a> TrainState<'a> {
             bar.finish_and_clear();
         }
         let seconds = self.clock.start.elapsed().as_secs_f64();
+        self.log_padding();
         let mut restored_best = false;
         if stop != Stop::Interrupted && self.config.restore_best {
             if let Some(best) = &self.best_weights {

@@ -64,7 +64,7 @@ fn max_steps_is_exactly_that_many_steps() {
     let (images, labels) = toy_data(64);
     let m = model(4);
     let config = TrainConfig { max_steps: Some(7), batch_size: 10, display_step: 1, ..Default::default() };
-    let split = Split { images: &images, labels: &labels };
+    let split = Split { images: &images, labels: &labels, lengths: None };
     let mut log = Vec::new();
     let summary = train(&m, split, None, &config, &mut log, Options::default()).unwrap();
     assert_eq!((summary.steps, summary.total_steps, summary.samples), (7, 7, 70));
@@ -90,7 +90,7 @@ fn model(hidden: i64) -> LstmClassifier {
 }
 
 fn split<'a>(data: &'a (Tensor, Tensor)) -> Split<'a> {
-    Split { images: &data.0, labels: &data.1 }
+    Split { images: &data.0, labels: &data.1, lengths: None }
 }
 
 #[test]
@@ -138,7 +138,7 @@ fn mismatched_data_is_an_error() {
     let labels = Tensor::zeros([9], (Kind::Int64, Device::Cpu));
     let err = train(
         &model(4),
-        Split { images: &images, labels: &labels },
+        Split { images: &images, labels: &labels, lengths: None },
         None,
         &TrainConfig::default(),
         &mut Vec::new(),
@@ -260,8 +260,15 @@ fn nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint() {
     let _ = tch::no_grad(|| images.get(0).get(0).get(0).fill_(f64::NAN));
     let dir = tempfile::tempdir().unwrap();
     let opts = files(dir.path());
-    let err =
-        train(&model(4), Split { images: &images, labels: &labels }, None, &config, &mut Vec::new(), opts).unwrap_err();
+    let err = train(
+        &model(4),
+        Split { images: &images, labels: &labels, lengths: None },
+        None,
+        &config,
+        &mut Vec::new(),
+        opts,
+    )
+    .unwrap_err();
     let TrainError::Diverged { step, loss, checkpoint } = &err else { panic!("{err}") };
     assert_eq!(*step, bad_step);
     assert!(loss.is_nan());
@@ -456,4 +463,83 @@ fn resumed_run_with_dropout_is_exact() {
     let full = train_losses(full_dir.path());
     assert_eq!(full.len(), 12);
     assert_eq!(train_losses(dir.path()), full);
+}
+
+/// Sequences whose class only their length tells: every value (padding too)
+/// is 1, class 0 has 2 to 4 real steps, class 1 has 7 to 9. A model that read
+/// the padding would see identical sequences.
+fn length_data(n: i64) -> (Tensor, Tensor, Tensor) {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let labels: Vec<i64> = (0..n).map(|_| rng.random_range(0..2)).collect();
+    let lengths: Vec<i64> = labels.iter().map(|&l| if l == 0 { 2 } else { 7 } + rng.random_range(0..3)).collect();
+    let x = Tensor::ones([n, 9, 3], (Kind::Float, Device::Cpu));
+    (x, Tensor::from_slice(&labels), Tensor::from_slice(&lengths))
+}
+
+fn length_model() -> LstmClassifier {
+    let config = ModelConfig { hidden: 8, init: lstm_model::Init::Pytorch, ..Default::default() };
+    LstmClassifier::new(ModelSpec::new(config, 9, 3, vec!["short".into(), "long".into()]), Device::Cpu).unwrap()
+}
+
+#[test]
+fn sequences_are_read_up_to_their_lengths_with_or_without_buckets() {
+    let (x, y, lengths) = length_data(96);
+    let (vx, vy, vl) = length_data(40);
+    for buckets in [None, Some(false)] {
+        let model = length_model();
+        let config = TrainConfig {
+            batch_size: 16,
+            epochs: Some(12),
+            training_iters: None,
+            display_step: 6,
+            learning_rate: 0.02,
+            length_buckets: buckets,
+            ..Default::default()
+        };
+        let train_split = Split { images: &x, labels: &y, lengths: Some(&lengths) };
+        let validation = Split { images: &vx, labels: &vy, lengths: Some(&vl) };
+        let summary =
+            train(&model, train_split, Some(validation), &config, &mut Vec::new(), Options::default()).unwrap();
+        let best = summary.best_validation.unwrap().accuracy;
+        assert!(best == 1.0, "buckets {buckets:?}: validation accuracy {best}");
+    }
+}
+
+#[test]
+fn bad_lengths_are_errors() {
+    let (x, y, _) = length_data(8);
+    let config = TrainConfig { max_steps: Some(1), ..Default::default() };
+    for lengths in [Tensor::from_slice(&[3i64; 7]), Tensor::from_slice(&[0i64; 8]), Tensor::from_slice(&[10i64; 8])] {
+        let split = Split { images: &x, labels: &y, lengths: Some(&lengths) };
+        let err = train(&length_model(), split, None, &config, &mut Vec::new(), Options::default()).unwrap_err();
+        assert!(matches!(err, TrainError::BadData { .. }) && err.to_string().contains("lengths"), "{err}");
+    }
+}
+
+/// Resuming a run of bucketed sequences takes exactly the uninterrupted steps.
+#[test]
+fn resumed_bucketed_run_is_exact() {
+    let (x, y, lengths) = length_data(90);
+    let config = TrainConfig {
+        batch_size: 16,
+        epochs: Some(3),
+        training_iters: None,
+        display_step: 1,
+        checkpoint_every: 4,
+        ..Default::default()
+    };
+    let run = |stop_after: Option<i64>, resume: bool, dir: &Path| {
+        let split = Split { images: &x, labels: &y, lengths: Some(&lengths) };
+        let opts = Options { stop_after, resume, ..files(dir) };
+        let mut out = Vec::new();
+        train(&length_model(), split, None, &config, &mut out, opts).unwrap();
+        String::from_utf8(out).unwrap()
+    };
+    let (full, parts) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let whole = run(None, false, full.path());
+    let first = run(Some(7), false, parts.path());
+    let second = run(None, true, parts.path());
+    assert_eq!(first + &second, whole);
+    assert_eq!(train_losses(parts.path()), train_losses(full.path()));
 }

@@ -10,9 +10,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::run_folder::RunFolder;
 use crate::sweep::status::{self, Status};
 use crate::sweep::Sweep;
 use crate::{io_error, Failure};
+use trainer::MetricRecord;
 
 /// The last signal received (0: none), and how many arrived.
 static SIGNAL: AtomicI32 = AtomicI32::new(0);
@@ -48,10 +50,11 @@ struct Running {
 
 /// The last step written to a trial's metrics.jsonl, and its loss.
 fn last_step(dir: &Path) -> Option<(u64, f64)> {
-    let text = std::fs::read_to_string(dir.join("metrics.jsonl")).ok()?;
-    let line = text.lines().rev().find(|l| l.contains("\"kind\":\"train\""))?;
-    let record: serde_json::Value = serde_json::from_str(line).ok()?;
-    Some((record.get("step")?.as_u64()?, record.get("loss")?.as_f64()?))
+    let records = RunFolder::new(dir).read_metrics().ok()?;
+    records.iter().rev().find_map(|r| match *r {
+        MetricRecord::Train { step, loss, .. } => Some((u64::try_from(step).ok()?, loss)),
+        MetricRecord::Validation { .. } => None,
+    })
 }
 
 fn start(

@@ -129,3 +129,22 @@ fn bad_shapes_and_lengths_are_errors() {
     let err = m.forward_sequences(&values(2, 9, 0).narrow(2, 0, 2), None).unwrap_err();
     assert!(matches!(err, ModelError::BadSequences { features: 3, .. }), "{err}");
 }
+
+#[test]
+fn forward_input_is_forward_without_lengths_and_needs_rows_with_them() {
+    let (batch, lengths, _) = padded_batch();
+    let m = model(configs()[3].clone());
+    let plain = m.forward_input_t(&batch, None, false, Kind::Float).unwrap();
+    assert!(plain.equal(&m.forward_t(&batch, false).unwrap()));
+    let with = m.forward_input_t(&batch, Some(&lengths), false, Kind::Float).unwrap();
+    assert!(with.equal(&m.forward_sequences_t(&batch, Some(&lengths), false, Kind::Float).unwrap()));
+    let pixels = ModelSpec::new(
+        ModelConfig { hidden: 3, sequence: crate::Sequence::Pixels, ..Default::default() },
+        9,
+        FEATURES,
+        vec!["a".into(), "b".into()],
+    );
+    let pixels = LstmClassifier::new(pixels, Device::Cpu).unwrap();
+    let err = pixels.forward_input_t(&batch, Some(&lengths), false, Kind::Float).unwrap_err();
+    assert!(err.to_string().contains("model.sequence = \"rows\""), "{err}");
+}

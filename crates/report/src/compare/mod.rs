@@ -10,8 +10,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use experiment::run_folder::RunFolder;
 use serde::Serialize;
 use serde_json::Value;
+use trainer::MetricRecord;
 
 /// Columns that `--sort` takes besides the dotted config keys.
 pub const SORT_KEYS: &[&str] =
@@ -50,6 +52,9 @@ pub enum CompareError {
         /// What the plotting library said.
         message: String,
     },
+    /// A run folder's file cannot be used.
+    #[error(transparent)]
+    Run(#[from] experiment::ExperimentError),
     /// `--sort` names no column (the text given).
     #[error("--sort {0}: not a column; use one of {allowed} or a config key that differs between the runs (prefix - for descending)", allowed = SORT_KEYS.join(", "))]
     BadSort(String),
@@ -59,6 +64,7 @@ impl CompareError {
     /// Whether the command was called wrongly (exit status 2: no runs in the
     /// folders given, an unknown `--sort`) rather than failing on a file (1).
     pub fn is_config(&self) -> bool {
+        // A run folder's damaged file (`Run`) is not the command line's fault.
         matches!(self, CompareError::NoRuns(_) | CompareError::BadSort(_))
     }
 }
@@ -179,7 +185,7 @@ fn read_json(path: &Path) -> Result<Value, CompareError> {
 /// sweep folder's trials in `sweep.json` order; else the run folders directly
 /// inside it, by name.
 pub fn run_dirs(path: &Path) -> Result<Vec<PathBuf>, CompareError> {
-    if path.join("config.json").is_file() {
+    if RunFolder::new(path).holds_run() {
         return Ok(vec![path.to_owned()]);
     }
     let sweep = path.join(experiment::run_folder::SWEEP_FILE);
@@ -190,7 +196,7 @@ pub fn run_dirs(path: &Path) -> Result<Vec<PathBuf>, CompareError> {
             .iter()
             .filter_map(|t| t.get("dir").and_then(Value::as_str))
             .map(|d| path.join(d))
-            .filter(|d| d.join("config.json").is_file())
+            .filter(|d| RunFolder::new(d).holds_run())
             .collect();
         if !dirs.is_empty() {
             return Ok(dirs);
@@ -198,7 +204,7 @@ pub fn run_dirs(path: &Path) -> Result<Vec<PathBuf>, CompareError> {
     }
     let entries = std::fs::read_dir(path).map_err(|source| CompareError::Read { path: path.to_owned(), source })?;
     let mut dirs: Vec<PathBuf> =
-        entries.flatten().map(|e| e.path()).filter(|p| p.join("config.json").is_file()).collect();
+        entries.flatten().map(|e| e.path()).filter(|p| RunFolder::new(p).holds_run()).collect();
     dirs.sort();
     if dirs.is_empty() {
         return Err(CompareError::NoRuns(path.to_owned()));
@@ -231,52 +237,56 @@ pub fn is_seed_key(key: &str) -> bool {
     key == "seed" || key.ends_with(".seed")
 }
 
-/// Everything a run folder says about the run, except what differs.
-fn read_run(dir: &Path) -> Result<(BTreeMap<String, Value>, RunRow), CompareError> {
-    let config = flatten(&read_json(&dir.join("config.json"))?);
-    let report_path = dir.join("report.json");
-    let report = if report_path.is_file() { Some(read_json(&report_path)?) } else { None };
-    let train = report.as_ref().and_then(|r| r.get("train"));
-    let number = |v: Option<&Value>, key: &str| v.and_then(|v| v.get(key)).and_then(Value::as_f64);
+/// What a run's metrics.jsonl says: its curves, last step, training time so far and best validation accuracy.
+#[derive(Default)]
+struct Progress {
+    curves: RunCurves,
+    last_step: Option<i64>,
+    last_elapsed: Option<f64>,
+    best_seen: Option<f64>,
+}
+
+/// The [`Progress`] of a run, from its metrics.jsonl.
+fn read_progress(run: &RunFolder) -> Result<Progress, CompareError> {
     let mut curves = RunCurves::default();
     let (mut last_step, mut last_elapsed, mut best_seen) = (None, None, None::<f64>);
-    let metrics = dir.join("metrics.jsonl");
-    if let Ok(text) = std::fs::read_to_string(&metrics) {
-        for record in text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()) {
-            let (Some(step), Some(kind)) = (number(Some(&record), "step"), record.get("kind").and_then(Value::as_str))
-            else {
-                continue;
-            };
-            last_step = Some(step as i64);
-            last_elapsed = number(Some(&record), "elapsed").or(last_elapsed);
-            match (kind, number(Some(&record), "loss"), number(Some(&record), "accuracy")) {
-                ("train", Some(loss), _) => curves.train_loss.push((step, loss)),
-                ("validation", _, Some(acc)) => {
-                    curves.validation_accuracy.push((step, acc));
-                    best_seen = Some(best_seen.map_or(acc, |b| b.max(acc)));
-                }
-                _ => {}
+    for record in run.read_metrics()? {
+        last_step = Some(record.step());
+        match record {
+            MetricRecord::Train { step, loss, elapsed, .. } => {
+                last_elapsed = Some(elapsed);
+                curves.train_loss.push((step as f64, loss));
+            }
+            MetricRecord::Validation { step, accuracy, elapsed, .. } => {
+                last_elapsed = Some(elapsed);
+                curves.validation_accuracy.push((step as f64, accuracy));
+                best_seen = Some(best_seen.map_or(accuracy, |b| b.max(accuracy)));
             }
         }
     }
-    let seconds = number(train, "seconds").or(last_elapsed);
-    let samples = number(train, "samples");
+    Ok(Progress { curves, last_step, last_elapsed, best_seen })
+}
+
+/// Everything a run folder says about the run, except what differs.
+fn read_run(dir: &Path) -> Result<(BTreeMap<String, Value>, RunRow), CompareError> {
+    let run = RunFolder::new(dir);
+    let config = flatten(&run.read_config_json()?);
+    let report = run.read_report()?;
+    let train = report.as_ref().and_then(|r| r.train.clone()).unwrap_or_default();
+    let Progress { curves, last_step, last_elapsed, best_seen } = read_progress(&run)?;
+    let seconds = train.seconds.or(last_elapsed);
     let row = RunRow {
         dir: dir.display().to_string(),
         name: config.get("name").and_then(Value::as_str).map(str::to_owned),
         differs: BTreeMap::new(),
         group: 0,
         finished: report.is_some(),
-        test_accuracy: number(report.as_ref(), "accuracy"),
-        best_validation_accuracy: train
-            .and_then(|t| t.get("best_validation"))
-            .and_then(|b| b.get("accuracy"))
-            .and_then(Value::as_f64)
-            .or(best_seen),
-        final_train_loss: curves.train_loss.last().map(|p| p.1).or_else(|| number(train, "last_loss")),
-        steps: train.and_then(|t| t.get("steps")).and_then(Value::as_i64).or(last_step),
+        test_accuracy: report.as_ref().map(|r| r.accuracy),
+        best_validation_accuracy: train.best_validation.as_ref().map(|b| b.accuracy).or(best_seen),
+        final_train_loss: curves.train_loss.last().map(|p| p.1).or(train.last_loss),
+        steps: train.steps.or(last_step),
         seconds,
-        samples_per_second: match (samples, seconds) {
+        samples_per_second: match (train.samples, seconds) {
             (Some(n), Some(s)) if s > 0.0 => Some(n / s),
             _ => None,
         },

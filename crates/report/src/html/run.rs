@@ -3,6 +3,8 @@
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
+use experiment::run_folder::RunFolder;
+use experiment::ExperimentError;
 use serde_json::Value;
 
 use super::{card, duration, escape, inline_svg, now_utc, page, png_img};
@@ -194,23 +196,26 @@ pub fn write_run_page(
     config: Option<Value>,
     explains: Vec<(String, Vec<u8>)>,
 ) -> std::io::Result<PathBuf> {
-    let report_path = dir.join("report.json");
-    let report: Value = serde_json::from_slice(&std::fs::read(&report_path)?)
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: {e}", report_path.display())))?;
-    let text = |name: &str| std::fs::read_to_string(dir.join(name)).ok();
-    let config = config.or_else(|| text("config.json").and_then(|t| serde_json::from_str(&t).ok()));
+    let run = RunFolder::new(dir);
+    let invalid = |e: ExperimentError| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string());
+    let report = run.read_report_json().map_err(invalid)?.ok_or_else(|| {
+        let missing = format!("{}: no such file", run.report().display());
+        std::io::Error::new(std::io::ErrorKind::NotFound, missing)
+    })?;
+    let text = |path: PathBuf| std::fs::read_to_string(path).ok();
+    let config = config.or_else(|| run.read_config().ok().and_then(|e| serde_json::to_value(e).ok()));
     let p = RunPage {
         title: title.to_owned(),
         subtitle: subtitle.to_owned(),
         report,
         config,
-        curves_svg: text("curves.svg"),
-        confusion_svg: text("confusion.svg"),
-        decision_svg: text("decision.svg"),
-        errors_png: std::fs::read(dir.join("errors.png")).ok(),
+        curves_svg: text(run.curves()),
+        confusion_svg: text(run.confusion()),
+        decision_svg: text(run.decision()),
+        errors_png: std::fs::read(run.errors()).ok(),
         explains,
     };
-    let path = dir.join(REPORT_HTML);
+    let path = run.page();
     atomic_file::write(&path, run_page(&p))?;
     Ok(path)
 }
