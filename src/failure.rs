@@ -121,10 +121,10 @@ mod tests {
             hint: "h".into(),
         };
         assert_eq!(Failure::Train(edited).exit_code(), 2);
-        let missing = DataLoadError::Idx(mnist_data::DataError::MissingDir("nowhere".into()));
+        let missing = DataLoadError::new(mnist_data::DataError::MissingDir("nowhere".into()));
         assert_eq!(Failure::Data(missing).exit_code(), 2);
         let damaged = mnist_data::DataError::BadSize { path: "a.idx".into(), detail: "truncated".into() };
-        assert_eq!(Failure::Data(DataLoadError::Idx(damaged)).exit_code(), 1);
+        assert_eq!(Failure::Data(DataLoadError::new(damaged)).exit_code(), 1);
         assert_eq!(Failure::Eval(eval::EvalError::invalid_config("eval.batch_size", 0, "h")).exit_code(), 2);
         assert_eq!(Failure::Usage("no --config".into()).exit_code(), 2);
         let io = Failure::Io { path: "runs/x".into(), source: std::io::ErrorKind::PermissionDenied.into() };

@@ -65,9 +65,7 @@ pub fn run(args: &BenchArgs) -> Result<(), Failure> {
     let start = Instant::now();
     let data = crate::data::load(&experiment.data)?;
     let load_seconds = start.elapsed().as_secs_f64();
-    let (train_images, train_labels) = &data.train;
-    let (test_images, test_labels) = &data.test;
-    let size = train_images.size();
+    let size = data.train.features.size();
     let spec = ModelSpec::new(experiment.model.clone(), size[1], size[2], data.class_names.clone());
     let model = LstmClassifier::new(spec, device)?;
     let train_precision =
@@ -82,18 +80,17 @@ pub fn run(args: &BenchArgs) -> Result<(), Failure> {
         ..experiment.train.clone()
     };
     let mut sink = std::io::sink();
-    let split = || trainer::Split { images: train_images, labels: train_labels, lengths: None };
     if args.warmup > 0 {
-        trainer::train(&model, split(), None, &with_steps(args.warmup), &mut sink, trainer::Options::default())?;
+        trainer::train(&model, &data.train, None, &with_steps(args.warmup), &mut sink, trainer::Options::default())?;
     }
     let summary =
-        trainer::train(&model, split(), None, &with_steps(args.steps), &mut sink, trainer::Options::default())?;
+        trainer::train(&model, &data.train, None, &with_steps(args.steps), &mut sink, trainer::Options::default())?;
 
-    eval::evaluate(&model, test_images, test_labels, &eval_config)?;
+    eval::evaluate(&model, &data.test, &eval_config)?;
     let start = Instant::now();
     let mut samples = 0;
     for _ in 0..args.eval_repeats {
-        samples += eval::evaluate(&model, test_images, test_labels, &eval_config)?.samples;
+        samples += eval::evaluate(&model, &data.test, &eval_config)?.samples;
     }
     let eval_seconds = start.elapsed().as_secs_f64();
 

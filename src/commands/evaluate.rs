@@ -58,18 +58,18 @@ pub fn run(args: &EvalArgs) -> Result<(), Failure> {
     if data.class_names != classifier.spec().class_names {
         tracing::warn!(model = ?classifier.spec().class_names, data = ?data.class_names, "class names differ");
     }
-    let evaluation = eval::evaluate_with_predictions(&classifier, &data.test.0, &data.test.1, &eval_config)?;
+    let evaluation = eval::evaluate_with_predictions(&classifier, &data.test, &eval_config)?;
     print!("{}", evaluation.report.table());
     if let Some(out) = &args.out {
         let out = RunFolder::new(out);
         let extra =
             json!({ "model": dir, "data": experiment.data, "device": format!("{device:?}"), "threads": threads });
         write_report(&out, &evaluation, extra)?;
-        write_test_pictures(&out, &evaluation, &data.test.0, &data.test.1)?;
+        write_test_pictures(&out, &evaluation, &data.test.features, &data.test.labels)?;
         let title = format!("evaluation of {}", dir.display());
         let subtitle = format!("model {} on the test split of {}", dir.display(), data_name(&experiment));
         let config = serde_json::to_value(&experiment).ok();
-        let test = (&data.test.0, &data.test.1);
+        let test = (&data.test.features, &data.test.labels);
         let precision = eval_config.precision.unwrap_or_default();
         let compute = classifier.resolve_precision(precision, eval_config.batch_size, Workload::Inference)?;
         let model = (&classifier, compute.kind());

@@ -6,11 +6,9 @@ use std::path::{Path, PathBuf};
 
 use lstm_model::{LstmClassifier, SPEC_FILE};
 use lstm_onnx::ExportOptions;
-use mnist_data::Normalize;
 use tch::Device;
 
 use crate::config::{ConfigError, Experiment};
-use crate::data::DataSection;
 use crate::run_folder::{find_model_dir, RunFolder};
 use crate::{io_error, Failure};
 
@@ -142,15 +140,12 @@ pub(crate) fn run_standardization(dir: &Path) -> Result<Option<(f64, f64)>, Expo
         return Ok(None);
     };
     let experiment = Experiment::load(&config, &[])?;
-    let normalize = match &experiment.data {
-        DataSection::Idx(data) => data.normalize,
-        DataSection::ImageFolder(data) => data.normalize,
-        DataSection::Synth(_) => Normalize::Scale,
-    };
-    if normalize != Normalize::Standardize {
+    let section = serde_json::to_value(&experiment.data).unwrap_or_default();
+    if section["normalize"] != "standardize" {
         return Ok(None);
     }
-    Ok(crate::data::load(&experiment.data)?.standardization)
+    let st = crate::data::load(&experiment.data)?.standardization;
+    Ok(st.map(|st| (st.mean[0], st.std[0])))
 }
 
 /// The libtorch this binary was built against: the folder holding `include/`

@@ -3,8 +3,8 @@
 //! and the most confused pairs ([`EvalReport`]); [`plots`] draws the
 //! pictures of a run folder.
 //!
-//! Works on plain tensors — images `[N, rows, cols]` `f32`, labels `[N]`
-//! `i64` — batched and without recording gradients.
+//! Works on data-core's [`Split`] — features `[N, T, F]` `f32` (pictures
+//! `[N, rows, cols]`), labels `[N]` `i64` — batched and without recording gradients.
 
 mod decision;
 pub mod explain;
@@ -15,6 +15,9 @@ pub mod text;
 use lstm_model::{LstmClassifier, Precision, Workload};
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Reduction, Tensor};
+
+/// One split to evaluate on: features `[N, T, F]` `f32`, labels `[N]` `i64` (data-core's one type).
+pub use data_core::Split;
 
 pub use decision::{ClassDecision, Decision, DecisionCounter};
 pub use report::{ClassMetrics, ConfusedPair, EvalReport};
@@ -136,24 +139,18 @@ pub struct Evaluation {
     pub decided_at: Vec<usize>,
 }
 
-/// Evaluates `model` on every image of `images` against `labels`.
-pub fn evaluate(
-    model: &LstmClassifier,
-    images: &Tensor,
-    labels: &Tensor,
-    config: &EvalConfig,
-) -> Result<EvalReport, EvalError> {
-    evaluate_with_predictions(model, images, labels, config).map(|e| e.report)
+/// Evaluates `model` on every example of `split` (data-core's one split type).
+pub fn evaluate(model: &LstmClassifier, split: &Split, config: &EvalConfig) -> Result<EvalReport, EvalError> {
+    evaluate_with_predictions(model, split, config).map(|e| e.report)
 }
 
-/// As [`evaluate`], also returning the prediction for every image.
+/// As [`evaluate`], also returning the prediction for every example.
 pub fn evaluate_with_predictions(
     model: &LstmClassifier,
-    images: &Tensor,
-    labels: &Tensor,
+    split: &Split,
     config: &EvalConfig,
 ) -> Result<Evaluation, EvalError> {
-    evaluate_sequences(model, images, None, labels, config)
+    evaluate_sequences(model, &split.features, split.lengths.as_ref(), &split.labels, config)
 }
 
 /// As [`evaluate_with_predictions`], for inputs whose sequences have
@@ -350,7 +347,9 @@ mod tests {
         let expected_predictions = Vec::<i64>::try_from(logits.argmax(-1, false)).unwrap();
         for batch_size in [1, 5, 23, 1000] {
             let config = EvalConfig { batch_size, ..Default::default() };
-            let e = evaluate_with_predictions(&model, &images, &labels, &config).unwrap();
+            let e =
+                evaluate_with_predictions(&model, &Split::new(images.shallow_clone(), labels.shallow_clone()), &config)
+                    .unwrap();
             let report = e.report;
             assert_eq!((report.correct, report.samples), (expected, 23));
             assert!((report.accuracy - expected as f64 / 23.0).abs() < 1e-12);
@@ -375,14 +374,19 @@ mod tests {
         );
         let model = LstmClassifier::new(spec, Device::Cpu).unwrap();
         let (images, labels) = crate::seeded_data(3, &[40, 4, 3], 5);
-        let fp32 = evaluate(&model, &images, &labels, &EvalConfig::default()).unwrap();
+        let fp32 =
+            evaluate(&model, &Split::new(images.shallow_clone(), labels.shallow_clone()), &EvalConfig::default())
+                .unwrap();
         let bf16_config = EvalConfig { precision: Some(Precision::Bf16), ..Default::default() };
-        let bf16 = evaluate(&model, &images, &labels, &bf16_config).unwrap();
+        let bf16 = evaluate(&model, &Split::new(images.shallow_clone(), labels.shallow_clone()), &bf16_config).unwrap();
         assert_eq!(bf16.samples, 40);
         assert_ne!(bf16.loss, fp32.loss, "bf16 evaluation gave fp32's exact loss: precision not applied");
         assert!((bf16.loss - fp32.loss).abs() < 0.02, "bf16 loss {} vs fp32 {}", bf16.loss, fp32.loss);
         let fp32_again = EvalConfig { precision: Some(Precision::Fp32), ..Default::default() };
-        assert_eq!(evaluate(&model, &images, &labels, &fp32_again).unwrap().loss, fp32.loss);
+        assert_eq!(
+            evaluate(&model, &Split::new(images.shallow_clone(), labels.shallow_clone()), &fp32_again).unwrap().loss,
+            fp32.loss
+        );
     }
 
     #[test]
@@ -395,9 +399,12 @@ mod tests {
         );
         let model = LstmClassifier::new(spec, Device::Cpu).unwrap();
         let (images, labels) = crate::seeded_data(3, &[17, 6, 3], 4);
-        let e =
-            evaluate_with_predictions(&model, &images, &labels, &EvalConfig { batch_size: 5, ..Default::default() })
-                .unwrap();
+        let e = evaluate_with_predictions(
+            &model,
+            &Split::new(images.shallow_clone(), labels.shallow_clone()),
+            &EvalConfig { batch_size: 5, ..Default::default() },
+        )
+        .unwrap();
         let step_classes = model.step_logits(&images).unwrap().argmax(-1, false);
         let truth = Vec::<i64>::try_from(&labels).unwrap();
         for i in 0..17 {
@@ -411,7 +418,8 @@ mod tests {
             assert!((decision.early_exit[k as usize] - right as f64 / 17.0).abs() < 1e-12);
         }
         let off = EvalConfig { decision: Some(false), ..Default::default() };
-        let e = evaluate_with_predictions(&model, &images, &labels, &off).unwrap();
+        let e = evaluate_with_predictions(&model, &Split::new(images.shallow_clone(), labels.shallow_clone()), &off)
+            .unwrap();
         assert!(e.report.decision.is_none() && e.decided_at.is_empty());
         assert!(!serde_json::to_string(&e.report).unwrap().contains("decision"));
     }
@@ -422,19 +430,31 @@ mod tests {
         let model = LstmClassifier::new(spec, Device::Cpu).unwrap();
         let images = Tensor::zeros([3, 4, 3], (Kind::Float, Device::Cpu));
         let labels = Tensor::zeros([3], (Kind::Int64, Device::Cpu));
-        let zero = evaluate(&model, &images, &labels, &EvalConfig { batch_size: 0, ..Default::default() }).unwrap_err();
+        let zero = evaluate(
+            &model,
+            &Split::new(images.shallow_clone(), labels.shallow_clone()),
+            &EvalConfig { batch_size: 0, ..Default::default() },
+        )
+        .unwrap_err();
         assert!(
             matches!(&zero, EvalError::InvalidConfig { key, value, .. } if key == "eval.batch_size" && value == "0")
         );
         assert!(zero.is_config(), "{zero}");
         assert_eq!(zero.to_string(), "invalid eval.batch_size = 0: use a positive batch size such as 1000");
         let short = Tensor::zeros([2], (Kind::Int64, Device::Cpu));
-        let err = evaluate(&model, &images, &short, &EvalConfig::default()).unwrap_err();
+        let err = evaluate(&model, &Split::new(images.shallow_clone(), short.shallow_clone()), &EvalConfig::default())
+            .unwrap_err();
         assert!(matches!(err, EvalError::BadData(_)) && !err.is_config(), "{err}");
         let wrong = Tensor::zeros([3, 3, 4], (Kind::Float, Device::Cpu));
-        assert!(matches!(evaluate(&model, &wrong, &labels, &EvalConfig::default()), Err(EvalError::Model(_))));
+        assert!(matches!(
+            evaluate(&model, &Split::new(wrong.shallow_clone(), labels.shallow_clone()), &EvalConfig::default()),
+            Err(EvalError::Model(_))
+        ));
         let out_of_range = Tensor::from_slice(&[0i64, 1, 2]);
-        let err = evaluate(&model, &images, &out_of_range, &EvalConfig::default()).unwrap_err().to_string();
+        let err =
+            evaluate(&model, &Split::new(images.shallow_clone(), out_of_range.shallow_clone()), &EvalConfig::default())
+                .unwrap_err()
+                .to_string();
         assert!(err.contains("label 2"), "{err}");
     }
 

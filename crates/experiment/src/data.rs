@@ -1,42 +1,81 @@
 //! The `data` section of an experiment and the wiring from the data crates to
-//! plain tensors. This is the only place that knows which data crates exist:
-//! `"source": "idx"` (the default) reads MNIST-family IDX files with
-//! `mnist-data`, `"source": "synth"` generates a sequence dataset with
-//! `synth-data`, `"source": "image-folder"` reads class folders of pictures
-//! with `image-folder-data`. Everything downstream only sees [`LoadedData`].
+//! data-core's one [`Dataset`]. This is the only place that knows which data
+//! crates exist: each is registered by one line of [`data_sources!`] below,
+//! giving its `"source"` name and its config type, which implements
+//! [`DataSource`]. `"source": "idx"` (the default) reads MNIST-family IDX
+//! files with `mnist-data`, `"source": "synth"` generates a sequence dataset
+//! with `synth-data`, `"source": "image-folder"` reads class folders of
+//! pictures with `image-folder-data`. Everything downstream only sees [`Dataset`].
 
 use std::path::PathBuf;
 
-use image_folder_data::ImageFolderConfig;
-use mnist_data::{DataConfig, Locations};
+use data_core::{DataSource, Dataset, Locations, SourceError};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
-use synth_data::SynthConfig;
-use tch::Tensor;
 
-/// The `data` section: a `source` selector (default `"idx"`) and that
-/// source's own keys, for example `{"dataset": "fashion-mnist", "validation": 5000}`
-/// or `{"source": "synth", "classes": 4}`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "source", rename_all = "lowercase")]
-pub enum DataSection {
+/// Declares [`DataSection`] from one line per source:
+/// `Variant("source name", config type implementing DataSource)`, with its doc comment.
+macro_rules! data_sources {
+    ($($(#[$doc:meta])* $variant:ident($name:literal, $config:ty),)+) => {
+        /// The `data` section: a `source` selector (default `"idx"`) and that
+        /// source's own keys, for example `{"dataset": "fashion-mnist", "validation": 5000}`
+        /// or `{"source": "synth", "classes": 4}`.
+        #[derive(Debug, Clone, PartialEq, Serialize)]
+        #[serde(tag = "source")]
+        pub enum DataSection {
+            $($(#[$doc])* #[serde(rename = $name)] $variant($config),)+
+        }
+
+        /// The sources, as written in configs.
+        const SOURCES: &[&str] = &[$($name),+];
+
+        impl DataSection {
+            /// The section of source `source` from the rest of its keys.
+            fn parse<E: serde::de::Error>(source: &str, value: Value) -> Result<Self, E> {
+                match source {
+                    $($name => inner(value).map(DataSection::$variant),)+
+                    other => Err(E::unknown_variant(other, SOURCES)),
+                }
+            }
+
+            /// Checks every value that can be judged without reading data.
+            pub fn check(&self) -> Result<(), DataLoadError> {
+                match self {
+                    $(DataSection::$variant(config) => config.check().map_err(DataLoadError::new),)+
+                }
+            }
+
+            /// Loads (or generates) the dataset with the source's crate.
+            fn load_with(&self, locations: &Locations) -> Result<Dataset, DataLoadError> {
+                match self {
+                    $(DataSection::$variant(config) => config.load(locations).map_err(DataLoadError::new),)+
+                }
+            }
+        }
+    };
+}
+
+// The registered sources: one line each.
+data_sources! {
     /// MNIST-family IDX files, read by `mnist-data`.
-    Idx(DataConfig),
+    Idx("idx", mnist_data::DataConfig),
     /// A generated sequence-classification dataset, from `synth-data`.
-    Synth(SynthConfig),
+    Synth("synth", synth_data::SynthConfig),
     /// Class folders of PNG or JPEG pictures, read by `image-folder-data`.
-    #[serde(rename = "image-folder")]
-    ImageFolder(ImageFolderConfig),
+    ImageFolder("image-folder", image_folder_data::ImageFolderConfig),
 }
 
 impl Default for DataSection {
     fn default() -> Self {
-        DataSection::Idx(DataConfig::default())
+        DataSection::Idx(mnist_data::DataConfig::default())
     }
 }
 
-/// The sources, as written in configs.
-const SOURCES: &[&str] = &["idx", "synth", "image-folder"];
+/// A source's own keys, checked by its config type (unknown keys are
+/// errors); the error names the key inside `data`.
+fn inner<T: serde::de::DeserializeOwned, E: serde::de::Error>(value: Value) -> Result<T, E> {
+    serde_path_to_error::deserialize(value).map_err(|e| E::custom(format!("`{}`: {}", e.path(), e.inner())))
+}
 
 impl<'de> Deserialize<'de> for DataSection {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -48,60 +87,38 @@ impl<'de> Deserialize<'de> for DataSection {
             Some(Value::String(s)) => s,
             Some(other) => return Err(D::Error::custom(format!("`source` must be a string, not {other}"))),
         };
-        // The source's own keys are checked by its config type (unknown keys
-        // are errors); the error names the key inside `data`.
-        fn inner<T: serde::de::DeserializeOwned, E: Error>(value: Value) -> Result<T, E> {
-            serde_path_to_error::deserialize(value).map_err(|e| E::custom(format!("`{}`: {}", e.path(), e.inner())))
-        }
-        match source.as_str() {
-            "idx" => inner(value).map(DataSection::Idx),
-            "synth" => inner(value).map(DataSection::Synth),
-            "image-folder" => inner(value).map(DataSection::ImageFolder),
-            other => Err(D::Error::unknown_variant(other, SOURCES)),
-        }
+        DataSection::parse(&source, value)
     }
 }
 
-/// A dataset as the trainer and the evaluator take it: images
-/// `[N, rows, cols]` `f32`, labels `[N]` `i64`.
+/// A data source failed; the exit status depends on whether the config is
+/// at fault. The message is the source's own.
 #[derive(Debug)]
-pub struct LoadedData {
-    /// Training images and labels.
-    pub train: (Tensor, Tensor),
-    /// Validation images and labels, held out of the training data, when configured.
-    pub validation: Option<(Tensor, Tensor)>,
-    /// Test images and labels.
-    pub test: (Tensor, Tensor),
-    /// One name per class index.
-    pub class_names: Vec<String>,
-    /// `(mean, std)` of the training split, when the pixels were standardised with them.
-    pub standardization: Option<(f64, f64)>,
-}
-
-/// A data source failed; the exit status depends on whether the config is at fault.
-#[derive(Debug, thiserror::Error)]
-pub enum DataLoadError {
-    /// From `mnist-data`.
-    #[error(transparent)]
-    Idx(#[from] mnist_data::DataError),
-    /// From `synth-data`.
-    #[error(transparent)]
-    Synth(#[from] synth_data::SynthError),
-    /// From `image-folder-data`.
-    #[error(transparent)]
-    ImageFolder(#[from] image_folder_data::ImageFolderError),
-}
+pub struct DataLoadError(Box<dyn SourceError>);
 
 impl DataLoadError {
-    /// Whether a config value is at fault (exit status 2) rather than the data
-    /// (1): an invalid `data` value, or `data.dir` naming a folder that does
-    /// not exist or lacks the dataset's files.
+    /// Wraps a data source's error.
+    pub fn new(error: impl SourceError) -> Self {
+        DataLoadError(Box::new(error))
+    }
+
+    /// Whether a config value is at fault (exit status 2) rather than the
+    /// data (1): an invalid `data` value, or `data.dir` naming a folder that
+    /// does not exist or lacks the dataset's files.
     pub fn is_config(&self) -> bool {
-        match self {
-            DataLoadError::Idx(e) => e.is_config(),
-            DataLoadError::Synth(e) => e.is_config(),
-            DataLoadError::ImageFolder(e) => e.is_config(),
-        }
+        self.0.is_config()
+    }
+}
+
+impl std::fmt::Display for DataLoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for DataLoadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
     }
 }
 
@@ -118,77 +135,30 @@ pub fn cache_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".cache/lstm-mnist"))
 }
 
-/// Where `mnist-data` reads when a config names no folder: [`SAMPLE_DIR`]
+/// Where the data sources read when a config names no folder: [`SAMPLE_DIR`]
 /// with no dataset, `<cache>/data/<name>` for a named dataset without a
 /// system copy (see [`cache_root`]).
 pub fn idx_locations() -> Locations {
     Locations { default_dir: Some(PathBuf::from(SAMPLE_DIR)), cache_dir: Some(cache_root().join("data")) }
 }
 
-/// Loads (or generates) the data the section describes.
-pub fn load(section: &DataSection) -> Result<LoadedData, DataLoadError> {
-    match section {
-        DataSection::Idx(config) => {
-            let data = mnist_data::load(config, &idx_locations())?;
-            if let Some(st) = data.standardization {
-                tracing::info!(mean = st.mean, std = st.std, "standardised with the training split's statistics");
-            }
-            Ok(LoadedData {
-                train: (data.train.images, data.train.labels),
-                validation: data.validation.map(|v| (v.images, v.labels)),
-                test: (data.test.images, data.test.labels),
-                class_names: data.class_names,
-                standardization: data.standardization.map(|st| (st.mean, st.std)),
-            })
-        }
-        DataSection::ImageFolder(config) => load_image_folder(config),
-        DataSection::Synth(config) => {
-            let data = synth_data::generate(config)?;
-            Ok(LoadedData {
-                train: data.train,
-                validation: data.validation,
-                test: data.test,
-                class_names: data.class_names,
-                standardization: None,
-            })
-        }
+/// Loads (or generates) the data the section describes, logging the
+/// standardisation applied, if any.
+pub fn load(section: &DataSection) -> Result<Dataset, DataLoadError> {
+    let data = section.load_with(&idx_locations())?;
+    if let Some(st) = &data.standardization {
+        tracing::info!(mean = ?st.mean, std = ?st.std, "standardised with the training split's statistics");
     }
-}
-
-/// Reads a folder of class folders of pictures, logging what was found.
-fn load_image_folder(config: &ImageFolderConfig) -> Result<LoadedData, DataLoadError> {
-    let data = image_folder_data::load(config)?;
-    let report = &data.report;
-    tracing::info!(
-        images = report.images,
-        inverted = report.inverted,
-        seconds = format!("{:.2}", report.seconds),
-        images_per_second = format!("{:.0}", report.images as f64 / report.seconds.max(1e-9)),
-        "pictures read"
-    );
-    if !report.ignored.is_empty() {
-        tracing::info!(
-            ignored = report.ignored.len(),
-            first = %report.ignored[0].display(),
-            "files not ending in .png, .jpg or .jpeg were not read"
-        );
-    }
-    if let Some((mean, std)) = report.standardization {
-        tracing::info!(mean, std, "standardised with the training split's statistics");
-    }
-    Ok(LoadedData {
-        train: data.train,
-        validation: data.validation,
-        test: data.test,
-        class_names: data.class_names,
-        standardization: report.standardization,
-    })
+    Ok(data)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use image_folder_data::ImageFolderConfig;
+    use mnist_data::DataConfig;
     use serde_json::json;
+    use synth_data::SynthConfig;
 
     #[test]
     fn source_defaults_to_idx_and_selects_the_crate() {
@@ -231,8 +201,8 @@ mod tests {
             ..Default::default()
         });
         let data = load(&section).unwrap();
-        assert_eq!(data.train.0.size(), [8, 6, 3]);
-        assert_eq!(data.validation.unwrap().1.size(), [4]);
+        assert_eq!(data.train.features.size(), [8, 6, 3]);
+        assert_eq!(data.validation.unwrap().labels.size(), [4]);
         assert_eq!(data.class_names.len(), 2);
         let bad = DataSection::Synth(SynthConfig { classes: 20, ..Default::default() });
         assert!(load(&bad).unwrap_err().is_config());

@@ -7,7 +7,6 @@ use std::path::Path;
 use lstm_model::ModelSpec;
 
 use crate::config::{ConfigError, Experiment};
-use crate::data::DataSection;
 
 /// Feeds one fuzz input, `json \0 set \0 set ...` (at most four `--set`s),
 /// to the config loader. `None` when the JSON text is not UTF-8.
@@ -34,20 +33,5 @@ pub fn config(data: &[u8]) -> Option<Result<Experiment, ConfigError>> {
 fn check(experiment: &Experiment) {
     let _ = experiment.train.validate();
     let _ = ModelSpec::new(experiment.model.clone(), 28, 28, mnist_data::digit_names()).validate();
-    match &experiment.data {
-        DataSection::Idx(c) => {
-            if let Some(v) = &c.validation {
-                let _ = v.count(60_000);
-            }
-        }
-        DataSection::Synth(c) => {
-            let _ = c.validate();
-        }
-        DataSection::ImageFolder(c) => {
-            let _ = c.size.validate();
-            if let Some(v) = &c.validation {
-                let _ = v.count(60_000);
-            }
-        }
-    }
+    let _ = experiment.data.check();
 }

@@ -13,10 +13,10 @@ use tch::{Device, Tensor};
 use trainer::{MetricsSink, TrainSummary};
 
 use crate::config::Experiment;
-use crate::data::LoadedData;
 use crate::run_folder::{self, write_json, write_report, RunFolder};
 use crate::runtime::{choose_device, set_threads};
 use crate::{io_error, ExperimentError};
+use data_core::Dataset;
 
 /// Config keys (dotted; a key stands for everything under it) that
 /// `train --resume --set` may change: they leave what a checkpoint holds
@@ -162,23 +162,23 @@ fn check_resume_length(run: &RunFolder, experiment: &Experiment, examples: i64) 
 }
 
 /// Loads the data and builds a fresh model fitting it.
-fn data_and_model(experiment: &Experiment, device: Device) -> Result<(LoadedData, LstmClassifier), ExperimentError> {
+fn data_and_model(experiment: &Experiment, device: Device) -> Result<(Dataset, LstmClassifier), ExperimentError> {
     let data = crate::data::load(&experiment.data)?;
     tracing::info!(
-        train = data.train.1.size()[0],
-        validation = data.validation.as_ref().map_or(0, |v| v.1.size()[0]),
-        test = data.test.1.size()[0],
+        train = data.train.len(),
+        validation = data.validation.as_ref().map_or(0, |v| v.len()),
+        test = data.test.len(),
         classes = ?data.class_names,
         "data ready"
     );
-    for (split, n) in [("training", data.train.1.size()[0]), ("test", data.test.1.size()[0])] {
+    for (split, n) in [("training", data.train.len()), ("test", data.test.len())] {
         if n == 0 {
             return Err(ExperimentError::Usage(format!(
                 "the {split} split is empty: check the data folder (`data.dir`) and `data.validation`"
             )));
         }
     }
-    let size = data.train.0.size();
+    let size = data.train.features.size();
     let spec = ModelSpec::new(experiment.model.clone(), size[1], size[2], data.class_names.clone());
     spec.validate()?;
     experiment.train.validate_for(size[0])?;
@@ -226,7 +226,7 @@ pub fn train_experiment(
         let lock = if held.is_some() { None } else { Some(run_folder::lock(run.dir())?) };
         run_folder::warn_previous(run.dir());
         run_folder::mark(run.dir())?;
-        check_resume_length(run, &experiment, data.train.1.size()[0])?;
+        check_resume_length(run, &experiment, data.train.len() as i64)?;
         if Experiment::load(&run.config(), &[])? != experiment {
             write_json(&run.config(), &experiment)?;
             tracing::info!(config = %run.config().display(), "config.json updated with the --set changes");
@@ -277,7 +277,7 @@ fn settle(
 /// and saves the model and report; then the hooks write the other reports.
 fn train_and_save(
     setup: &Setup,
-    data: &LoadedData,
+    data: &Dataset,
     model: &LstmClassifier,
     io: RunIo<'_>,
     hooks: &mut dyn RunHooks,
@@ -294,17 +294,15 @@ fn train_and_save(
         ..run.trainer_options(setup.resume)
     };
     options.sinks.extend(hooks.sinks(run));
-    let train_split = trainer::Split { images: &data.train.0, labels: &data.train.1, lengths: None };
-    let validation = data.validation.as_ref().map(|(images, labels)| trainer::Split { images, labels, lengths: None });
     let out = io.progress;
-    let summary = trainer::train(model, train_split, validation, &experiment.train, out, options)?;
+    let summary = trainer::train(model, &data.train, data.validation.as_ref(), &experiment.train, out, options)?;
     if summary.stop == trainer::Stop::Interrupted {
         return Ok(Outcome::Interrupted { summary });
     }
     hooks.training_done();
     let progress = Path::new("progress output");
     writeln!(out, "Optimization Finished!").map_err(io_error(progress))?;
-    let evaluation = eval::evaluate_with_predictions(model, &data.test.0, &data.test.1, setup.eval_config)?;
+    let evaluation = eval::evaluate_with_predictions(model, &data.test, setup.eval_config)?;
     writeln!(out, "Testing Accuracy: {}", evaluation.report.accuracy).map_err(io_error(progress))?;
     out.flush().map_err(io_error(progress))?;
     tracing::info!("test report\n{}", evaluation.report.table());
@@ -317,7 +315,7 @@ fn train_and_save(
         model,
         summary: &summary,
         evaluation: &evaluation,
-        test: (&data.test.0, &data.test.1),
+        test: (&data.test.features, &data.test.labels),
         eval_config: setup.eval_config,
     };
     hooks.saved(&saved)?;

@@ -1,5 +1,5 @@
 //! Loads an image folder and reports how fast: images per second of reading,
-//! decoding, resizing and inverting (the whole of `image_folder_data::load`).
+//! decoding, resizing and inverting (the whole of `image_folder_data::load_with_report`).
 //!
 //! ```sh
 //! cargo run --release -p image-folder-data --example load -- DIR [SIZE]
@@ -18,10 +18,9 @@ fn main() {
         config.size = image_folder_data::ImageSize { height: side, width: side };
     }
     let start = Instant::now();
-    match image_folder_data::load(&config) {
-        Ok(data) => {
+    match image_folder_data::load_with_report(&config) {
+        Ok((data, r)) => {
             let total = start.elapsed().as_secs_f64();
-            let r = &data.report;
             println!(
                 "{} images ({} inverted) of {} classes in {:.2} s reading ({:.0} images/s), {:.2} s in all; {} rayon threads",
                 r.images,

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use mnist_data::{Normalize, ValidationSize};
+use data_core::{Normalize, ValidationSize};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::picture::Invert;
@@ -96,7 +96,7 @@ pub struct ImageFolderConfig {
     /// Seed of the validation hold-out. Default: `0`.
     pub seed: u64,
     /// `"scale"` (to `[0, 1]`) or `"standardize"` (with the training split's
-    /// mean and standard deviation). Default: `"scale"`.
+    /// mean and standard deviation, one value over all pixels). Default: `"scale"`.
     pub normalize: Normalize,
     /// Skip files that cannot be read as images, with one warning giving
     /// their count, instead of stopping at the first. Default: `false`.

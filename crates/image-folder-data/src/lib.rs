@@ -15,8 +15,9 @@
 //! prediction see images prepared alike. Files are read in parallel (rayon)
 //! straight from disk, each into its place in one pixel buffer.
 //!
-//! Images come out as `[N, height, width]` `f32` in `[0, 1]` (or
-//! standardised), labels as `[N]` `i64`.
+//! The result is data-core's one [`Dataset`]: images `[N, height, width]`
+//! `f32` in `[0, 1]` (or standardised with one mean and deviation over all
+//! pixels), labels `[N]` `i64`. [`ImageFolderConfig`] is a [`data_core::DataSource`].
 //!
 //! ```no_run
 //! let config = image_folder_data::ImageFolderConfig::from_dir("my-digits");
@@ -32,13 +33,13 @@ pub mod picture;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use data_core::{Dataset, InputSpec, PictureInput, Scope, Split};
 use rayon::prelude::*;
 use tch::{Kind, Tensor};
 
 pub use config::{ImageFolderConfig, ImageSize, MAX_PIXELS};
 pub use listing::{class_folders, EXTENSIONS, MAX_CLASSES};
 use listing::{list_split, Listing};
-use mnist_data::Normalize;
 use picture::PictureError;
 
 /// Why an image folder could not be loaded. Every variant names the file,
@@ -124,7 +125,7 @@ pub enum ImageFolderError {
     },
     /// The validation size does not fit the training split.
     #[error(transparent)]
-    Validation(mnist_data::DataError),
+    Validation(data_core::DataCoreError),
     /// A tensor operation failed.
     #[error(transparent)]
     Torch(#[from] tch::TchError),
@@ -183,27 +184,7 @@ pub struct LoadReport {
     pub ignored: Vec<PathBuf>,
     /// Wall time of reading and preparing the images, in seconds.
     pub seconds: f64,
-    /// Mean and standard deviation applied, with `normalize: "standardize"`.
-    pub standardization: Option<(f64, f64)>,
 }
-
-/// An image folder as tensors: images `[N, height, width]` `f32`, labels `[N]` `i64`.
-#[derive(Debug)]
-pub struct Dataset {
-    /// Training images and labels.
-    pub train: (Tensor, Tensor),
-    /// Validation images and labels (from `val/`, or held out of `train/`).
-    pub validation: Option<(Tensor, Tensor)>,
-    /// Test images and labels.
-    pub test: (Tensor, Tensor),
-    /// The class folder names, sorted: class index `i` is `class_names[i]`.
-    pub class_names: Vec<String>,
-    /// What loading found.
-    pub report: LoadReport,
-}
-
-/// Images and labels of one split.
-type Pair = (Tensor, Tensor);
 
 /// Pixels and labels of one split, read from its files.
 struct Pixels {
@@ -216,12 +197,12 @@ impl Pixels {
         self.labels.len()
     }
 
-    fn tensors(&self, size: ImageSize) -> Result<Pair, ImageFolderError> {
+    fn tensors(&self, size: ImageSize) -> Result<Split, ImageFolderError> {
         let shape = [self.len() as i64, i64::from(size.height), i64::from(size.width)];
         let images =
             Tensor::f_from_slice(&self.bytes)?.f_reshape(shape)?.f_to_kind(Kind::Float)?.f_div_scalar_(255.0)?;
         let labels = Tensor::f_from_slice(&self.labels)?.f_to_kind(Kind::Int64)?;
-        Ok((images, labels))
+        Ok(Split::new(images, labels))
     }
 }
 
@@ -300,39 +281,30 @@ fn load_split(
 /// Splits `train` into training and validation tensors, stratified by class.
 fn hold_out(
     train: &Pixels,
-    size: mnist_data::ValidationSize,
+    size: data_core::ValidationSize,
     config: &ImageFolderConfig,
-) -> Result<(Pair, Pair), ImageFolderError> {
+) -> Result<(Split, Split), ImageFolderError> {
     let count = size.count(train.len()).map_err(ImageFolderError::Validation)?;
-    let holdout = mnist_data::split::stratified_holdout(&train.labels, count, config.seed);
-    let (images, labels) = train.tensors(config.size)?;
-    let pick = |idx: &[i64]| -> Result<Pair, ImageFolderError> {
-        let idx = Tensor::f_from_slice(idx)?;
-        Ok((images.f_index_select(0, &idx)?, labels.f_index_select(0, &idx)?))
-    };
+    let holdout = data_core::stratified_holdout(&train.labels, count, config.seed);
+    let all = train.tensors(config.size)?;
+    let pick = |idx: &[i64]| all.select(idx).map_err(ImageFolderError::Validation);
     Ok((pick(&holdout.train)?, pick(&holdout.validation)?))
 }
 
-/// Standardises every split with the training images' mean and standard deviation.
+/// Standardises every split with the training images' mean and standard
+/// deviation; `train_dir` names the folder when every training pixel is the same.
 fn standardize(data: &mut Dataset, train_dir: &Path) -> Result<(), ImageFolderError> {
-    let mean = data.train.0.f_mean(Kind::Double)?.f_double_value(&[])?;
-    let std = data.train.0.f_std(true)?.f_double_value(&[])?;
-    if std.is_nan() || std <= 0.0 {
-        return Err(ImageFolderError::invalid_config(
+    data.standardize(Scope::Global).map_err(|e| match e {
+        data_core::DataCoreError::Constant { .. } => ImageFolderError::invalid_config(
             "data.normalize",
             "\"standardize\"",
             format!(
                 "every training pixel under {} has the same value, so it cannot be standardised; use \"scale\"",
                 train_dir.display()
             ),
-        ));
-    }
-    let splits = [Some(&mut data.train), data.validation.as_mut(), Some(&mut data.test)];
-    for (images, _) in splits.into_iter().flatten() {
-        *images = images.f_sub_scalar(mean)?.f_div_scalar(std)?;
-    }
-    data.report.standardization = Some((mean, std));
-    Ok(())
+        ),
+        other => ImageFolderError::Validation(other),
+    })
 }
 
 /// Checks the config and finds the class names (the sorted folder names of `train/`).
@@ -360,8 +332,30 @@ fn classes_of(config: &ImageFolderConfig) -> Result<(PathBuf, Vec<String>), Imag
     Ok((dir, classes))
 }
 
-/// Loads the training, validation and test splits of the image folder `config.dir`.
+/// Loads the training, validation and test splits of the image folder
+/// `config.dir`, logging what was read (see [`load_with_report`]).
 pub fn load(config: &ImageFolderConfig) -> Result<Dataset, ImageFolderError> {
+    let (data, report) = load_with_report(config)?;
+    tracing::info!(
+        images = report.images,
+        inverted = report.inverted,
+        seconds = format!("{:.2}", report.seconds),
+        images_per_second = format!("{:.0}", report.images as f64 / report.seconds.max(1e-9)),
+        "pictures read"
+    );
+    if !report.ignored.is_empty() {
+        tracing::info!(
+            ignored = report.ignored.len(),
+            first = %report.ignored[0].display(),
+            "files not ending in .png, .jpg or .jpeg were not read"
+        );
+    }
+    Ok(data)
+}
+
+/// Reads every source image of the folder `config.dir` (see [`load`]), also
+/// returning what was found: counts, inverted, skipped and ignored files.
+pub fn load_with_report(config: &ImageFolderConfig) -> Result<(Dataset, LoadReport), ImageFolderError> {
     let (dir, classes) = classes_of(config)?;
     let test_dir = split_dir(&dir, "test", false)?.expect("required split");
     let val_dir = split_dir(&dir, "val", true)?;
@@ -369,8 +363,8 @@ pub fn load(config: &ImageFolderConfig) -> Result<Dataset, ImageFolderError> {
         return Err(ImageFolderError::invalid_config(
             "data.validation",
             match config.validation {
-                Some(mnist_data::ValidationSize::Count(n)) => n.to_string(),
-                Some(mnist_data::ValidationSize::Fraction(f)) => f.to_string(),
+                Some(data_core::ValidationSize::Count(n)) => n.to_string(),
+                Some(data_core::ValidationSize::Fraction(f)) => f.to_string(),
                 None => String::new(),
             },
             format!("{} already holds the validation images; remove data.validation", val.display()),
@@ -397,11 +391,32 @@ pub fn load(config: &ImageFolderConfig) -> Result<Dataset, ImageFolderError> {
         }
         (None, None) => (train.tensors(config.size)?, None),
     };
-    let mut data = Dataset { train, validation, test: test.tensors(config.size)?, class_names: classes, report };
-    if config.normalize == Normalize::Standardize {
+    let input = InputSpec::Picture(PictureInput::new(config.size.height, config.size.width, config.invert));
+    let test = test.tensors(config.size)?;
+    let mut data = Dataset { train, validation, test, class_names: classes, input, standardization: None };
+    if config.normalize == data_core::Normalize::Standardize {
         standardize(&mut data, &dir.join("train"))?;
     }
-    Ok(data)
+    Ok((data, report))
+}
+
+impl data_core::SourceError for ImageFolderError {
+    fn is_config(&self) -> bool {
+        ImageFolderError::is_config(self)
+    }
+}
+
+/// Reads the image folder the config names (see [`load`]); `data.dir` is required.
+impl data_core::DataSource for ImageFolderConfig {
+    type Error = ImageFolderError;
+
+    fn check(&self) -> Result<(), ImageFolderError> {
+        self.size.validate()
+    }
+
+    fn load(&self, _: &data_core::Locations) -> Result<Dataset, ImageFolderError> {
+        load(self)
+    }
 }
 
 #[cfg(test)]

@@ -18,13 +18,10 @@
 //! assert_eq!(prepared.pixels[14], 255); // and the stroke white
 //! ```
 
-use std::fmt;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use image::{imageops::FilterType, DynamicImage, GrayImage, ImageFormat, ImageReader};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Why a picture could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -55,79 +52,15 @@ pub enum PictureError {
     },
 }
 
-/// Whether to invert pictures (255 - value) so that they are light on dark,
-/// as MNIST digits are: in a config `"auto"`, `"yes"` or `"no"` (`true` and
-/// `false` are accepted too); on the command line `--invert=auto|yes|no`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Invert {
-    /// Invert a picture whose border is mostly bright (see [`border_is_bright`]).
-    #[default]
-    Auto,
-    /// Always invert.
-    Yes,
-    /// Never invert.
-    No,
-}
+pub use data_core::Invert;
 
-impl Invert {
-    /// The three values, as written in configs and on the command line.
-    pub const NAMES: [&'static str; 3] = ["auto", "yes", "no"];
-
-    /// Whether a picture that already has the model's size gets inverted.
-    pub fn applies_to(self, image: &GrayImage) -> bool {
-        match self {
-            Invert::Auto => border_is_bright(image),
-            Invert::Yes => true,
-            Invert::No => false,
-        }
-    }
-}
-
-impl fmt::Display for Invert {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Invert::Auto => "auto",
-            Invert::Yes => "yes",
-            Invert::No => "no",
-        })
-    }
-}
-
-impl FromStr for Invert {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "auto" => Ok(Invert::Auto),
-            "yes" | "true" => Ok(Invert::Yes),
-            "no" | "false" => Ok(Invert::No),
-            other => Err(format!("`{other}` is not a way to invert: use auto, yes or no")),
-        }
-    }
-}
-
-impl Serialize for Invert {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Invert {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl serde::de::Visitor<'_> for Visitor {
-            type Value = Invert;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("\"auto\", \"yes\", \"no\", true or false")
-            }
-            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Invert, E> {
-                Ok(if v { Invert::Yes } else { Invert::No })
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Invert, E> {
-                v.parse().map_err(E::custom)
-            }
-        }
-        d.deserialize_any(Visitor)
+/// Whether `invert` inverts a picture that already has the model's size:
+/// with [`Invert::Auto`], when its border is mostly bright ([`border_is_bright`]).
+pub fn inverts(invert: Invert, image: &GrayImage) -> bool {
+    match invert {
+        Invert::Auto => border_is_bright(image),
+        Invert::Yes => true,
+        Invert::No => false,
     }
 }
 
@@ -224,7 +157,7 @@ pub fn border_is_bright(image: &GrayImage) -> bool {
 /// as `invert` says (with [`Invert::Auto`], judged on the resized picture).
 pub fn prepare(image: GrayImage, width: u32, height: u32, invert: Invert) -> Prepared {
     let image = fit(image, width, height);
-    let inverted = invert.applies_to(&image);
+    let inverted = inverts(invert, &image);
     let mut pixels = image.into_raw();
     if inverted {
         pixels.iter_mut().for_each(|p| *p = 255 - *p);
@@ -244,20 +177,6 @@ mod tests {
 
     fn stripe(w: u32, h: u32, ink: u8, paper: u8) -> GrayImage {
         GrayImage::from_fn(w, h, |x, _| Luma([if x >= w / 3 && x < 2 * w / 3 { ink } else { paper }]))
-    }
-
-    #[test]
-    fn invert_parses_and_serialises() {
-        for (text, value) in [("auto", Invert::Auto), ("yes", Invert::Yes), ("no", Invert::No)] {
-            assert_eq!(text.parse::<Invert>().unwrap(), value);
-            assert_eq!(serde_json::to_value(value).unwrap(), text);
-            assert_eq!(serde_json::from_value::<Invert>(serde_json::json!(text)).unwrap(), value);
-        }
-        assert_eq!(serde_json::from_str::<Invert>("true").unwrap(), Invert::Yes);
-        assert_eq!(serde_json::from_str::<Invert>("false").unwrap(), Invert::No);
-        let err = "maybe".parse::<Invert>().unwrap_err();
-        assert!(err.contains("maybe") && err.contains("auto, yes or no"), "{err}");
-        assert!(serde_json::from_str::<Invert>("3").is_err());
     }
 
     #[test]

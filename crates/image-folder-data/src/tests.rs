@@ -1,7 +1,7 @@
 use super::*;
 use crate::picture::Invert;
+use data_core::ValidationSize;
 use image::{GrayImage, ImageFormat, Luma};
-use mnist_data::ValidationSize;
 
 /// A 12x12 picture of class `class`: a bright bar whose row is the class,
 /// on black (or, `dark_on_light`, a black bar on white).
@@ -44,31 +44,32 @@ fn loads_sorted_classes_resized_and_inverted() {
     let tmp = folder(6, 2);
     let mut config = ImageFolderConfig::from_dir(tmp.path());
     config.size = ImageSize { height: 6, width: 3 };
-    let data = load(&config).unwrap();
+    let (data, report) = load_with_report(&config).unwrap();
     assert_eq!(data.class_names, ["bottom", "middle", "top"]);
-    assert_eq!(data.train.0.size(), [18, 6, 3]);
-    assert_eq!(data.train.0.kind(), Kind::Float);
-    assert_eq!(data.train.1.kind(), Kind::Int64);
-    assert_eq!(data.test.0.size(), [6, 6, 3]);
+    assert_eq!(data.input, InputSpec::Picture(PictureInput::new(6, 3, Invert::Auto)));
+    assert_eq!(data.train.features.size(), [18, 6, 3]);
+    assert_eq!(data.train.features.kind(), Kind::Float);
+    assert_eq!(data.train.labels.kind(), Kind::Int64);
+    assert_eq!(data.test.features.size(), [6, 6, 3]);
     assert!(data.validation.is_none());
-    let labels: Vec<i64> = Vec::try_from(&data.train.1).unwrap();
+    let labels: Vec<i64> = Vec::try_from(&data.train.labels).unwrap();
     assert_eq!(labels, [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2]);
     // Dark-on-light training pictures (2 of every 6 per class) were inverted, so every image of
     // a class is alike: a bright band at the class's rows.
-    assert_eq!(data.report.inverted, 6);
-    assert_eq!(data.report.images, 24);
+    assert_eq!(report.inverted, 6);
+    assert_eq!(report.images, 24);
     for (i, &label) in labels.iter().enumerate() {
         let row_of_bar = [2, 1, 0][label as usize] * 2; // "bottom" is bar 2, rows 4..6 of 6
-        let image = data.train.0.get(i as i64);
+        let image = data.train.features.get(i as i64);
         let band = image.narrow(0, row_of_bar, 2).mean(Kind::Float).double_value(&[]);
         let whole = image.mean(Kind::Float).double_value(&[]);
         assert!(band > 0.9 && whole < 0.4, "image {i}: band {band}, mean {whole}");
     }
     // With invert "no", the dark-on-light ones stay as they are.
     config.invert = Invert::No;
-    let raw = load(&config).unwrap();
-    assert_eq!(raw.report.inverted, 0);
-    assert!(raw.train.0.get(2).mean(Kind::Float).double_value(&[]) > 0.6);
+    let (raw, report) = load_with_report(&config).unwrap();
+    assert_eq!(report.inverted, 0);
+    assert!(raw.train.features.get(2).mean(Kind::Float).double_value(&[]) > 0.6);
 }
 
 #[test]
@@ -77,8 +78,8 @@ fn validation_from_val_folder_or_held_out() {
     let mut config = ImageFolderConfig::from_dir(tmp.path());
     config.validation = Some(ValidationSize::Count(6));
     let data = load(&config).unwrap();
-    assert_eq!(data.train.0.size()[0], 24);
-    let validation: Vec<i64> = Vec::try_from(&data.validation.unwrap().1).unwrap();
+    assert_eq!(data.train.features.size()[0], 24);
+    let validation: Vec<i64> = Vec::try_from(&data.validation.unwrap().labels).unwrap();
     assert_eq!(validation.len(), 6);
     for c in 0..3 {
         assert_eq!(validation.iter().filter(|&&l| l == c).count(), 2, "stratified");
@@ -89,8 +90,8 @@ fn validation_from_val_folder_or_held_out() {
     assert!(err.is_config() && err.to_string().contains("val"), "{err}");
     config.validation = None;
     let data = load(&config).unwrap();
-    assert_eq!(data.validation.unwrap().0.size()[0], 6);
-    assert_eq!(data.train.0.size()[0], 30);
+    assert_eq!(data.validation.unwrap().features.size()[0], 6);
+    assert_eq!(data.train.features.size()[0], 30);
 }
 
 #[test]
@@ -106,12 +107,12 @@ fn a_bad_file_is_named_or_skipped_with_a_count() {
     assert!(message.contains("broken.png") && message.contains("and 1 more bad file"), "{message}");
     assert!(message.contains("data.skip_bad"), "{message}");
     config.skip_bad = true;
-    let data = load(&config).unwrap();
-    assert_eq!(data.train.0.size()[0], 12);
-    assert_eq!(data.report.skipped.len(), 2);
-    assert_eq!(data.report.ignored, [tmp.path().join("train/top/notes.txt")]);
+    let (data, report) = load_with_report(&config).unwrap();
+    assert_eq!(data.train.features.size()[0], 12);
+    assert_eq!(report.skipped.len(), 2);
+    assert_eq!(report.ignored, [tmp.path().join("train/top/notes.txt")]);
     // Labels still line up with images after the bad files are left out.
-    let labels: Vec<i64> = Vec::try_from(&data.train.1).unwrap();
+    let labels: Vec<i64> = Vec::try_from(&data.train.labels).unwrap();
     assert_eq!(labels, [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]);
 
     // Nothing but bad files: the error says how many were skipped.
@@ -150,10 +151,11 @@ fn layout_mistakes_are_config_errors_naming_the_folder() {
 #[test]
 fn standardize_uses_the_training_statistics() {
     let tmp = folder(3, 3);
-    let config = ImageFolderConfig { normalize: Normalize::Standardize, ..ImageFolderConfig::from_dir(tmp.path()) };
+    let config =
+        ImageFolderConfig { normalize: data_core::Normalize::Standardize, ..ImageFolderConfig::from_dir(tmp.path()) };
     let data = load(&config).unwrap();
-    let (mean, std) = data.report.standardization.unwrap();
-    assert!(mean > 0.0 && std > 0.0);
-    let train_mean = data.train.0.mean(Kind::Double).double_value(&[]);
+    let st = data.standardization.unwrap();
+    assert!(st.mean[0] > 0.0 && st.std[0] > 0.0 && st.mean.len() == 1, "{st:?}");
+    let train_mean = data.train.features.mean(Kind::Double).double_value(&[]);
     assert!(train_mean.abs() < 1e-5, "{train_mean}");
 }

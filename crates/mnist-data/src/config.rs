@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use data_core::{short_float, Locations, Normalize, ValidationSize};
+
 use crate::datasets::{self, NamedDataset};
 use crate::error::{DataError, Result};
 
@@ -66,105 +68,6 @@ impl<'de> Deserialize<'de> for DatasetRef {
     }
 }
 
-/// A float for a message: exponent notation when plain notation would be
-/// long (`1e-300`, not 300 digits).
-pub fn short_float(v: f64) -> String {
-    let plain = if v.fract() == 0.0 && v.abs() < 1e12 { format!("{v:.1}") } else { v.to_string() };
-    if plain.len() > 12 && v != 0.0 {
-        format!("{v:e}")
-    } else {
-        plain
-    }
-}
-
-/// How many training images to hold out for validation: a count (`5000`)
-/// or a fraction of the training images (`0.1`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum ValidationSize {
-    /// This many images.
-    Count(usize),
-    /// This fraction (strictly between 0 and 1) of the training images, rounded.
-    Fraction(f64),
-}
-
-impl ValidationSize {
-    /// The number of images to hold out of `train` training images.
-    pub fn count(&self, train: usize) -> Result<usize> {
-        let invalid = |value: String, hint: String| Err(DataError::invalid_config("data.validation", value, hint));
-        match *self {
-            ValidationSize::Count(n) if n < train => Ok(n),
-            ValidationSize::Count(n) => invalid(
-                n.to_string(),
-                format!("it would leave no training images out of {train}; use a smaller count or a fraction"),
-            ),
-            ValidationSize::Fraction(f) if f > 0.0 && f < 1.0 => {
-                let n = (f * train as f64).round() as usize;
-                if n == 0 || n >= train {
-                    invalid(short_float(f), format!("this fraction of {train} training images leaves an empty split"))
-                } else {
-                    Ok(n)
-                }
-            }
-            ValidationSize::Fraction(f) => {
-                invalid(short_float(f), "use a count (an integer) or a fraction strictly between 0 and 1".into())
-            }
-        }
-    }
-}
-
-impl Serialize for ValidationSize {
-    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        match *self {
-            ValidationSize::Count(n) => s.serialize_u64(n as u64),
-            ValidationSize::Fraction(f) => s.serialize_f64(f),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for ValidationSize {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct Visitor;
-        impl serde::de::Visitor<'_> for Visitor {
-            type Value = ValidationSize;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a count of images (5000) or a fraction between 0 and 1 (0.1)")
-            }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<Self::Value, E> {
-                Ok(ValidationSize::Count(v as usize))
-            }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<Self::Value, E> {
-                u64::try_from(v).map(|v| ValidationSize::Count(v as usize)).map_err(|_| {
-                    E::custom(format!("{v} is negative: expected {}", "a count or a fraction between 0 and 1"))
-                })
-            }
-            fn visit_f64<E: serde::de::Error>(self, v: f64) -> std::result::Result<Self::Value, E> {
-                // A number written with a point or an exponent is a fraction; a count is an integer.
-                if v > 0.0 && v < 1.0 {
-                    Ok(ValidationSize::Fraction(v))
-                } else {
-                    Err(E::custom(format!(
-                        "{}: a fraction must be strictly between 0 and 1 (0.1), a count an integer without a point (5000)",
-                        short_float(v)
-                    )))
-                }
-            }
-        }
-        d.deserialize_any(Visitor)
-    }
-}
-
-/// How pixel values are preprocessed, once, when loading.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Normalize {
-    /// Divide by 255: values in `[0, 1]` (the notebook's choice).
-    #[default]
-    Scale,
-    /// Scale to `[0, 1]`, then subtract the training split's mean and divide
-    /// by its standard deviation (the same two numbers for every split).
-    Standardize,
-}
-
 /// Where the data comes from and how it is prepared (the `data` section of
 /// an experiment config).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -192,7 +95,7 @@ pub struct DataConfig {
     /// Seed of the validation hold-out. Default: `0`.
     pub seed: u64,
     /// `"scale"` (to `[0, 1]`) or `"standardize"` (with the training split's
-    /// mean and standard deviation). Default: `"scale"`.
+    /// mean and standard deviation, one value over all pixels). Default: `"scale"`.
     pub normalize: Normalize,
     /// One name per class, in label order; the labels must use exactly this
     /// many classes. Default: the named dataset's names; for a folder, those of
@@ -269,30 +172,6 @@ impl DataConfig {
             _ => Ok(dataset_dir.to_owned()),
         }
     }
-}
-
-/// The folders the application chooses for the configs that name none; the
-/// crate itself assumes no working directory and reads no environment.
-///
-/// ```
-/// let places = mnist_data::Locations {
-///     default_dir: Some("data/mnist-sample".into()),
-///     cache_dir: Some("/var/cache/my-app/data".into()),
-/// };
-/// let (dir, named) = mnist_data::DataConfig::default().resolve(&places)?;
-/// assert_eq!((dir.to_str(), named), (Some("data/mnist-sample"), None));
-/// # Ok::<(), mnist_data::DataError>(())
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Locations {
-    /// The folder read when the config gives neither `dataset` nor `dir`.
-    /// `None`: such a config is an error asking for `data.dir`.
-    pub default_dir: Option<PathBuf>,
-    /// The folder holding one folder per named dataset (`<cache_dir>/mnist`,
-    /// `<cache_dir>/fashion-mnist`), read and downloaded into when a named
-    /// dataset has no `dir` and no system copy. `None`: such a config is an
-    /// error asking for `data.dir`.
-    pub cache_dir: Option<PathBuf>,
 }
 
 #[cfg(test)]

@@ -155,6 +155,10 @@ pub enum DataError {
     /// appends C++ stack frames, which say nothing to a user).
     #[error("libtorch error: {}", .0.to_string().lines().next().unwrap_or_default())]
     Torch(#[from] tch::TchError),
+
+    /// A split that does not fit together, from the data core.
+    #[error(transparent)]
+    Core(data_core::DataCoreError),
 }
 
 impl DataError {
@@ -168,6 +172,27 @@ impl DataError {
     /// lacks the dataset's files. Damaged files, I/O and downloads are not (1).
     pub fn is_config(&self) -> bool {
         matches!(self, DataError::InvalidConfig { .. } | DataError::MissingDir(_) | DataError::MissingFile { .. })
+    }
+}
+
+impl data_core::SourceError for DataError {
+    fn is_config(&self) -> bool {
+        DataError::is_config(self)
+    }
+}
+
+/// A data-core error in this crate's terms: a config value keeps its key,
+/// libtorch stays libtorch; constant pixels are reported by the caller,
+/// which knows the file.
+impl From<data_core::DataCoreError> for DataError {
+    fn from(e: data_core::DataCoreError) -> Self {
+        match e {
+            data_core::DataCoreError::InvalidConfig { key, value, hint } => {
+                DataError::InvalidConfig { key, value, hint }
+            }
+            data_core::DataCoreError::Torch(e) => DataError::Torch(e),
+            other => DataError::Core(other),
+        }
     }
 }
 

@@ -12,14 +12,16 @@
 //! their usual folder, their class names, their mirrors and the SHA-256 of
 //! each file, so they can be downloaded and verified ([`download::fetch`]).
 //! A validation set can be held out of the training images, stratified and
-//! seeded ([`split::stratified_holdout`]).
+//! seeded (data-core's [`data_core::stratified_holdout`]).
 //!
 //! The crate assumes no working directory and reads no environment: a config
 //! naming no folder reads the folders the application gives in [`Locations`].
 //!
-//! The result is plain tensors, so the trainer and the evaluator never depend
-//! on this crate: images are `[N, rows, cols]` `f32` (in `[0, 1]`, or
-//! standardised), labels `[N]` `i64`. Images may have any height and width.
+//! The result is data-core's one [`Dataset`], so the trainer and the
+//! evaluator never depend on this crate: images are `[N, rows, cols]` `f32`
+//! (in `[0, 1]`, or standardised with one mean and deviation over all
+//! pixels), labels `[N]` `i64`. Images may have any height and width.
+//! [`DataConfig`] is a [`data_core::DataSource`].
 //!
 //! ```no_run
 //! let config = mnist_data::DataConfig {
@@ -42,39 +44,30 @@ pub mod files;
 pub mod fuzz;
 pub mod idx;
 pub mod recognise;
-pub mod split;
 pub mod tensors;
 #[cfg(test)]
 mod tests;
 
-use std::path::PathBuf;
+use data_core::{Dataset, InputSpec, Invert, PictureInput, Scope, Split};
 
 pub use classes::digit_names;
 pub use config::{short_float, DataConfig, DatasetRef, Locations, Normalize, ValidationSize};
 pub use datasets::NamedDataset;
 pub use error::{DataError, DownloadAttempt, Result};
 pub use files::load_split;
-pub use tensors::{to_splits, Split, Standardization};
+pub use tensors::to_splits;
+
+/// Reads the IDX files the config names (see [`load`]).
+impl data_core::DataSource for DataConfig {
+    type Error = DataError;
+
+    fn load(&self, locations: &Locations) -> Result<Dataset> {
+        load(self, locations)
+    }
+}
 
 /// Number of classes of the MNIST family.
 pub const NUM_CLASSES: usize = 10;
-
-/// A dataset: training, validation and test splits and the names of its classes.
-#[derive(Debug)]
-pub struct Dataset {
-    /// Training split (without the validation images).
-    pub train: Split,
-    /// Validation split held out of the training images, when asked for.
-    pub validation: Option<Split>,
-    /// Test split.
-    pub test: Split,
-    /// One name per class index.
-    pub class_names: Vec<String>,
-    /// The folder the files were read from.
-    pub dir: PathBuf,
-    /// Mean and standard deviation applied, with [`Normalize::Standardize`].
-    pub standardization: Option<Standardization>,
-}
 
 /// Loads the training, validation and test splits described by `config`,
 /// downloading missing files first when `config.download` is set; a config
@@ -101,18 +94,26 @@ pub fn load(config: &DataConfig, locations: &Locations) -> Result<Dataset> {
     tensors::check_pair(&test_images, &test_labels, class_names.len())?;
     let holdout = match config.validation {
         Some(size) => {
-            Some(split::stratified_holdout(&train_labels.labels, size.count(train_images.count)?, config.seed))
+            Some(data_core::stratified_holdout(&train_labels.labels, size.count(train_images.count)?, config.seed))
         }
         None => None,
     };
     let (train, validation) = to_splits(&train_images, &train_labels, class_names.len(), holdout.as_ref())?;
     let (test, _) = to_splits(&test_images, &test_labels, class_names.len(), None)?;
-    let mut data = Dataset { train, validation, test, class_names, dir, standardization: None };
-    if config.normalize == Normalize::Standardize {
-        tensors::standardize(&mut data, &train_images.path)?;
-    }
+    // Pictures given to the model later (PNG, JPEG) are inverted when they
+    // look like dark drawings on light paper: MNIST-family images are light on dark.
+    let (rows, cols) = (train_images.rows as u32, train_images.cols as u32);
+    let input = InputSpec::Picture(PictureInput::new(rows, cols, Invert::Auto));
+    let mut data = Dataset { train, validation, test, class_names, input, standardization: None };
+    data.normalize(config.normalize, Scope::Global).map_err(|e| match e {
+        data_core::DataCoreError::Constant { .. } => DataError::BadSize {
+            path: train_images.path.clone(),
+            detail: "every training pixel has the same value, so it cannot be standardised".into(),
+        },
+        other => other.into(),
+    })?;
     tracing::info!(
-        dir = %data.dir.display(),
+        dir = %dir.display(),
         train = data.train.len(),
         validation = data.validation.as_ref().map_or(0, Split::len),
         test = data.test.len(),

@@ -64,11 +64,11 @@ fn loads_tensors_of_the_right_shape_and_scale() {
     let dir = tempfile::tempdir().unwrap();
     write_dataset(dir.path(), &[0, 1, 2, 9], &[3, 4]);
     let data = load(&DataConfig::from_dir(dir.path())).unwrap();
-    assert_eq!(data.train.images.size(), [4, 3, 2]);
+    assert_eq!(data.train.features.size(), [4, 3, 2]);
     assert_eq!(data.test.labels.size(), [2]);
     assert_eq!(Vec::<i64>::try_from(&data.train.labels).unwrap(), vec![0, 1, 2, 9]);
-    assert_eq!(data.train.images.kind(), Kind::Float);
-    let second = data.train.images.double_value(&[0, 0, 1]);
+    assert_eq!(data.train.features.kind(), Kind::Float);
+    let second = data.train.features.double_value(&[0, 0, 1]);
     assert!((second - 37.0 / 255.0).abs() < 1e-7);
     assert_eq!(data.class_names.len(), NUM_CLASSES);
 }
@@ -122,10 +122,10 @@ fn both_naming_styles_and_gzip_by_content() {
     std::fs::write(dir.path().join("t10k-images-idx3-ubyte.gz"), gzip(&encode_images(2, r, c, &px(2)))).unwrap();
     std::fs::write(dir.path().join("t10k-labels.idx1-ubyte"), encode_labels(&test)).unwrap();
     let data = load(&DataConfig::from_dir(dir.path())).unwrap();
-    assert_eq!(data.train.images.size(), [5, 5, 7]);
+    assert_eq!(data.train.features.size(), [5, 5, 7]);
     assert_eq!(Vec::<i64>::try_from(&data.train.labels).unwrap(), vec![3, 1, 4, 1, 5]);
     assert_eq!(Vec::<i64>::try_from(&data.test.labels).unwrap(), vec![9, 2]);
-    assert!((data.test.images.double_value(&[1, 0, 0]) - 35.0 / 255.0).abs() < 1e-7);
+    assert!((data.test.features.double_value(&[1, 0, 0]) - 35.0 / 255.0).abs() < 1e-7);
     assert!(data.validation.is_none());
 }
 
@@ -151,7 +151,7 @@ fn validation_split_is_stratified_seeded_and_sized() {
     assert_eq!(Vec::<i64>::try_from(&counts).unwrap(), vec![2; NUM_CLASSES], "2 of each class");
     // Same seed, same split; images follow their labels.
     let again = load(&config(ValidationSize::Count(20))).unwrap();
-    assert!(again.validation.unwrap().images.equal(&val.images));
+    assert!(again.validation.unwrap().features.equal(&val.features));
     let frac = load(&config(ValidationSize::Fraction(0.3))).unwrap();
     assert_eq!((frac.train.len(), frac.validation.unwrap().len()), (70, 30));
     for bad in [ValidationSize::Count(100), ValidationSize::Fraction(1.0), ValidationSize::Fraction(0.001)] {
@@ -169,11 +169,11 @@ fn standardize_uses_the_training_mean_and_std() {
     let config = DataConfig { normalize: Normalize::Standardize, ..DataConfig::from_dir(dir.path()) };
     let data = load(&config).unwrap();
     let st = data.standardization.unwrap();
-    assert!((st.mean - scaled.train.images.mean(Kind::Double).double_value(&[])).abs() < 1e-9);
-    assert!(data.train.images.mean(Kind::Double).double_value(&[]).abs() < 1e-5);
-    assert!((data.train.images.std(true).double_value(&[]) - 1.0).abs() < 1e-5);
-    let expected = (scaled.test.images.double_value(&[0, 0, 1]) - st.mean) / st.std;
-    assert!((data.test.images.double_value(&[0, 0, 1]) - expected).abs() < 1e-5, "test split uses train stats");
+    assert!((st.mean[0] - scaled.train.features.mean(Kind::Double).double_value(&[])).abs() < 1e-9);
+    assert!(data.train.features.mean(Kind::Double).double_value(&[]).abs() < 1e-5);
+    assert!((data.train.features.std(true).double_value(&[]) - 1.0).abs() < 1e-5);
+    let expected = (scaled.test.features.double_value(&[0, 0, 1]) - st.mean[0]) / st.std[0];
+    assert!((data.test.features.double_value(&[0, 0, 1]) - expected).abs() < 1e-5, "test split uses train stats");
 }
 
 #[test]

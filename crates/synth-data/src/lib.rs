@@ -5,18 +5,19 @@
 //! `[0, 1]`: a noisy travelling wave whose number of cycles over the sequence
 //! is its class (class `k` makes `k + 1` cycles), with a random phase and
 //! amplitude. Telling the classes apart needs the whole sequence, which is
-//! what an LSTM reads. The output has exactly the shape and types that the
-//! trainer and the evaluator take — images `[N, steps, features]` `f32` and
-//! labels `[N]` `i64` — so the bin can swap this crate in for `mnist-data`
-//! with no change to `trainer`, `eval` or `lstm-model`.
+//! what an LSTM reads. The output is data-core's one [`Dataset`] — features
+//! `[N, steps, features]` `f32` and labels `[N]` `i64` — so the bin can swap
+//! this crate in for `mnist-data` with no change to `trainer`, `eval` or
+//! `lstm-model`. [`SynthConfig`] is a [`data_core::DataSource`].
 //!
 //! ```no_run
 //! let data = synth_data::generate(&synth_data::SynthConfig::default())?;
-//! assert_eq!(data.train.0.size(), [2000, 28, 28]);
+//! assert_eq!(data.train.features.size(), [2000, 28, 28]);
 //! assert_eq!(data.class_names[0], "1 cycle");
 //! # Ok::<(), synth_data::SynthError>(())
 //! ```
 
+use data_core::{Dataset, InputSpec, SequenceInput, Split};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
@@ -83,19 +84,6 @@ impl Default for SynthConfig {
     }
 }
 
-/// The generated dataset: `(images [N, steps, features] f32 in [0, 1], labels [N] i64)` per split.
-#[derive(Debug)]
-pub struct SynthData {
-    /// Training split.
-    pub train: (Tensor, Tensor),
-    /// Validation split, when `validation > 0`.
-    pub validation: Option<(Tensor, Tensor)>,
-    /// Test split.
-    pub test: (Tensor, Tensor),
-    /// One name per class: `"1 cycle"`, `"2 cycles"`, ...
-    pub class_names: Vec<String>,
-}
-
 /// The most steps (and the most features) a generated sequence may have.
 pub const MAX_LENGTH: usize = 4096;
 /// The most examples of one split.
@@ -152,7 +140,7 @@ impl SynthConfig {
 
     /// One split of `n` examples from the random stream `stream`. Labels cycle
     /// through the classes, so every split is balanced.
-    fn split(&self, n: usize, stream: u64) -> Result<(Tensor, Tensor), SynthError> {
+    fn split(&self, n: usize, stream: u64) -> Result<Split, SynthError> {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         rng.set_stream(stream);
         let noise = Normal::new(0.0, self.noise)
@@ -176,13 +164,13 @@ impl SynthConfig {
             labels.push(class as i64);
         }
         let images = Tensor::f_from_slice(&values)?.f_reshape([n as i64, steps as i64, features as i64])?;
-        Ok((images, Tensor::f_from_slice(&labels)?))
+        Ok(Split::new(images, Tensor::f_from_slice(&labels)?))
     }
 }
 
 /// Generates the dataset described by `config`; the same config always gives
 /// the same tensors.
-pub fn generate(config: &SynthConfig) -> Result<SynthData, SynthError> {
+pub fn generate(config: &SynthConfig) -> Result<Dataset, SynthError> {
     config.validate()?;
     let train = config.split(config.train, 0)?;
     let validation = if config.validation > 0 { Some(config.split(config.validation, 1)?) } else { None };
@@ -198,7 +186,27 @@ pub fn generate(config: &SynthConfig) -> Result<SynthData, SynthError> {
         classes = config.classes,
         "generated synthetic dataset"
     );
-    Ok(SynthData { train, validation, test, class_names })
+    let input = InputSpec::Sequence(SequenceInput { features: config.features as u32, points_per_step: 1 });
+    Ok(Dataset { train, validation, test, class_names, input, standardization: None })
+}
+
+impl data_core::SourceError for SynthError {
+    fn is_config(&self) -> bool {
+        SynthError::is_config(self)
+    }
+}
+
+/// Generates the dataset the config describes (see [`generate`]).
+impl data_core::DataSource for SynthConfig {
+    type Error = SynthError;
+
+    fn check(&self) -> Result<(), SynthError> {
+        self.validate()
+    }
+
+    fn load(&self, _: &data_core::Locations) -> Result<Dataset, SynthError> {
+        generate(self)
+    }
 }
 
 #[cfg(test)]
@@ -213,13 +221,15 @@ mod tests {
     #[test]
     fn shapes_kinds_range_and_balance() {
         let data = generate(&small()).unwrap();
-        assert_eq!(data.train.0.size(), [30, 12, 5]);
-        assert_eq!(data.train.0.kind(), Kind::Float);
-        assert_eq!(data.train.1.kind(), Kind::Int64);
-        assert_eq!(data.validation.as_ref().unwrap().0.size(), [6, 12, 5]);
-        assert_eq!(data.test.1.size(), [9]);
-        assert!(data.train.0.min().double_value(&[]) >= 0.0 && data.train.0.max().double_value(&[]) <= 1.0);
-        let counts = data.train.1.bincount(None::<Tensor>, 3);
+        assert_eq!(data.train.features.size(), [30, 12, 5]);
+        assert_eq!(data.train.features.kind(), Kind::Float);
+        assert_eq!(data.train.labels.kind(), Kind::Int64);
+        assert_eq!(data.validation.as_ref().unwrap().features.size(), [6, 12, 5]);
+        assert_eq!(data.test.labels.size(), [9]);
+        assert!(
+            data.train.features.min().double_value(&[]) >= 0.0 && data.train.features.max().double_value(&[]) <= 1.0
+        );
+        let counts = data.train.labels.bincount(None::<Tensor>, 3);
         assert_eq!(Vec::<i64>::try_from(&counts).unwrap(), vec![10, 10, 10]);
         assert_eq!(data.class_names, vec!["1 cycle", "2 cycles", "3 cycles"]);
     }
@@ -228,10 +238,10 @@ mod tests {
     fn seeded_and_splits_differ() {
         let a = generate(&small()).unwrap();
         let b = generate(&small()).unwrap();
-        assert!(a.train.0.equal(&b.train.0) && a.test.0.equal(&b.test.0));
-        assert!(!a.train.0.narrow(0, 0, 9).equal(&a.test.0), "test is not a copy of train");
+        assert!(a.train.features.equal(&b.train.features) && a.test.features.equal(&b.test.features));
+        assert!(!a.train.features.narrow(0, 0, 9).equal(&a.test.features), "test is not a copy of train");
         let c = generate(&SynthConfig { seed: 1, ..small() }).unwrap();
-        assert!(!a.train.0.equal(&c.train.0));
+        assert!(!a.train.features.equal(&c.train.features));
         assert!(generate(&SynthConfig { validation: 0, ..small() }).unwrap().validation.is_none());
     }
 
@@ -240,7 +250,7 @@ mod tests {
         // Without noise, the number of crossings of 0.5 along time in feature 0
         // is twice the number of cycles: the label is in the sequence.
         let config = SynthConfig { noise: 0.0, steps: 40, classes: 4, train: 8, ..small() };
-        let (x, y) = generate(&config).unwrap().train;
+        let Split { features: x, labels: y, .. } = generate(&config).unwrap().train;
         for i in 0..8 {
             let seq: Vec<f32> = Vec::try_from(x.get(i).select(1, 0)).unwrap();
             let crossings = seq.windows(2).filter(|w| (w[0] - 0.5).signum() != (w[1] - 0.5).signum()).count() as i64;

@@ -13,10 +13,10 @@
 //! from which a run resumes exactly, metric records sent to pluggable sinks
 //! ([`MetricsSink`]; [`JsonlSink`] writes `metrics.jsonl`) and a progress bar.
 //!
-//! The trainer takes tensors, not a dataset type, so any data crate can feed
-//! it: images `[N, rows, cols]` (or sequences `[N, T, F]` with their lengths)
-//! `f32` and labels `[N]` `i64`. Sequences of different lengths are batched
-//! in length buckets (`train.length_buckets`).
+//! The trainer takes data-core's [`Split`], never a data crate's type, so any
+//! data crate can feed it: features `[N, T, F]` `f32` (pictures `[N, rows, cols]`,
+//! or sequences with their lengths) and labels `[N]` `i64`. Sequences of
+//! different lengths are batched in length buckets (`train.length_buckets`).
 //!
 //! ```no_run
 //! use lstm_model::{tch::{Device, Kind, Tensor}, LstmClassifier, ModelConfig, ModelSpec};
@@ -32,8 +32,8 @@
 //!     sinks: vec![Box::new(JsonlSink::new("runs/example/metrics.jsonl"))],
 //!     ..Default::default()
 //! };
-//! let split = Split { images: &images, labels: &labels, lengths: None };
-//! let summary = train(&model, split, None, &config, &mut std::io::stdout(), options)?;
+//! let split = Split::new(images, labels);
+//! let summary = train(&model, &split, None, &config, &mut std::io::stdout(), options)?;
 //! println!("{} steps, last loss {:?}", summary.steps, summary.last_loss);
 //! # Ok::<(), trainer::TrainError>(())
 //! ```
@@ -54,7 +54,6 @@ use std::sync::atomic::AtomicBool;
 
 use lstm_model::LstmClassifier;
 use serde::Serialize;
-use tch::Tensor;
 
 use batches::BatchOrder;
 use config::Length;
@@ -66,6 +65,8 @@ pub use config::{
     AdamConfig, ConstantSchedule, CosineSchedule, OneCycleSchedule, OptimizerConfig, Precision, RmspropConfig,
     ScheduleConfig, SgdConfig, StepSchedule, TrainConfig, DEFAULT_TRAINING_ITERS,
 };
+/// One split: features `[N, T, F]` `f32`, labels `[N]` `i64` (data-core's one type).
+pub use data_core::Split;
 pub use error::TrainError;
 pub use metrics::{JsonlSink, MetricRecord, MetricsSink};
 pub use optim::Optimizer;
@@ -110,21 +111,6 @@ pub struct TrainSummary {
     pub restored_best: bool,
     /// The last checkpoint written.
     pub checkpoint: Option<PathBuf>,
-}
-
-/// Input and label tensors of one split: images `[N, rows, cols]` or
-/// sequences `[N, T, F]` `f32`, labels `[N]` `i64`, and for sequences of
-/// different lengths their real steps `[N]` `i64`.
-#[derive(Debug, Clone, Copy)]
-pub struct Split<'a> {
-    /// Images `[N, rows, cols]`, or sequences `[N, T, F]` padded at the end.
-    pub images: &'a Tensor,
-    /// Labels `[N]`.
-    pub labels: &'a Tensor,
-    /// Real steps of each sequence `[N]` (each in `1..=T`); `None` when all
-    /// have `T`. With lengths, the model reads each sequence up to its own
-    /// length, and batches are cut to their longest sequence.
-    pub lengths: Option<&'a Tensor>,
 }
 
 /// How a run interacts with the world: files, metric sinks, interruption, progress bar.
@@ -177,8 +163,8 @@ impl std::fmt::Debug for Options<'_> {
 /// good checkpoint in place.
 pub fn train(
     model: &LstmClassifier,
-    train: Split,
-    validation: Option<Split>,
+    train: &Split,
+    validation: Option<&Split>,
     config: &TrainConfig,
     progress: &mut dyn Write,
     options: Options,

@@ -80,15 +80,15 @@ struct Clock {
 fn check_split(what: &str, split: &Split) -> Result<i64, TrainError> {
     let n = split.labels.size().first().copied().unwrap_or(0);
     let bad = |detail: String| Err(TrainError::BadData { split: what.to_owned(), detail });
-    if split.labels.dim() != 1 || split.images.size().first() != Some(&n) || n == 0 {
+    if split.labels.dim() != 1 || split.features.size().first() != Some(&n) || n == 0 {
         return bad(format!(
             "{:?} images for {:?} labels; expected [N, rows, cols] images and [N] labels with N > 0",
-            split.images.size(),
+            split.features.size(),
             split.labels.size()
         ));
     }
-    if let Some(lengths) = split.lengths {
-        let steps = split.images.size().get(1).copied().unwrap_or(0);
+    if let Some(lengths) = &split.lengths {
+        let steps = split.features.size().get(1).copied().unwrap_or(0);
         let (lo, hi) = (lengths.f_min()?.f_int64_value(&[])?, lengths.f_max()?.f_int64_value(&[])?);
         if lengths.size() != [n] || lo < 1 || hi > steps {
             return bad(format!(
@@ -103,9 +103,9 @@ fn check_split(what: &str, split: &Split) -> Result<i64, TrainError> {
 /// The split's tensors on `device` (lengths as `i64` on the CPU).
 fn to_device(split: &Split, device: Device) -> Result<Data, TrainError> {
     Ok(Data {
-        x: split.images.f_to_device(device)?,
+        x: split.features.f_to_device(device)?,
         y: split.labels.f_to_device(device)?,
-        lengths: split.lengths.map(|l| l.f_to_device(Device::Cpu)?.f_to_kind(Kind::Int64)).transpose()?,
+        lengths: split.lengths.as_ref().map(|l| l.f_to_device(Device::Cpu)?.f_to_kind(Kind::Int64)).transpose()?,
     })
 }
 
@@ -181,20 +181,20 @@ impl<'a> TrainState<'a> {
     /// Checks the config and the data and sets up a fresh run (nothing is read or written yet).
     pub fn new(
         model: &'a LstmClassifier,
-        train: Split,
-        validation: Option<Split>,
+        train: &Split,
+        validation: Option<&Split>,
         config: &'a TrainConfig,
         options: Options<'a>,
     ) -> Result<Self, TrainError> {
         config.validate()?;
         let compute = crate::config::training_precision(config.precision, model, config.batch_size)?.kind();
-        let n = check_split("training", &train)?;
-        if let Some(v) = &validation {
+        let n = check_split("training", train)?;
+        if let Some(v) = validation {
             check_split("validation", v)?;
         }
         let device = model.device();
-        let validation = validation.map(|v| to_device(&v, device)).transpose()?;
-        let data = to_device(&train, device)?;
+        let validation = validation.map(|v| to_device(v, device)).transpose()?;
+        let data = to_device(train, device)?;
         let mut order = BatchOrder::new(n as usize, config.seed);
         if let (Some(lengths), true) = (&data.lengths, config.length_buckets != Some(false)) {
             order = order.with_buckets(Vec::<i64>::try_from(lengths)?, config.batch_size as usize);

@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use lstm_model::{ModelConfig, ModelSpec};
-use tch::{Device, Kind};
+use tch::{Device, Kind, Tensor};
 
 #[test]
 fn notebook_defaults_give_781_steps() {
@@ -64,9 +64,9 @@ fn max_steps_is_exactly_that_many_steps() {
     let (images, labels) = toy_data(64);
     let m = model(4);
     let config = TrainConfig { max_steps: Some(7), batch_size: 10, display_step: 1, ..Default::default() };
-    let split = Split { images: &images, labels: &labels, lengths: None };
+    let split = Split::new(images, labels);
     let mut log = Vec::new();
-    let summary = train(&m, split, None, &config, &mut log, Options::default()).unwrap();
+    let summary = train(&m, &split, None, &config, &mut log, Options::default()).unwrap();
     assert_eq!((summary.steps, summary.total_steps, summary.samples), (7, 7, 70));
     assert_eq!(String::from_utf8(log).unwrap().lines().count(), 7);
 }
@@ -89,8 +89,8 @@ fn model(hidden: i64) -> LstmClassifier {
     LstmClassifier::new(spec, Device::Cpu).unwrap()
 }
 
-fn split<'a>(data: &'a (Tensor, Tensor)) -> Split<'a> {
-    Split { images: &data.0, labels: &data.1, lengths: None }
+fn split(data: &(Tensor, Tensor)) -> Split {
+    Split::new(data.0.shallow_clone(), data.1.shallow_clone())
 }
 
 #[test]
@@ -106,7 +106,7 @@ fn learns_a_separable_problem_and_prints_notebook_lines() {
         ..Default::default()
     };
     let mut out = Vec::new();
-    let summary = train(&model, split(&data), None, &config, &mut out, Options::default()).unwrap();
+    let summary = train(&model, &split(&data), None, &config, &mut out, Options::default()).unwrap();
     assert_eq!((summary.steps, summary.stop), (60, Stop::Completed));
     let text = String::from_utf8(out).unwrap();
     let lines: Vec<&str> = text.lines().collect();
@@ -125,7 +125,7 @@ fn same_seed_same_losses() {
         let config =
             TrainConfig { batch_size: 16, training_iters: Some(16 * 21), display_step: 5, seed, ..Default::default() };
         let mut out = Vec::new();
-        train(&model(8), split(&data), None, &config, &mut out, Options::default()).unwrap();
+        train(&model(8), &split(&data), None, &config, &mut out, Options::default()).unwrap();
         String::from_utf8(out).unwrap()
     };
     assert_eq!(run(3), run(3));
@@ -138,7 +138,7 @@ fn mismatched_data_is_an_error() {
     let labels = Tensor::zeros([9], (Kind::Int64, Device::Cpu));
     let err = train(
         &model(4),
-        Split { images: &images, labels: &labels, lengths: None },
+        &Split::new(images.shallow_clone(), labels.shallow_clone()),
         None,
         &TrainConfig::default(),
         &mut Vec::new(),
@@ -194,13 +194,13 @@ fn resumed_run_takes_exactly_the_uninterrupted_steps() {
     let mut full_out = Vec::new();
     let opts = files(full_dir.path());
     let full_model = model(8);
-    let full = train(&full_model, split(&data), Some(split(&val)), &config, &mut full_out, opts).unwrap();
+    let full = train(&full_model, &split(&data), Some(&split(&val)), &config, &mut full_out, opts).unwrap();
     assert_eq!(full.steps, 24);
 
     let dir = tempfile::tempdir().unwrap();
     let mut first_out = Vec::new();
     let opts = Options { stop_after: Some(10), ..files(dir.path()) };
-    let first = train(&model(8), split(&data), Some(split(&val)), &config, &mut first_out, opts).unwrap();
+    let first = train(&model(8), &split(&data), Some(&split(&val)), &config, &mut first_out, opts).unwrap();
     assert_eq!((first.steps, first.stop), (10, Stop::Interrupted));
     let mut second_out = Vec::new();
     // A fresh model with different initial weights: everything must come from the checkpoint.
@@ -215,7 +215,7 @@ fn resumed_run_takes_exactly_the_uninterrupted_steps() {
     )
     .unwrap();
     let opts = Options { resume: true, ..files(dir.path()) };
-    let second = train(&fresh, split(&data), Some(split(&val)), &config, &mut second_out, opts).unwrap();
+    let second = train(&fresh, &split(&data), Some(&split(&val)), &config, &mut second_out, opts).unwrap();
     assert_eq!((second.resumed_from, second.steps, second.stop), (Some(10), 24, Stop::Completed));
 
     let full_losses = train_losses(full_dir.path());
@@ -244,7 +244,7 @@ fn resuming_without_a_checkpoint_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let opts = Options { resume: true, ..files(dir.path()) };
     let config = TrainConfig { batch_size: 8, training_iters: Some(100), ..Default::default() };
-    let err = train(&model(4), split(&data), None, &config, &mut Vec::new(), opts).unwrap_err();
+    let err = train(&model(4), &split(&data), None, &config, &mut Vec::new(), opts).unwrap_err();
     assert!(matches!(err, TrainError::NoCheckpoint(_)), "{err}");
 }
 
@@ -262,7 +262,7 @@ fn nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint() {
     let opts = files(dir.path());
     let err = train(
         &model(4),
-        Split { images: &images, labels: &labels, lengths: None },
+        &Split::new(images.shallow_clone(), labels.shallow_clone()),
         None,
         &config,
         &mut Vec::new(),
@@ -304,7 +304,7 @@ fn checkpoints_are_atomic_and_pruned() {
         ..Default::default()
     };
     let opts = Options { stop_after: Some(5), ..files(dir.path()) };
-    train(&model(4), split(&data), None, &config, &mut Vec::new(), opts).unwrap();
+    train(&model(4), &split(&data), None, &config, &mut Vec::new(), opts).unwrap();
     let steps: Vec<i64> =
         checkpoint::list(&dir.path().join("checkpoints")).unwrap().into_iter().map(|(s, _)| s).collect();
     assert_eq!(steps, [4, 5]);
@@ -313,7 +313,7 @@ fn checkpoints_are_atomic_and_pruned() {
     std::fs::create_dir_all(&stale).unwrap();
     std::fs::write(stale.join(checkpoint::STATE_JSON), b"{ half").unwrap();
     let opts = Options { resume: true, ..files(dir.path()) };
-    let summary = train(&model(4), split(&data), None, &config, &mut Vec::new(), opts).unwrap();
+    let summary = train(&model(4), &split(&data), None, &config, &mut Vec::new(), opts).unwrap();
     assert_eq!((summary.resumed_from, summary.steps), (Some(5), 10));
     let names: Vec<String> = std::fs::read_dir(dir.path().join("checkpoints"))
         .unwrap()
@@ -342,7 +342,7 @@ fn early_stopping_keeps_the_best_model() {
         ..Default::default()
     };
     let m = model(4);
-    let summary = train(&m, split(&data), Some(split(&val)), &config, &mut Vec::new(), Options::default()).unwrap();
+    let summary = train(&m, &split(&data), Some(&split(&val)), &config, &mut Vec::new(), Options::default()).unwrap();
     assert_eq!(summary.stop, Stop::EarlyStopping);
     let best = summary.best_validation.unwrap();
     assert_eq!(summary.steps, summary.last_validation.unwrap().step);
@@ -367,7 +367,7 @@ fn bf16_precision_trains() {
         ..Default::default()
     };
     let mut out = Vec::new();
-    let summary = train(&model, split(&data), None, &config, &mut out, Options::default()).unwrap();
+    let summary = train(&model, &split(&data), None, &config, &mut out, Options::default()).unwrap();
     assert_eq!(summary.steps, 40);
     let losses: Vec<f64> = String::from_utf8(out)
         .unwrap()
@@ -389,7 +389,7 @@ fn fp16_on_the_cpu_is_a_config_error() {
     let data = toy_data(64);
     let config =
         TrainConfig { batch_size: 16, training_iters: Some(16 * 3), precision: Precision::Fp16, ..Default::default() };
-    let err = train(&model(4), split(&data), None, &config, &mut Vec::new(), Options::default()).unwrap_err();
+    let err = train(&model(4), &split(&data), None, &config, &mut Vec::new(), Options::default()).unwrap_err();
     assert!(matches!(&err, TrainError::InvalidConfig { key, .. } if key == "train.precision"), "{err}");
     assert!(err.to_string().contains("CUDA"), "{err}");
 }
@@ -415,11 +415,11 @@ fn checkpoint_of_another_model_is_refused_before_anything_is_loaded() {
     };
     let two = LstmClassifier::new(spec(2), Device::Cpu).unwrap();
     let opts = Options { stop_after: Some(2), ..files(dir.path()) };
-    train(&two, split(&data), None, &config, &mut Vec::new(), opts).unwrap();
+    train(&two, &split(&data), None, &config, &mut Vec::new(), opts).unwrap();
     let one = LstmClassifier::new(spec(1), Device::Cpu).unwrap();
     let before: BTreeMap<String, Tensor> = model_weights(&one).into_iter().map(|(k, v)| (k, v.copy())).collect();
     let opts = Options { resume: true, ..files(dir.path()) };
-    let err = train(&one, split(&data), None, &config, &mut Vec::new(), opts).unwrap_err().to_string();
+    let err = train(&one, &split(&data), None, &config, &mut Vec::new(), opts).unwrap_err().to_string();
     assert!(err.contains("step-000002") && err.contains("not a variable of this model") && err.contains("l1"), "{err}");
     for (name, value) in model_weights(&one) {
         assert!(value.equal(&before[&name]), "{name} was changed");
@@ -448,17 +448,17 @@ fn resumed_run_with_dropout_is_exact() {
     };
     let full_dir = tempfile::tempdir().unwrap();
     let opts = files(full_dir.path());
-    train(&LstmClassifier::new(spec(), Device::Cpu).unwrap(), split(&data), None, &config, &mut Vec::new(), opts)
+    train(&LstmClassifier::new(spec(), Device::Cpu).unwrap(), &split(&data), None, &config, &mut Vec::new(), opts)
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let model = LstmClassifier::new(spec(), Device::Cpu).unwrap();
     let opts = Options { stop_after: Some(5), ..files(dir.path()) };
-    train(&model, split(&data), None, &config, &mut Vec::new(), opts).unwrap();
+    train(&model, &split(&data), None, &config, &mut Vec::new(), opts).unwrap();
     // Disturb libtorch's generator between the two halves (as a new process
     // would) by drawing from it; this is the one test here that uses it.
     let _ = Tensor::rand([1000], (Kind::Float, Device::Cpu));
     let opts = Options { resume: true, ..files(dir.path()) };
-    let second = train(&model, split(&data), None, &config, &mut Vec::new(), opts).unwrap();
+    let second = train(&model, &split(&data), None, &config, &mut Vec::new(), opts).unwrap();
     assert_eq!((second.resumed_from, second.steps), (Some(5), 12));
     let full = train_losses(full_dir.path());
     assert_eq!(full.len(), 12);
@@ -497,10 +497,12 @@ fn sequences_are_read_up_to_their_lengths_with_or_without_buckets() {
             length_buckets: buckets,
             ..Default::default()
         };
-        let train_split = Split { images: &x, labels: &y, lengths: Some(&lengths) };
-        let validation = Split { images: &vx, labels: &vy, lengths: Some(&vl) };
+        let train_split =
+            Split { features: x.shallow_clone(), labels: y.shallow_clone(), lengths: Some(lengths.shallow_clone()) };
+        let validation =
+            Split { features: vx.shallow_clone(), labels: vy.shallow_clone(), lengths: Some(vl.shallow_clone()) };
         let summary =
-            train(&model, train_split, Some(validation), &config, &mut Vec::new(), Options::default()).unwrap();
+            train(&model, &train_split, Some(&validation), &config, &mut Vec::new(), Options::default()).unwrap();
         let best = summary.best_validation.unwrap().accuracy;
         assert!(best == 1.0, "buckets {buckets:?}: validation accuracy {best}");
     }
@@ -511,8 +513,9 @@ fn bad_lengths_are_errors() {
     let (x, y, _) = length_data(8);
     let config = TrainConfig { max_steps: Some(1), ..Default::default() };
     for lengths in [Tensor::from_slice(&[3i64; 7]), Tensor::from_slice(&[0i64; 8]), Tensor::from_slice(&[10i64; 8])] {
-        let split = Split { images: &x, labels: &y, lengths: Some(&lengths) };
-        let err = train(&length_model(), split, None, &config, &mut Vec::new(), Options::default()).unwrap_err();
+        let split =
+            Split { features: x.shallow_clone(), labels: y.shallow_clone(), lengths: Some(lengths.shallow_clone()) };
+        let err = train(&length_model(), &split, None, &config, &mut Vec::new(), Options::default()).unwrap_err();
         assert!(matches!(err, TrainError::BadData { .. }) && err.to_string().contains("lengths"), "{err}");
     }
 }
@@ -530,10 +533,11 @@ fn resumed_bucketed_run_is_exact() {
         ..Default::default()
     };
     let run = |stop_after: Option<i64>, resume: bool, dir: &Path| {
-        let split = Split { images: &x, labels: &y, lengths: Some(&lengths) };
+        let split =
+            Split { features: x.shallow_clone(), labels: y.shallow_clone(), lengths: Some(lengths.shallow_clone()) };
         let opts = Options { stop_after, resume, ..files(dir) };
         let mut out = Vec::new();
-        train(&length_model(), split, None, &config, &mut out, opts).unwrap();
+        train(&length_model(), &split, None, &config, &mut out, opts).unwrap();
         String::from_utf8(out).unwrap()
     };
     let (full, parts) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());

@@ -1,4 +1,6 @@
-//! Stratified, seeded hold-out of a validation set from the training images.
+//! Stratified, seeded hold-out of a validation set from the training examples.
+
+use std::collections::BTreeMap;
 
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -19,21 +21,25 @@ pub struct Holdout {
 /// largest remainder, so the counts add up exactly to `count`). Which examples
 /// of a class are held out depends only on `seed`.
 ///
-/// `count` must not exceed `labels.len()`.
+/// `count` is capped at `labels.len()`. Labels are class indices (`u8`,
+/// `u16`, `u32` or `u64`); the draw is the same whatever their type.
 ///
 /// ```
 /// let labels = [0u8, 0, 0, 0, 1, 1, 1, 1];
-/// let h = mnist_data::split::stratified_holdout(&labels, 4, 0);
+/// let h = data_core::holdout::stratified_holdout(&labels, 4, 0);
 /// assert_eq!(h.validation.len(), 4);
 /// assert_eq!(h.validation.iter().filter(|&&i| labels[i as usize] == 0).count(), 2);
 /// ```
-pub fn stratified_holdout(labels: &[u8], count: usize, seed: u64) -> Holdout {
+pub fn stratified_holdout<L: Copy + Into<u64>>(labels: &[L], count: usize, seed: u64) -> Holdout {
     let total = labels.len();
     let count = count.min(total);
-    let mut by_class: Vec<Vec<i64>> = vec![Vec::new(); 256];
+    // The examples of each class present, in class order (absent classes
+    // would take no share and draw nothing).
+    let mut classes: BTreeMap<u64, Vec<i64>> = BTreeMap::new();
     for (i, &l) in labels.iter().enumerate() {
-        by_class[usize::from(l)].push(i as i64);
+        classes.entry(l.into()).or_default().push(i as i64);
     }
+    let mut by_class: Vec<Vec<i64>> = classes.into_values().collect();
     // Quotas: floor of the exact share, then the remainder to the classes
     // with the largest fractional parts (ties to the lower class index).
     let mut quotas: Vec<usize> = by_class.iter().map(|c| c.len() * count / total.max(1)).collect();

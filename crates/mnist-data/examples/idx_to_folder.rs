@@ -2,7 +2,7 @@
 //! `OUT/train/<class>/<index>.png` and `OUT/test/<class>/<index>.png`.
 //!
 //! ```sh
-//! cargo run --release -p image-folder-data --example idx_to_folder -- IDX_DIR OUT_DIR \
+//! cargo run --release -p mnist-data --example idx_to_folder -- IDX_DIR OUT_DIR \
 //!     [--names zero,one,...] [--train N] [--test N] [--scale K] [--invert]
 //! ```
 //!
