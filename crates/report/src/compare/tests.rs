@@ -123,3 +123,15 @@ fn run_folders_unfinished_runs_and_bad_paths() {
     let err = compare(std::slice::from_ref(&b)).unwrap_err().to_string();
     assert!(err.contains("config.json") && err.contains("JSON"), "{err}");
 }
+
+#[test]
+fn a_huge_config_value_does_not_break_the_table() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    fake_run(&a, 0.01, 0, 0.9, &[1.0]);
+    std::fs::create_dir(&b).unwrap();
+    let long = "d".repeat(100_000);
+    std::fs::write(b.join("config.json"), json!({"name": "b", "data": {"dir": long}}).to_string()).unwrap();
+    let c = compare(&[a, b]).unwrap();
+    assert!(table(&c).contains(&long), "the long value is printed whole");
+}
