@@ -88,6 +88,9 @@ pub enum ExportError {
         .include.display(), .libtorch.display()
     )]
     NoLibtorch { libtorch: PathBuf, include: PathBuf },
+    /// `--out` names a file of a training run or a model folder.
+    #[error(transparent)]
+    Output(#[from] experiment::ExperimentError),
 }
 
 impl ExportError {
@@ -100,6 +103,7 @@ impl ExportError {
             ExportError::Model(e) => e.is_config(),
             ExportError::Onnx(e) => e.is_config(),
             ExportError::NoLibtorch { .. } => false,
+            ExportError::Output(e) => e.is_config(),
         }
     }
 }
@@ -122,6 +126,7 @@ pub struct Exported {
 /// `model.json`, built into the graph, so the exported input is pixel / 255
 /// like every other. No training data is read.
 pub fn export(model: &Path, format: ExportFormat, out: &Path) -> Result<Exported, ExportError> {
+    crate::run_folder::check_output_file(out, "export --out")?;
     let dir = find_model_dir(model).ok_or_else(|| ExportError::NoModel(model.to_owned()))?;
     let predictor = inference::Predictor::open(&dir, Device::Cpu, lstm_model::Precision::Fp32)?;
     let options = ExportOptions::for_model(predictor.model())?;
@@ -140,9 +145,17 @@ pub fn libtorch_dir() -> PathBuf {
     lib.parent().map(Path::to_owned).unwrap_or_default()
 }
 
-/// Whether this binary was built CPU-only (no libtorch CUDA library linked).
-pub fn cpu_only_build() -> bool {
-    option_env!("LSTM_MNIST_CPU_ONLY_BUILD") == Some("1")
+/// The libtorch this process loaded (`libtorch_cpu.so`, as the dynamic loader
+/// found it: a `make dist` folder's `lib/`, the rpath, or `LD_LIBRARY_PATH`),
+/// else the folder it was built against.
+pub fn loaded_libtorch() -> PathBuf {
+    super::loaded::loaded_library("libtorch_cpu.so").unwrap_or_else(libtorch_dir)
+}
+
+/// Whether libtorch's CUDA library is loaded: no for a CPU-only build
+/// (`LSTM_MNIST_CPU_ONLY=1`) and for the `make dist` binary.
+pub fn cuda_library_loaded() -> bool {
+    ["libtorch_cuda.so", "libtorch_hip.so"].into_iter().any(|lib| super::loaded::loaded_library(lib).is_some())
 }
 
 /// The `.cargo/config.toml` with which an outside crate depending on
@@ -165,14 +178,14 @@ pub fn cargo_config() -> Result<String, ExportError> {
     ))
 }
 
-/// What `lstm-mnist env` prints: version, libtorch, build kind, devices.
+/// What `lstm-mnist env` prints: version, the libtorch loaded, build kind, devices.
 pub fn describe() -> String {
     let cuda = tch::Cuda::device_count();
     format!(
         "lstm-mnist {}\nlibtorch: {}\nbuild: {}\ncuda devices: {cuda}\nthreads: {}\n",
         env!("CARGO_PKG_VERSION"),
-        libtorch_dir().display(),
-        if cpu_only_build() { "CPU-only (no libtorch CUDA library linked)" } else { "CPU and CUDA" },
+        loaded_libtorch().display(),
+        if cuda_library_loaded() { "CPU and CUDA" } else { "CPU-only (no libtorch CUDA library loaded)" },
         tch::get_num_threads(),
     )
 }
