@@ -26,6 +26,7 @@ mod pages;
 mod predict;
 mod reliability;
 mod run_length;
+mod series;
 mod slurm;
 mod sweep;
 mod tensorboard;
