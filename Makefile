@@ -3,8 +3,11 @@ CACHE ?= $(HOME)/.cache/lstm-mnist
 export LSTM_MNIST_CACHE := $(CACHE)
 export VIRTUAL_ENV := $(CACHE)/venv
 export PATH := $(VIRTUAL_ENV)/bin:$(PATH)
-export LIBTORCH_USE_PYTORCH := 1
-CARGO ?= cargo
+unexport LIBTORCH_USE_PYTORCH
+# torch-sys finds libtorch through LIBTORCH (the venv's torch folder, found when the
+# command runs, after setup): the same setting as `make dist`, scripts/test-embed-outside.sh
+# and an outside crate's .cargo/config.toml, so torch-sys is compiled once per clone.
+CARGO ?= LIBTORCH="$$(ls -d $(VIRTUAL_ENV)/lib/python3*/site-packages/torch | head -n 1)" cargo
 CONFIG ?= configs/seed.json
 BIN := target/release/lstm-mnist
 

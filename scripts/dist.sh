@@ -1,17 +1,16 @@
 #!/usr/bin/env bash
 # `make dist`: a relocatable CPU-only distribution,
 #   dist/lstm-mnist-<version>-linux-x86_64-cpu/{bin,lib,configs,data,licenses,README.md}
-# bin/lstm-mnist is built CPU-only (LSTM_MNIST_CPU_ONLY=1: no libtorch_cuda) with
-# the rpath $ORIGIN/../lib (LSTM_MNIST_RPATH); lib/ holds the libtorch libraries
-# it loads (libtorch_cpu.so, libc10.so, libgomp.so.1), copied from the PyTorch
-# install. PyTorch's CUDA wheel builds libtorch_cpu.so against the CUDA runtime
-# and profiler (libcudart, libcupti) for device queries and CUDA profiling only:
-# the copy has those two dependencies removed (scripts/elf_edit.py), so the
-# folder holds and loads no CUDA library.
-#
-# The build uses its own target folder (DIST_TARGET_DIR, default
-# target/standalone, shared with the embed-outside test) and gives torch-sys
-# the libtorch folder through LIBTORCH, as an outside crate would.
+# bin/lstm-mnist is the workspace's own release binary (target/release, built as
+# `make build` does, with torch-sys compiled once per clone), made CPU-only and
+# relocatable on the copy: its libtorch CUDA library dropped from the DT_NEEDED
+# entries (the binary uses no symbol of it; LSTM_MNIST_CPU_ONLY=1 links the same
+# way) and its run path replaced by $ORIGIN/../lib (scripts/elf_edit.py). lib/
+# holds the libtorch libraries it loads (libtorch_cpu.so, libc10.so,
+# libgomp.so.1), copied from the PyTorch install. PyTorch's CUDA wheel builds
+# libtorch_cpu.so against the CUDA runtime and profiler (libcudart, libcupti)
+# for device queries and CUDA profiling only: the copy has those two
+# dependencies removed too, so the folder holds and loads no CUDA library.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -21,16 +20,19 @@ TORCH=$(ls -d "$CACHE"/venv/lib/python3*/site-packages/torch 2>/dev/null | head 
 VERSION=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\1/p' Cargo.toml)
 NAME=lstm-mnist-$VERSION-linux-x86_64-cpu
 OUT=${DIST_DIR:-dist}/$NAME
-TARGET=${DIST_TARGET_DIR:-target/standalone}
 
-echo "dist: building $NAME (CPU-only, rpath \$ORIGIN/../lib) in $TARGET"
-env -u LIBTORCH_USE_PYTORCH LIBTORCH="$TORCH" LSTM_MNIST_CPU_ONLY=1 LSTM_MNIST_RPATH='$ORIGIN/../lib' \
-    CARGO_TARGET_DIR="$TARGET" cargo build --release --locked -p lstm-mnist --bin lstm-mnist
-BIN=$TARGET/release/lstm-mnist
+echo "dist: $NAME from the workspace's release build (made CPU-only, run path \$ORIGIN/../lib)"
+env -u LIBTORCH_USE_PYTORCH LIBTORCH="$TORCH" cargo build --release --locked --workspace
+BIN=$OUT/bin/lstm-mnist
 
 rm -rf "$OUT"
 mkdir -p "$OUT/bin" "$OUT/lib" "$OUT/licenses" "$OUT/data"
-cp "$BIN" "$OUT/bin/"
+cp target/release/lstm-mnist "$BIN"
+chmod u+w "$BIN"
+cuda=$(readelf -d "$BIN" | sed -n 's/.*Shared library: \[\(libtorch_\(cuda\|hip\)[^]]*\)\]/\1/p')
+args=()
+for d in $cuda; do args+=(--drop-needed "$d"); done
+python3 scripts/elf_edit.py "$BIN" "${args[@]}" --rpath '$ORIGIN/../lib'
 # Every library the binary loads from the PyTorch install, except CUDA's.
 LD_LIBRARY_PATH="$TORCH/lib" ldd "$BIN" | awk -v dir="$TORCH/lib/" 'index($3, dir) == 1 && $3 !~ /\/nvidia\// { print $3 }' | while read -r lib; do
     cp "$lib" "$OUT/lib/"

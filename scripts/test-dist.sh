@@ -27,6 +27,10 @@ done
 ! ls "$D/lib" | grep -qiE 'cuda|cudnn|cublas|nccl|cupti' || fail "lib/ holds a CUDA library"
 
 run() { (cd "$TMP" && env -i HOME=/nonexistent PATH=/usr/bin:/bin "$D/bin/lstm-mnist" "$@"); }
+ENV=$(run env)
+echo "$ENV"
+grep -qxF "libtorch: $D/bin/../lib/libtorch_cpu.so" <<<"$ENV" || fail "env does not name the folder's lib/libtorch_cpu.so"
+grep -q "^build: CPU-only" <<<"$ENV" || fail "env does not say CPU-only"
 DATA=$D/data/mnist-sample
 run train --config "$D/configs/seed.json" --set "data.dir=$DATA" --set train.training_iters=3840 --out "$TMP/run"
 run eval --model "$TMP/run" --out "$TMP/eval"

@@ -6,13 +6,15 @@
 # script, no LIBTORCH_USE_PYTORCH, no LD_LIBRARY_PATH). Its binary must give the
 # accuracy of a freshly trained run's report on the shipped test digits.
 #
-# CARGO_TARGET_DIR is target/standalone (shared with `make dist`), so only the
-# first run compiles torch-sys.
+# It builds in the workspace's own target folder (CARGO_TARGET_DIR=target, the
+# workspace's Cargo.lock): torch-sys gets the same LIBTORCH as the workspace
+# build (Makefile, scripts/env.sh), so its C++ is not compiled again; only the
+# example itself is.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 BIN=${LSTM_MNIST_BIN:-$ROOT/target/release/lstm-mnist}
-TARGET=${EMBED_TARGET_DIR:-$ROOT/target/standalone}
+TARGET=${EMBED_TARGET_DIR:-$ROOT/target}
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 fail() { echo "test-embed-outside: $*" >&2; exit 1; }
@@ -21,6 +23,8 @@ CRATE=$TMP/my-project/embed-outside
 mkdir -p "$TMP/my-project"
 cp -r examples/embed-outside "$CRATE"
 rm -rf "$CRATE/target" "$CRATE/.cargo"
+# The workspace's versions of every dependency, so the workspace's compiled ones are reused.
+cp Cargo.lock "$CRATE/Cargo.lock"
 sed -i "s#\"\.\./\.\./crates/#\"$ROOT/crates/#" "$CRATE/Cargo.toml"
 mkdir "$CRATE/.cargo"
 "$BIN" env --cargo-config >"$CRATE/.cargo/config.toml"

@@ -155,9 +155,17 @@ pub fn libtorch_dir() -> PathBuf {
     lib.parent().map(Path::to_owned).unwrap_or_default()
 }
 
-/// Whether this binary was built CPU-only (no libtorch CUDA library linked).
-pub fn cpu_only_build() -> bool {
-    option_env!("LSTM_MNIST_CPU_ONLY_BUILD") == Some("1")
+/// The libtorch this process loaded (`libtorch_cpu.so`, as the dynamic loader
+/// found it: a `make dist` folder's `lib/`, the rpath, or `LD_LIBRARY_PATH`),
+/// else the folder it was built against.
+pub fn loaded_libtorch() -> PathBuf {
+    super::loaded::loaded_library("libtorch_cpu.so").unwrap_or_else(libtorch_dir)
+}
+
+/// Whether libtorch's CUDA library is loaded: no for a CPU-only build
+/// (`LSTM_MNIST_CPU_ONLY=1`) and for the `make dist` binary.
+pub fn cuda_library_loaded() -> bool {
+    ["libtorch_cuda.so", "libtorch_hip.so"].into_iter().any(|lib| super::loaded::loaded_library(lib).is_some())
 }
 
 /// The `.cargo/config.toml` with which an outside crate depending on
@@ -180,14 +188,14 @@ pub fn cargo_config() -> Result<String, ExportError> {
     ))
 }
 
-/// What `lstm-mnist env` prints: version, libtorch, build kind, devices.
+/// What `lstm-mnist env` prints: version, the libtorch loaded, build kind, devices.
 pub fn describe() -> String {
     let cuda = tch::Cuda::device_count();
     format!(
         "lstm-mnist {}\nlibtorch: {}\nbuild: {}\ncuda devices: {cuda}\nthreads: {}\n",
         env!("CARGO_PKG_VERSION"),
-        libtorch_dir().display(),
-        if cpu_only_build() { "CPU-only (no libtorch CUDA library linked)" } else { "CPU and CUDA" },
+        loaded_libtorch().display(),
+        if cuda_library_loaded() { "CPU and CUDA" } else { "CPU-only (no libtorch CUDA library loaded)" },
         tch::get_num_threads(),
     )
 }

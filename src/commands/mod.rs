@@ -6,6 +6,7 @@ pub mod compare;
 pub mod evaluate;
 pub mod explain;
 pub mod export;
+pub mod loaded;
 pub mod predict;
 pub mod sweep;
 pub mod train;

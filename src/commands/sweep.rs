@@ -59,6 +59,12 @@ pub struct SweepArgs {
     /// Also rerun failed trials (finished ones are always skipped, interrupted ones continued).
     #[arg(long)]
     pub retry_failed: bool,
+    /// Accept a sweep file that adds trials to the sweep folder's (more seeds,
+    /// grid values, choices or random draws) or lengthens its runs: held
+    /// trials keep their ids and continue, new ones are appended. Without it a
+    /// changed sweep file is refused.
+    #[arg(long)]
+    pub extend: bool,
     /// libtorch threads of the trial run by --trial (the local backend sets it).
     #[arg(long, hide = true)]
     pub threads: Option<usize>,
@@ -70,8 +76,11 @@ pub fn run(args: &SweepArgs) -> Result<u8, Failure> {
     let sweep = Sweep::load(&args.config)?;
     let dir = args.out.clone().unwrap_or_else(|| Path::new("runs").join(&sweep.name));
     if let Some(id) = args.trial {
+        let sweep = sweep.fit_folder(&dir, false)?;
         return run_trial(&sweep, &dir, id, args.threads);
     }
+    crate::sweep::folder::check_out(&dir, &sweep.name)?;
+    let sweep = sweep.fit_folder(&dir, args.extend)?;
     std::fs::create_dir_all(&dir).map_err(io_error(&dir))?;
     write_json(&dir.join(SWEEP_COPY), &sweep.self_contained())?;
     let states = states(&sweep, &dir);
@@ -87,7 +96,14 @@ pub fn run(args: &SweepArgs) -> Result<u8, Failure> {
                 );
                 todo.push(trial.id)
             }
-            Status::Running => eprintln!("trial {} ({}) is running elsewhere; left alone", trial.id, trial.name),
+            Status::Running => match state.pid {
+                Some(pid) => eprintln!(
+                    "trial {} ({}) is still being trained by PID {pid} on this machine (left alone; wait for it, or \
+                     stop it with `kill -INT {pid}` and rerun the sweep to continue it)",
+                    trial.id, trial.name
+                ),
+                None => eprintln!("trial {} ({}) is running elsewhere; left alone", trial.id, trial.name),
+            },
             Status::Failed if !args.retry_failed => {
                 eprintln!("trial {} ({}) failed before; rerun it with --retry-failed", trial.id, trial.name)
             }
@@ -95,8 +111,14 @@ pub fn run(args: &SweepArgs) -> Result<u8, Failure> {
         }
     }
     let done = states.iter().filter(|s| s.status == Status::Done).count();
+    let pids: Vec<String> = states.iter().filter_map(|s| s.pid).map(|p| p.to_string()).collect();
+    let held = if pids.is_empty() {
+        String::new()
+    } else {
+        format!(", {} held by running processes (PID {})", pids.len(), pids.join(", "))
+    };
     eprintln!(
-        "sweep {}: {} trials in {}: {done} done, {} to run",
+        "sweep {}: {} trials in {}: {done} done, {} to run{held}",
         sweep.name,
         sweep.trials.len(),
         dir.display(),

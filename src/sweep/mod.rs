@@ -7,15 +7,17 @@
 //! checked config; nothing runs before every trial's config is valid.
 //! [`status`] derives each trial's state from its own folder only.
 
+pub mod folder;
 pub mod spec;
 pub mod status;
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 
-use crate::config::{set_dotted_value, ConfigError, Experiment};
+use crate::config::{is_plain_name, read_small_file, set_dotted_value, ConfigError, Experiment};
 pub use spec::{Base, Distribution, SlurmSection, SweepFile};
 
 pub use experiment::run_folder::{SWEEP_FILE, TRIAL_FILE};
@@ -23,18 +25,31 @@ pub use experiment::run_folder::{SWEEP_FILE, TRIAL_FILE};
 pub const SWEEP_COPY: &str = "sweep-config.json";
 /// Longest trial folder name; longer ones are cut and end with a hash.
 const MAX_NAME: usize = 64;
+/// The most trials one sweep may have (grid points × random draws × seeds);
+/// a larger sweep is refused before anything is built, naming the key that
+/// took it over the limit.
+pub const MAX_TRIALS: u64 = 100_000;
 
 /// A sweep file that cannot be used; names the file, the trial and the key.
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
     #[error("cannot read sweep file {}: {source}", path.display())]
     Read { path: PathBuf, source: std::io::Error },
+    #[error("cannot read sweep file {}: {why}; give a sweep file (JSON) of at most 16 MiB", path.display())]
+    NotAFile { path: PathBuf, why: String },
     #[error("sweep file {}: `{key}`: {message}", path.display())]
     Invalid { path: PathBuf, key: String, message: String },
     #[error("sweep file {}: base config {}: {source}", path.display(), base.display())]
     Base { path: PathBuf, base: PathBuf, source: Box<ConfigError> },
     #[error("sweep file {}: trial {id} ({name}): {message}", path.display())]
     Trial { path: PathBuf, id: usize, name: String, message: String },
+    #[error(
+        "sweep file {} does not match the sweep in {} (its {}): changed: {}; {hint}",
+        path.display(), dir.display(), SWEEP_COPY, keys.join(", ")
+    )]
+    Changed { path: PathBuf, dir: PathBuf, keys: Vec<String>, hint: String },
+    #[error("sweep folder {}: {message}", dir.display())]
+    Folder { dir: PathBuf, message: String },
 }
 
 impl SweepError {
@@ -85,8 +100,11 @@ impl Sweep {
     /// Reads, expands and checks a sweep file: every trial's config is built
     /// and validated; the first bad one is an error naming the trial and key.
     pub fn load(path: &Path) -> Result<Self, SweepError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| SweepError::Read { path: path.to_owned(), source })?;
+        let text = read_small_file(path).map_err(|e| match e {
+            ConfigError::Read { source, .. } => SweepError::Read { path: path.to_owned(), source },
+            ConfigError::NotAFile { why, .. } => SweepError::NotAFile { path: path.to_owned(), why },
+            other => SweepError::Invalid { path: path.to_owned(), key: ".".into(), message: other.to_string() },
+        })?;
         Self::from_json_str(&text, path)
     }
 
@@ -97,14 +115,7 @@ impl Sweep {
         let file: SweepFile = serde_path_to_error::deserialize(&mut de)
             .map_err(|e| invalid(e.path().to_string(), e.inner().to_string()))?;
         de.end().map_err(|e| invalid(".".into(), e.to_string()))?;
-        let name = file
-            .name
-            .clone()
-            .or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
-            .unwrap_or_else(|| "sweep".into());
-        if name.is_empty() || name.contains('/') || name == "." || name == ".." {
-            return Err(invalid("name".into(), format!("{name:?} cannot name a folder; use letters, digits, - and _")));
-        }
+        let name = sweep_name(&file, path).map_err(|message| invalid("name".into(), message))?;
         let mut base = match &file.base {
             Base::Inline(map) => Value::Object(map.clone()),
             Base::Path(p) => read_base(path, p)?,
@@ -114,8 +125,9 @@ impl Sweep {
                 .map_err(|e| invalid(format!("set.{key}"), e.to_string()))?;
         }
         check_sections(&file).map_err(|(key, message)| invalid(key, message))?;
+        count_trials(&file).map_err(|(key, message)| invalid(key, message))?;
         let points = expand(&file);
-        let names = trial_names(&points);
+        let names = trial_names(&points, &HashSet::new());
         let mut trials = Vec::with_capacity(points.len());
         for (id, (overrides, name)) in points.into_iter().zip(names).enumerate() {
             let experiment = trial_experiment(&base, &overrides, &name, path).map_err(|message| SweepError::Trial {
@@ -165,12 +177,68 @@ fn remove_dotted(root: &mut Value, key: &str) {
     }
 }
 
+/// The sweep's name: `name` when given, else the file's stem; either must
+/// be a plain run name (letters, digits and `-_.=,+`, not starting with `.`,
+/// at most 255 bytes), as a run's `name` must.
+fn sweep_name(file: &SweepFile, path: &Path) -> Result<String, String> {
+    if let Some(name) = &file.name {
+        if !is_plain_name(name) {
+            return Err(format!(
+                "{name:?} cannot name a sweep folder: use one folder name of letters, digits and `-_.=,+`, not \
+                 starting with `.`, at most 255 characters (use --out for a path)"
+            ));
+        }
+        return Ok(name.clone());
+    }
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    if is_plain_name(&stem) {
+        Ok(stem)
+    } else {
+        Err(format!(
+            "the file name's stem {stem:?} cannot name a sweep folder; give the sweep a `name` of letters, digits \
+             and `-_.=,+`"
+        ))
+    }
+}
+
+/// The number of trials the file expands to, counted before anything is
+/// built; more than [`MAX_TRIALS`] is an error naming the key that took the
+/// count over the limit.
+pub fn count_trials(file: &SweepFile) -> Result<u64, (String, String)> {
+    let mut factors: Vec<(String, u64)> =
+        file.grid.0.iter().map(|(key, values)| (format!("grid.{key}"), values.len() as u64)).collect();
+    if let Some(trials) = file.trials.filter(|_| !file.random.is_empty()) {
+        factors.push(("trials".into(), trials as u64));
+    }
+    if !file.seeds.is_empty() {
+        factors.push(("seeds".into(), file.seeds.len() as u64));
+    }
+    let mut count: u64 = 1;
+    for (key, factor) in &factors {
+        match count.checked_mul(*factor) {
+            Some(n) if n <= MAX_TRIALS => count = n,
+            n => {
+                let shown = n.map_or_else(|| "more than 2^64".to_owned(), |n| n.to_string());
+                let product = factors.iter().map(|(k, f)| format!("{f} ({k})")).collect::<Vec<_>>().join(" x ");
+                return Err((
+                    key.clone(),
+                    format!(
+                        "the sweep would have {shown} trials ({product}), more than the {MAX_TRIALS} one sweep may \
+                         have; use fewer values here, or split the sweep into several files"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(count)
+}
+
 fn read_base(sweep_path: &Path, base: &str) -> Result<Value, SweepError> {
     let base_path = sweep_path.parent().unwrap_or(Path::new("")).join(base);
     let err =
         |source| SweepError::Base { path: sweep_path.to_owned(), base: base_path.clone(), source: Box::new(source) };
-    let text = std::fs::read_to_string(&base_path)
-        .map_err(|source| err(ConfigError::Read { path: base_path.clone(), source }))?;
+    // Only a regular file of at most 16 MiB, as for `--config`.
+    let text = read_small_file(&base_path).map_err(err)?;
     let value: Value =
         serde_json::from_str(&text).map_err(|source| err(ConfigError::Json { path: base_path.clone(), source }))?;
     if !value.is_object() {
@@ -290,6 +358,11 @@ fn trial_experiment(
         e => e.to_string(),
     })?;
     experiment.train.validate().map_err(|e| e.to_string())?;
+    experiment.eval.validate().map_err(|e| e.to_string())?;
+    // The model's own values (sizes, dropout, ...) with a stand-in input: the
+    // data's shape is known only when the trial runs.
+    let names = vec!["a".to_owned(), "b".to_owned()];
+    lstm_model::ModelSpec::new(experiment.model.clone(), 1, 1, names).validate().map_err(|e| e.to_string())?;
     Ok(experiment)
 }
 
@@ -348,32 +421,52 @@ fn fnv1a(text: &str) -> u64 {
 
 /// The folder name of each trial: `key=value` pairs joined by `,` (the seed
 /// pair once, as `seed=`), made filesystem-safe; names longer than 64
-/// characters are cut and end with a hash of the whole; a name that two trials
-/// would share gets `-<id>` appended.
-pub fn trial_names(points: &[Vec<(String, Value)>]) -> Vec<String> {
-    let names: Vec<String> = points
+/// characters are cut and end with a hash of the whole. Names are unique
+/// among themselves and never one of `taken`: a name that two trials would
+/// share (or that is taken) gets `-<id>` appended, and `-<id>-2`, ... when
+/// that is taken as well. Linear in the number of trials.
+pub fn trial_names(points: &[Vec<(String, Value)>], taken: &HashSet<String>) -> Vec<String> {
+    let names: Vec<String> = points.iter().map(|overrides| trial_name(overrides)).collect();
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for name in &names {
+        *counts.entry(name.as_str()).or_default() += 1;
+    }
+    // Names given once keep their plain form; the others are made unique after.
+    let mut used: HashSet<String> = taken.clone();
+    used.extend(names.iter().filter(|n| counts[n.as_str()] == 1 && !taken.contains(*n)).cloned());
+    let mut out = Vec::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
+        if counts[name.as_str()] == 1 && !taken.contains(name) {
+            out.push(name.clone());
+            continue;
+        }
+        let mut candidate = format!("{name}-{i}");
+        let mut k = 2;
+        while used.contains(&candidate) {
+            candidate = format!("{name}-{i}-{k}");
+            k += 1;
+        }
+        used.insert(candidate.clone());
+        out.push(candidate);
+    }
+    out
+}
+
+/// One trial's folder name before it is made unique (see [`trial_names`]).
+fn trial_name(overrides: &[(String, Value)]) -> String {
+    let keys: Vec<&str> = overrides.iter().map(|(k, _)| k.as_str()).collect();
+    let parts: Vec<String> = overrides
         .iter()
-        .map(|overrides| {
-            let keys: Vec<&str> = overrides.iter().map(|(k, _)| k.as_str()).collect();
-            let parts: Vec<String> = overrides
-                .iter()
-                .filter(|(k, _)| !(k == "model.seed" && keys.contains(&"train.seed")))
-                .map(|(k, v)| format!("{}={}", label(k, &keys), format_value(v)))
-                .collect();
-            let name = filesystem_safe(&parts.join(","));
-            let name = if name.is_empty() || name.starts_with('.') { format!("trial{name}") } else { name };
-            if name.len() > MAX_NAME {
-                format!("{}-{:016x}", &name[..MAX_NAME - 17], fnv1a(&name))
-            } else {
-                name
-            }
-        })
+        .filter(|(k, _)| !(k == "model.seed" && keys.contains(&"train.seed")))
+        .map(|(k, v)| format!("{}={}", label(k, &keys), format_value(v)))
         .collect();
-    names
-        .iter()
-        .enumerate()
-        .map(|(i, n)| if names.iter().filter(|m| *m == n).count() > 1 { format!("{n}-{i}") } else { n.clone() })
-        .collect()
+    let name = filesystem_safe(&parts.join(","));
+    let name = if name.is_empty() || name.starts_with('.') { format!("trial{name}") } else { name };
+    if name.len() > MAX_NAME {
+        format!("{}-{:016x}", &name[..MAX_NAME - 17], fnv1a(&name))
+    } else {
+        name
+    }
 }
 
 #[cfg(test)]

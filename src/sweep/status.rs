@@ -71,6 +71,9 @@ pub struct TrialState {
     pub detail: Option<String>,
     /// The Slurm job that ran (or runs) it.
     pub slurm_job: Option<String>,
+    /// The process on this machine holding the trial's run folder lock (training it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
 }
 
 /// This machine's host name.
@@ -95,6 +98,34 @@ fn process_alive(pid: u32) -> bool {
     }
 }
 
+/// The process that holds the run folder lock of `dir` (`dir/.lock`, see
+/// [`crate::run_folder::lock`]) right now, by the PID it wrote there; `None`
+/// when the lock is free or missing. The lock is probed with a shared,
+/// non-blocking `flock` that is released at once; a lock file that is a
+/// symbolic link or not a regular file is not followed and counts as free.
+pub fn lock_holder(dir: &Path) -> Option<u32> {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = dir.join(crate::run_folder::LOCK);
+    let mut file =
+        std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(&path).ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    // SAFETY: flock(2) on a descriptor this function owns; no memory is passed.
+    let free = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) } == 0;
+    if free {
+        // SAFETY: as above; releases the shared lock just taken.
+        unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) };
+        return None;
+    }
+    let mut text = String::new();
+    let _ = (&mut file).take(32).read_to_string(&mut text);
+    // A holder that has not written its PID yet is shown as 0.
+    Some(text.trim().parse().unwrap_or(0))
+}
+
 /// Whether `dir` holds at least one complete checkpoint.
 pub fn has_checkpoint(dir: &Path) -> bool {
     std::fs::read_dir(dir.join("checkpoints"))
@@ -113,14 +144,24 @@ pub fn trial_state(dir: &Path) -> TrialState {
     let record = read_record(dir);
     let slurm_job = record.as_ref().and_then(|r| r.slurm_job.clone());
     if let Some(accuracy) = report_accuracy(dir) {
-        return TrialState { status: Status::Done, accuracy: Some(accuracy), detail: None, slurm_job };
+        return TrialState { status: Status::Done, accuracy: Some(accuracy), detail: None, slurm_job, pid: None };
     }
-    let state =
-        |status, detail: Option<String>| TrialState { status, accuracy: None, detail, slurm_job: slurm_job.clone() };
+    let state = |status, detail: Option<String>| TrialState {
+        status,
+        accuracy: None,
+        detail,
+        slurm_job: slurm_job.clone(),
+        pid: None,
+    };
     let stopped = || {
         let detail = if has_checkpoint(dir) { "continues from its checkpoint" } else { "restarts (no checkpoint yet)" };
         state(Status::Interrupted, Some(detail.into()))
     };
+    // A live process holding the trial's run folder lock is training it,
+    // whatever status.json says (a killed sweep can leave its trials running).
+    if let Some(pid) = lock_holder(dir) {
+        return TrialState { pid: Some(pid), ..state(Status::Running, Some(format!("trained by PID {pid}"))) };
+    }
     match record {
         Some(r) if r.status == Status::Failed => state(Status::Failed, r.error),
         Some(r) if r.status == Status::Running => {
@@ -182,7 +223,13 @@ mod tests {
         write_record(&dir, &failed).unwrap();
         assert_eq!(
             trial_state(&dir),
-            TrialState { status: Status::Failed, accuracy: None, detail: Some("boom".into()), slurm_job: None }
+            TrialState {
+                status: Status::Failed,
+                accuracy: None,
+                detail: Some("boom".into()),
+                slurm_job: None,
+                pid: None
+            }
         );
         std::fs::write(dir.join("report.json"), r#"{"accuracy": 0.875}"#).unwrap();
         let done = trial_state(&dir);
@@ -190,5 +237,26 @@ mod tests {
         assert!(std::fs::read_dir(&dir)
             .unwrap()
             .all(|e| !atomic_file::is_temporary(&e.unwrap().file_name().to_string_lossy())));
+    }
+
+    #[test]
+    fn a_live_lock_holder_means_running_and_is_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        assert_eq!(lock_holder(dir), None, "no lock file");
+        // status.json of a dead process, but the folder's lock is held by a live one.
+        write_record(dir, &record(Status::Interrupted, u32::MAX - 1)).unwrap();
+        let lock = crate::run_folder::lock(dir).unwrap();
+        assert_eq!(lock_holder(dir), Some(std::process::id()));
+        let state = trial_state(dir);
+        assert_eq!((state.status, state.pid), (Status::Running, Some(std::process::id())));
+        assert_eq!(state.detail, Some(format!("trained by PID {}", std::process::id())));
+        drop(lock);
+        assert_eq!(lock_holder(dir), None, "released");
+        assert_eq!(trial_state(dir).status, Status::Interrupted);
+        // A lock file that is a link is not followed.
+        std::fs::remove_file(dir.join(crate::run_folder::LOCK)).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.join(crate::run_folder::LOCK)).unwrap();
+        assert_eq!(lock_holder(dir), None);
     }
 }

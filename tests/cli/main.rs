@@ -21,6 +21,7 @@ mod cli;
 mod config_fuzz_regressions;
 mod data_cli;
 mod export;
+mod failures;
 mod image_folder;
 mod pages;
 mod predict;

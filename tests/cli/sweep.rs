@@ -138,11 +138,22 @@ fn a_failing_trial_does_not_stop_the_others_and_is_retried_only_when_asked() {
     assert!(text(&retry.stderr).contains("1 to run"), "{}", text(&retry.stderr));
     assert_eq!(read_json(&dir.join("sweep.json"))["trials"][1]["status"], "failed");
 
-    // A longer run length in the sweep file extends the finished trial from its last checkpoint.
-    let longer =
-        std::fs::read_to_string(&f.sweep).unwrap().replace("\"train.max_steps\": 10", "\"train.max_steps\": 15");
+    // A changed sweep file is refused naming the key, even a longer run length without --extend.
+    let original = std::fs::read_to_string(&f.sweep).unwrap();
+    let longer = original.replace("\"train.max_steps\": 10", "\"train.max_steps\": 15");
+    std::fs::write(&f.sweep, &longer).unwrap();
+    let refused = sweep(&f, &[]);
+    let stderr = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("changed: train.max_steps") && stderr.contains("--extend"), "{stderr}");
+    std::fs::write(&f.sweep, original.replace("\"seeds\": [0]", "\"seeds\": [1]")).unwrap();
+    let changed = sweep(&f, &["--extend"]);
+    assert_eq!(changed.status.code(), Some(2), "{}", text(&changed.stderr));
+    assert!(text(&changed.stderr).contains("seeds"), "{}", text(&changed.stderr));
+    assert_eq!(read_json(&dir.join("sweep-config.json"))["set"]["train.max_steps"], 10, "the folder's copy is kept");
+    // With --extend, a longer run length extends the finished trial from its last checkpoint.
     std::fs::write(&f.sweep, longer).unwrap();
-    let extended = sweep(&f, &[]);
+    let extended = sweep(&f, &["--extend"]);
     assert!(text(&extended.stderr).contains("continues"), "{}", text(&extended.stderr));
     let report = read_json(&dir.join("validation=40,seed=0/report.json"));
     assert_eq!((report["train"]["steps"].as_i64(), report["train"]["resumed_from"].as_i64()), (Some(15), Some(10)));
@@ -208,5 +219,131 @@ fn ctrl_c_stops_all_trials_with_checkpoints_and_the_rerun_continues_them() {
             .map(|r| r["step"].as_i64().unwrap())
             .collect();
         assert_eq!(steps, (1..=600).map(|i| i * 5).collect::<Vec<_>>(), "one continuous series");
+    }
+}
+
+#[test]
+fn sweep_out_refuses_a_training_run_folder_and_a_users_folder() {
+    let f = fixture(r#"{"train.learning_rate": [0.01]}"#, "[0]", 5, "");
+    let run = f.tmp.path().join("run");
+    std::fs::create_dir(&run).unwrap();
+    std::fs::write(run.join("config.json"), "{}").unwrap();
+    let out = sweep(&f, &["--out", "run"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("holds a training run"), "{}", text(&out.stderr));
+    assert!(!run.join("sweep.json").exists() && !run.join("sweep-config.json").exists());
+    let mine = f.tmp.path().join("mine");
+    std::fs::create_dir(&mine).unwrap();
+    std::fs::write(mine.join("sweep.json"), "my notes").unwrap();
+    let out = sweep(&f, &["--out", "mine"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("not a sweep folder"), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(mine.join("sweep.json")).unwrap(), "my notes");
+    // A new or empty folder is fine.
+    std::fs::create_dir(f.tmp.path().join("empty")).unwrap();
+    assert!(sweep(&f, &["--out", "empty"]).status.success());
+}
+
+/// Starts `sweep --jobs 2` over two long trials and waits (at most 5
+/// minutes) until both have a checkpoint; returns the sweep process.
+fn start_long_sweep(f: &Fixture, names: &[&str]) -> std::process::Child {
+    let dir = f.tmp.path().join("runs/tiny");
+    let child = Command::new(BIN)
+        .args(["sweep", "--jobs", "2", "--config"])
+        .arg(&f.sweep)
+        .current_dir(f.tmp.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    for _ in 0..3000 {
+        if names.iter().all(|n| dir.join(n).join("checkpoints").read_dir().is_ok_and(|mut d| d.next().is_some())) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child
+}
+
+fn signal(pid: u32, name: &str) {
+    assert!(Command::new("kill").args([name, &pid.to_string()]).status().unwrap().success());
+}
+
+/// SIGHUP (a closed terminal) stops every trial with a checkpoint, as SIGINT
+/// does; a rerun names the process that still holds a trial's folder.
+#[test]
+fn hangup_stops_all_trials_and_a_rerun_names_the_pid_holding_a_trial() {
+    let f = fixture(r#"{"train.learning_rate": [0.01, 0.02]}"#, "[0]", 3000, r#", "train.checkpoint_every": 10"#);
+    let dir = f.tmp.path().join("runs/tiny");
+    let names = ["lr=0.01,seed=0", "lr=0.02,seed=0"];
+    let child = start_long_sweep(&f, &names);
+    signal(child.id(), "-HUP");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(129), "{}", text(&out.stderr));
+    let list = read_json(&dir.join("sweep.json"));
+    for t in list["trials"].as_array().unwrap() {
+        assert_eq!(
+            (&t["status"], &t["detail"]),
+            (&Value::from("interrupted"), &"continues from its checkpoint".into())
+        );
+    }
+    // Another process holds the first trial's run folder lock (as a trial
+    // left running by a killed sweep would): the rerun leaves it alone and names it.
+    let lock = dir.join(names[0]).join(".lock");
+    let mut holder = Command::new("sh")
+        .arg("-c")
+        .arg("echo $$ > \"$0\"; exec flock -o \"$0\" sleep 600")
+        .arg(&lock)
+        .spawn()
+        .unwrap();
+    let pid = holder.id();
+    for _ in 0..600 {
+        if std::fs::read_to_string(&lock).is_ok_and(|t| t.trim() == pid.to_string())
+            && !Command::new("flock").args(["-n", "-s"]).arg(&lock).arg("true").status().unwrap().success()
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let again = sweep(&f, &["--jobs", "2"]);
+    let stderr = text(&again.stderr);
+    signal(pid, "-KILL");
+    let _ = holder.wait();
+    assert_eq!(again.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("still being trained by PID {pid}")), "{stderr}");
+    assert!(stderr.contains(&format!("held by running processes (PID {pid})")), "{stderr}");
+    let list = read_json(&dir.join("sweep.json"));
+    assert_eq!(list["trials"][0]["status"], "running", "{list}");
+    assert_eq!(list["trials"][1]["status"], "done", "{list}");
+    assert_eq!(read_json(&dir.join(names[1]).join("report.json"))["train"]["steps"], 3000);
+}
+
+/// `kill -9` of the sweep: the kernel sends its trials SIGTERM, so each
+/// stops with a checkpoint instead of training on unsupervised.
+#[test]
+fn kill_9_of_the_sweep_stops_its_trials_with_checkpoints() {
+    let f = fixture(r#"{"train.learning_rate": [0.01, 0.02]}"#, "[0]", 100_000, r#", "train.checkpoint_every": 10"#);
+    let dir = f.tmp.path().join("runs/tiny");
+    let names = ["lr=0.01,seed=0", "lr=0.02,seed=0"];
+    let mut child = start_long_sweep(&f, &names);
+    let pids: Vec<String> =
+        names.iter().map(|n| std::fs::read_to_string(dir.join(n).join(".lock")).unwrap().trim().to_owned()).collect();
+    signal(child.id(), "-KILL");
+    let _ = child.wait();
+    // Each trial's process ends (at most 5 minutes) ...
+    for pid in &pids {
+        for _ in 0..3000 {
+            if !Path::new("/proc").join(pid).exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert!(!Path::new("/proc").join(pid).exists(), "trial process {pid} still runs");
+    }
+    // ... having written a checkpoint and said so.
+    for name in names {
+        let status = read_json(&dir.join(name).join("status.json"));
+        assert_eq!((&status["status"], &status["exit_code"]), (&Value::from("interrupted"), &Value::from(143)));
+        assert!(dir.join(name).join("checkpoints").read_dir().unwrap().next().is_some());
     }
 }

@@ -1,8 +1,11 @@
 //! The local backend: trials as child processes of this binary, `jobs` at a
 //! time, each with max(1, physical cores / jobs) libtorch threads. Each child
 //! is in a process group of its own, so a Ctrl-C at the terminal reaches only
-//! this process, which forwards it (and SIGTERM) to every child exactly once
-//! per signal and waits for them to write their checkpoints.
+//! this process, which forwards it (and SIGTERM; SIGHUP, from a closed
+//! terminal or a dropped ssh connection, as SIGTERM) to every child exactly
+//! once per signal and waits for them to write their checkpoints. Each child
+//! also gets SIGTERM from the kernel when this process dies without
+//! forwarding (`kill -9`), so that no trial trains on unsupervised.
 
 use std::fs::OpenOptions;
 use std::path::Path;
@@ -26,17 +29,50 @@ extern "C" fn on_signal(signal: libc::c_int) {
     SIGNALS.fetch_add(1, Ordering::SeqCst);
 }
 
-/// Catches SIGINT and SIGTERM from now on (see [`signalled`]).
+/// Exit status after SIGHUP (128 + 1), once every trial has stopped.
+pub const HANGUP: u8 = 129;
+
+/// Catches SIGINT, SIGTERM and SIGHUP from now on (see [`signalled`]).
 pub(super) fn install_handlers() {
     let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
     // SAFETY: the handler only stores to atomics, which is async-signal-safe.
     unsafe {
         libc::signal(libc::SIGINT, handler);
         libc::signal(libc::SIGTERM, handler);
+        libc::signal(libc::SIGHUP, handler);
     }
 }
 
-/// Whether SIGINT or SIGTERM arrived since [`install_handlers`].
+/// The signal a child gets for `signal` received here: trials checkpoint
+/// and stop on SIGINT and SIGTERM; a hang-up becomes SIGTERM.
+fn forwarded_as(signal: libc::c_int) -> libc::c_int {
+    if signal == libc::SIGHUP {
+        libc::SIGTERM
+    } else {
+        signal
+    }
+}
+
+/// Makes the child about to be spawned get SIGTERM when this process dies
+/// (Linux `PR_SET_PDEATHSIG`); a child whose parent is gone already fails to start.
+fn terminate_with_parent(command: &mut Command) {
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: the closure runs in the forked child before exec and calls only
+    // async-signal-safe functions (prctl, getppid), allocating nothing.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(command, move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Whether SIGINT, SIGTERM or SIGHUP arrived since [`install_handlers`].
 pub(super) fn signalled() -> bool {
     SIGNALS.load(Ordering::SeqCst) > 0
 }
@@ -74,6 +110,7 @@ fn start(
     let mut command = Command::new(&exe);
     command.args(super::worker_args(dir, trial, Some(threads))).stdin(Stdio::null()).stdout(log).stderr(err);
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    terminate_with_parent(&mut command);
     let child = command.spawn().map_err(io_error(&exe))?;
     let bar = bars.map(|bars| {
         let steps = trial.experiment.train.max_steps.or_else(|| {
@@ -142,7 +179,7 @@ pub fn run(sweep: &Sweep, dir: &Path, todo: &[usize], jobs: usize) -> Result<Opt
             let signal = SIGNAL.load(Ordering::SeqCst);
             for r in &running {
                 // SAFETY: kill(2) with a child's pid.
-                unsafe { libc::kill(r.child.id() as libc::pid_t, signal) };
+                unsafe { libc::kill(r.child.id() as libc::pid_t, forwarded_as(signal)) };
             }
             if forwarded == 0 {
                 eprintln!("signal {signal}: stopping {} running trials (each writes a checkpoint)", running.len());
@@ -186,6 +223,7 @@ pub fn run(sweep: &Sweep, dir: &Path, todo: &[usize], jobs: usize) -> Result<Opt
     Ok(match SIGNAL.load(Ordering::SeqCst) {
         0 => None,
         libc::SIGTERM => Some(super::TERMINATED),
+        libc::SIGHUP => Some(HANGUP),
         _ => Some(super::INTERRUPTED),
     })
 }
