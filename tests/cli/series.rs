@@ -16,7 +16,7 @@ const HEADER: &str = "@problemName Toy\n@univariate false\n@dimensions 2\n@equal
 fn write_toy(dir: &Path) {
     std::fs::create_dir_all(dir.join("Toy")).unwrap();
     let case = |i: usize| {
-        let (len, up) = (3 + i % 7, i % 2 == 0);
+        let (len, up) = (3 + i % 7, i.is_multiple_of(2));
         let v: Vec<String> = (0..len)
             .map(|t| format!("{:.2}", if up { t as f32 } else { -(t as f32) } + 0.1 * (i % 3) as f32))
             .collect();
