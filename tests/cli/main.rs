@@ -28,6 +28,7 @@ mod predict;
 mod reliability;
 mod run_length;
 mod series;
+mod serve;
 mod slurm;
 mod sweep;
 mod tensorboard;
