@@ -88,6 +88,9 @@ pub enum ExportError {
         .include.display(), .libtorch.display()
     )]
     NoLibtorch { libtorch: PathBuf, include: PathBuf },
+    /// `--out` names a file of a training run or a model folder.
+    #[error(transparent)]
+    Output(#[from] experiment::ExperimentError),
 }
 
 impl ExportError {
@@ -100,6 +103,7 @@ impl ExportError {
             ExportError::Model(e) => e.is_config(),
             ExportError::Onnx(e) => e.is_config(),
             ExportError::NoLibtorch { .. } => false,
+            ExportError::Output(e) => e.is_config(),
         }
     }
 }
@@ -122,6 +126,7 @@ pub struct Exported {
 /// built into the graph, recomputed from its data, so the exported input is
 /// pixel / 255 like every other.
 pub fn export(model: &Path, format: ExportFormat, out: &Path) -> Result<Exported, ExportError> {
+    crate::run_folder::check_output_file(out, "export --out")?;
     let dir = find_model_dir(model).ok_or_else(|| ExportError::NoModel(model.to_owned()))?;
     let classifier = LstmClassifier::load(&dir, Device::Cpu)?;
     let standardization = run_standardization(&dir)?;

@@ -111,6 +111,23 @@ fn export_errors_name_the_folder_and_exit_2() {
 }
 
 #[test]
+fn export_never_writes_over_the_runs_own_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = train(dir.path(), "run", &[]);
+    let run_arg = run_dir.display().to_string();
+    for target in [run_dir.join("model/model.safetensors"), run_dir.join("config.json"), run_dir.join("model/x.onnx")] {
+        let before = std::fs::read(&target).ok();
+        let result = run(&["export", "--model", &run_arg, "--out", &target.display().to_string()]);
+        let stderr = text(&result.stderr);
+        assert_eq!(result.status.code(), Some(2), "{}: {stderr}", target.display());
+        assert!(stderr.contains("would overwrite") && stderr.contains(&run_arg), "{stderr}");
+        assert_eq!(std::fs::read(&target).ok(), before, "{} is untouched", target.display());
+    }
+    let result = run(&["train", "--resume", &run_arg, "--set", "train.training_iters=3840"]);
+    assert!(result.status.success(), "the run still resumes: {}", text(&result.stderr));
+}
+
+#[test]
 fn env_prints_a_cargo_config_naming_libtorch() {
     let result = run(&["env", "--cargo-config"]);
     assert!(result.status.success(), "{}", text(&result.stderr));

@@ -27,6 +27,7 @@ mod pages;
 mod predict;
 mod reliability;
 mod run_length;
+mod serve;
 mod slurm;
 mod sweep;
 mod tensorboard;

@@ -6,6 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::Decision;
 
+/// The widest class-name column [`EvalReport::table`] prints; longer names are cut there.
+pub const MAX_NAME_WIDTH: usize = 255;
+
 /// Precision, recall and F1 of one class.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassMetrics {
@@ -122,7 +125,10 @@ impl EvalReport {
     /// The report as a plain-text table: per-class metrics, totals, the most
     /// confused pairs and the confusion matrix.
     pub fn table(&self) -> String {
-        let width = self.classes.iter().map(|c| c.class.len()).max().unwrap_or(5).max(9);
+        // Names wider than MAX_NAME_WIDTH are cut: a format width must stay small (a 100,000-character
+        // name made `{:<width$}` panic), and a table row that long is unreadable anyway.
+        let width = self.classes.iter().map(|c| c.class.len()).max().unwrap_or(5).clamp(9, MAX_NAME_WIDTH);
+        let shown = |name: &str| -> String { name.chars().take(width).collect() };
         let mut out = String::new();
         let _ =
             writeln!(out, "{:<width$}  {:>9}  {:>7}  {:>7}  {:>7}", "class", "precision", "recall", "f1", "support");
@@ -130,7 +136,11 @@ impl EvalReport {
             let _ = writeln!(
                 out,
                 "{:<width$}  {:>9.4}  {:>7.4}  {:>7.4}  {:>7}",
-                c.class, c.precision, c.recall, c.f1, c.support
+                shown(&c.class),
+                c.precision,
+                c.recall,
+                c.f1,
+                c.support
             );
         }
         let _ =
@@ -157,7 +167,7 @@ impl EvalReport {
         }
         out.push('\n');
         for (c, row) in self.classes.iter().zip(&self.confusion) {
-            let _ = write!(out, "{:<width$}", c.class);
+            let _ = write!(out, "{:<width$}", shown(&c.class));
             for v in row {
                 let _ = write!(out, " {v:>cell$}");
             }
@@ -199,6 +209,15 @@ mod tests {
         assert!(table.contains("accuracy 0.6250 (5 of 8), mean loss 0.7500"), "{table}");
         assert!(table.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["c", "1", "0", "2"]), "{table}");
         assert!(table.contains("a as b: 1"), "{table}");
+    }
+
+    #[test]
+    fn a_huge_class_name_is_cut_in_the_table_without_a_panic() {
+        let names = vec!["x".repeat(100_000), "y".to_owned()];
+        let r = EvalReport::from_predictions(&[0, 1], &[0, 1], &names, 0.0);
+        let table = r.table();
+        assert!(table.contains(&"x".repeat(MAX_NAME_WIDTH)) && !table.contains(&"x".repeat(MAX_NAME_WIDTH + 1)));
+        assert!(table.contains("accuracy 1.0000 (2 of 2)"), "{table}");
     }
 
     #[test]

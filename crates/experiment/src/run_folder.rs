@@ -13,8 +13,8 @@ use crate::{io_error, ExperimentError};
 mod guard;
 mod read;
 pub use guard::{
-    check_eval_out, check_new_run_dir, check_output_folder, is_free, lock, mark, prepare_new_run, resumable,
-    warn_previous, Aside, RunLock,
+    check_eval_out, check_new_run_dir, check_output_file, check_output_folder, is_free, lock, mark, prepare_new_run,
+    resumable, warn_previous, Aside, RunLock,
 };
 pub use read::{BestValidation, RunReport, TrainReport};
 

@@ -92,8 +92,8 @@ use tch::{nn, Device, Kind, Tensor};
 pub use error::{ModelError, Result};
 pub use precision::{fast_bf16, AutoChoice, Precision, Workload};
 pub use spec::{
-    Cell, Init, ModelConfig, ModelSpec, Readout, Sequence, FORMAT_VERSION, MAX_CLASSES, MAX_IMAGE_PIXELS,
-    MAX_PARAMETERS,
+    is_printable_name, Cell, Init, ModelConfig, ModelSpec, Readout, Sequence, FORMAT_VERSION, MAX_CLASSES,
+    MAX_CLASS_NAME_BYTES, MAX_IMAGE_PIXELS, MAX_PARAMETERS,
 };
 pub use steps::decided_at;
 pub use stream::StepState;

@@ -69,6 +69,19 @@ fn wrong_input_shape_is_an_error() {
 }
 
 #[test]
+fn class_names_too_long_or_with_control_characters_are_refused() {
+    let named = |name: String| ModelSpec::new(ModelConfig::default(), 5, 3, vec!["a".into(), name]);
+    for bad in ["x".repeat(100_000), "x".repeat(MAX_CLASS_NAME_BYTES + 1), "a\nb".into(), "\u{1b}[31mred".into()] {
+        let err = named(bad.clone()).validate().unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(&err, ModelError::InvalidConfig { key, .. } if key == "class_names"), "{msg}");
+        assert!(msg.len() < 600 && msg.contains("class 1"), "the message quotes the name shortly: {msg}");
+    }
+    named("x".repeat(MAX_CLASS_NAME_BYTES)).validate().unwrap();
+    named("T-shirt/top \u{e9}".into()).validate().unwrap();
+}
+
+#[test]
 fn invalid_configs_are_rejected() {
     let err = LstmClassifier::new(spec(ModelConfig { hidden: 0, ..Default::default() }), Device::Cpu).unwrap_err();
     assert!(err.to_string().contains("model.hidden"), "{err}");

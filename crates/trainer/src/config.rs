@@ -288,7 +288,11 @@ impl TrainConfig {
                 "the run would have more steps (or samples) than can be counted: use a smaller value",
             )
         };
-        let steps = match self.length()? {
+        let length = self.length()?;
+        let given = match length {
+            Length::TrainingIters(v) | Length::Epochs(v) | Length::Steps(v) => v,
+        };
+        let steps = match length {
             Length::TrainingIters(iters) => (iters - 1) / self.batch_size,
             Length::Epochs(epochs) => {
                 epochs.checked_mul(self.steps_per_epoch(examples)).ok_or_else(|| too_long("train.epochs", epochs))?
@@ -303,9 +307,7 @@ impl TrainConfig {
                 "the run has no step: use more epochs or training_iters, or turn off train.drop_last",
             ));
         }
-        steps
-            .checked_mul(self.batch_size)
-            .ok_or_else(|| too_long(key, self.epochs.or(self.training_iters).unwrap_or(0)))?;
+        steps.checked_mul(self.batch_size).ok_or_else(|| too_long(key, given))?;
         self.validate_rates(steps)?;
         Ok(steps)
     }
@@ -369,6 +371,16 @@ mod bounds_tests {
         assert_eq!(key_of(&TrainConfig { epochs: Some(1), ..base.clone() }, 0), "data");
         let iters = TrainConfig { training_iters: Some(i64::MAX), ..base.clone() };
         assert_eq!(iters.validate_for(8000).unwrap(), (i64::MAX - 1) / 128);
+    }
+
+    #[test]
+    fn a_length_too_long_to_count_is_echoed_as_given() {
+        let steps = TrainConfig { max_steps: Some(i64::MAX), training_iters: None, ..Default::default() };
+        let err = steps.validate_for(8000).unwrap_err().to_string();
+        assert!(err.contains("train.max_steps = 9223372036854775807"), "{err}");
+        let epochs = TrainConfig { epochs: Some(i64::MAX / 100), training_iters: None, ..Default::default() };
+        let err = epochs.validate_for(8000).unwrap_err().to_string();
+        assert!(err.contains(&format!("train.epochs = {}", i64::MAX / 100)), "{err}");
     }
 
     #[test]

@@ -327,3 +327,78 @@ pub fn check_output_folder(out: &Path, command: &str, subfolder: &str) -> Result
     }
     Ok(())
 }
+
+/// Checks a file a command is about to write (`what` names the option, e.g.
+/// `export --out`): it must not be a file of a training run (config.json,
+/// report.json, metrics.jsonl, anything in model/, checkpoints/ or tb/, the
+/// marker or the lock, in a folder with the marker, config.json or
+/// checkpoints/), nor inside a model folder (one holding model.json, such as
+/// the one being exported). Links are followed; a path whose folder does not
+/// exist yet is left to the write to report.
+pub fn check_output_file(out: &Path, what: &str) -> Result<(), ExperimentError> {
+    let resolved = match (std::fs::canonicalize(out), out.parent(), out.file_name()) {
+        (Ok(path), _, _) => path,
+        (Err(_), Some(parent), Some(name)) => {
+            let parent = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
+            match std::fs::canonicalize(parent) {
+                Ok(parent) => parent.join(name),
+                Err(_) => return Ok(()),
+            }
+        }
+        _ => return Ok(()),
+    };
+    for folder in resolved.ancestors().skip(1) {
+        let inside = resolved.strip_prefix(folder).ok().and_then(|r| r.components().next());
+        let first = inside.map(|c| c.as_os_str().to_string_lossy().into_owned()).unwrap_or_default();
+        let is_run =
+            folder.join(MARKER).is_file() || folder.join(CONFIG).is_file() || folder.join(CHECKPOINTS).is_dir();
+        let run_file = RUN_FILES.contains(&first.as_str()) || first == MARKER || first == LOCK;
+        let refused = if is_run && run_file {
+            Some((format!("a file of the training run in {}", folder.display()), folder))
+        } else if folder.join(lstm_model::SPEC_FILE).is_file() {
+            Some((format!("inside the model folder {}", folder.display()), folder.parent().unwrap_or(folder)))
+        } else {
+            None
+        };
+        if let Some((why, beside)) = refused {
+            let ext = out.extension().map_or(String::new(), |e| format!(".{}", e.to_string_lossy()));
+            return Err(ExperimentError::Usage(format!(
+                "{what} {}: that is {why}, which this would overwrite (then predict and --resume fail); \
+                 write to a file of its own, e.g. {what} {}",
+                out.display(),
+                beside.join(format!("exported{ext}")).display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_files_never_overwrite_a_run_or_a_model_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let run = tmp.path().join("run");
+        std::fs::create_dir_all(run.join(super::super::MODEL)).unwrap();
+        std::fs::write(run.join(MARKER), "").unwrap();
+        std::fs::write(run.join(CONFIG), "{}").unwrap();
+        let model = run.join(super::super::MODEL);
+        std::fs::write(model.join(lstm_model::SPEC_FILE), "{}").unwrap();
+        std::fs::write(model.join("model.safetensors"), "weights").unwrap();
+        for bad in
+            [model.join("model.safetensors"), model.join("new.onnx"), run.join(CONFIG), run.join("metrics.jsonl")]
+        {
+            let err = check_output_file(&bad, "export --out").unwrap_err();
+            assert!(err.is_config() && err.to_string().contains("would overwrite"), "{}: {err}", bad.display());
+        }
+        // Through a link, too.
+        let link = tmp.path().join("link.onnx");
+        std::os::unix::fs::symlink(run.join(CONFIG), &link).unwrap();
+        assert!(check_output_file(&link, "export --out").is_err());
+        for good in [run.join("model.onnx"), tmp.path().join("seed.onnx"), tmp.path().join("no/such/dir/x.onnx")] {
+            check_output_file(&good, "export --out").unwrap();
+        }
+    }
+}

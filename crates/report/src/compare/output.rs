@@ -31,9 +31,14 @@ fn run_label(run: &RunRow) -> String {
     Path::new(&run.dir).file_name().map_or_else(|| run.dir.clone(), |n| n.to_string_lossy().into_owned())
 }
 
+/// The widest a table column is padded to.
+const MAX_COLUMN_WIDTH: usize = 1000;
+
 fn render(header: &[String], rows: &[Vec<String>], right_from: usize) -> String {
     let widths: Vec<usize> = (0..header.len())
         .map(|c| rows.iter().map(|r| r[c].chars().count()).chain([header[c].chars().count()]).max().unwrap_or(0))
+        // A format width must stay small (a huge one panics); longer cells are printed whole, unpadded.
+        .map(|w| w.min(MAX_COLUMN_WIDTH))
         .collect();
     let mut out = String::new();
     for row in std::iter::once(header).chain(rows.iter().map(Vec::as_slice)) {
