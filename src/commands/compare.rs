@@ -30,6 +30,9 @@ pub struct CompareArgs {
 
 /// Compares the runs; prints the table (or JSON or CSV) on stdout.
 pub fn run(args: &CompareArgs) -> Result<(), Failure> {
+    if let Some(out) = &args.out {
+        compare::check_out(out)?;
+    }
     let mut comparison: Comparison = compare::compare(&args.paths)?;
     if let Some(key) = &args.sort {
         comparison.sort(key)?;

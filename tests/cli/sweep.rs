@@ -347,3 +347,32 @@ fn kill_9_of_the_sweep_stops_its_trials_with_checkpoints() {
         assert!(dir.join(name).join("checkpoints").read_dir().unwrap().next().is_some());
     }
 }
+
+/// `compare` usage errors are status 2 ("is a file, not a folder"); a damaged
+/// run is skipped with a warning naming it, the others compared.
+#[test]
+fn compare_refuses_files_as_folders_and_skips_a_damaged_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, accuracy) in [("a", 0.9), ("b", 0.8)] {
+        let run = tmp.path().join(name);
+        std::fs::create_dir(&run).unwrap();
+        std::fs::write(run.join("config.json"), format!(r#"{{"name": "{name}", "model": {{"hidden": 8}}}}"#)).unwrap();
+        std::fs::write(run.join("report.json"), format!(r#"{{"accuracy": {accuracy}, "samples": 10}}"#)).unwrap();
+    }
+    std::fs::write(tmp.path().join("file"), "x").unwrap();
+    let compare = |args: &[&str]| Command::new(BIN).arg("compare").args(args).current_dir(tmp.path()).output().unwrap();
+    for out in ["/dev/full", "file"] {
+        let o = compare(&["a", "b", "--out", out]);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+        assert!(text(&o.stderr).contains("is a file, not a folder"), "{}", text(&o.stderr));
+    }
+    let o = compare(&["a", "missing"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    std::fs::write(tmp.path().join("b/report.json"), "{ damaged").unwrap();
+    let o = compare(&["a", "b", "--json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let stderr = text(&o.stderr);
+    assert!(stderr.contains("skipped") && stderr.contains("b/report.json"), "{stderr}");
+    let c: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(c["runs"].as_array().unwrap().len(), 1);
+}

@@ -55,6 +55,24 @@ pub enum CompareError {
     /// A run folder's file cannot be used.
     #[error(transparent)]
     Run(#[from] experiment::ExperimentError),
+    /// A sweep's list (`sweep.json`) is not a regular file or is too large.
+    #[error("{}: {why}", path.display())]
+    NotAFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// `--out` (or a path given) names something that is not a folder.
+    #[error("{what} {}: {why}", path.display())]
+    NotAFolder {
+        /// What the path was given as (`--out`, or `compare` for a path to compare).
+        what: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// What it is instead, and the fix.
+        why: String,
+    },
     /// `--sort` names no column (the text given).
     #[error("--sort {0}: not a column; use one of {allowed} or a config key that differs between the runs (prefix - for descending)", allowed = SORT_KEYS.join(", "))]
     BadSort(String),
@@ -65,7 +83,7 @@ impl CompareError {
     /// folders given, an unknown `--sort`) rather than failing on a file (1).
     pub fn is_config(&self) -> bool {
         // A run folder's damaged file (`Run`) is not the command line's fault.
-        matches!(self, CompareError::NoRuns(_) | CompareError::BadSort(_))
+        matches!(self, CompareError::NoRuns(_) | CompareError::BadSort(_) | CompareError::NotAFolder { .. })
     }
 }
 
@@ -176,9 +194,23 @@ pub struct Comparison {
     pub groups: Vec<Group>,
 }
 
+/// Reads a run's JSON file with the config guards: a regular file (after
+/// links) of at most 16 MiB, so that a FIFO or `/dev/zero` is an error.
 fn read_json(path: &Path) -> Result<Value, CompareError> {
-    let text = std::fs::read_to_string(path).map_err(|source| CompareError::Read { path: path.to_owned(), source })?;
+    use experiment::config::ConfigError;
+    let text = experiment::config::read_small_file(path).map_err(|e| match e {
+        ConfigError::Read { source, .. } => CompareError::Read { path: path.to_owned(), source },
+        other => CompareError::NotAFile { path: path.to_owned(), why: not_a_file_reason(&other) },
+    })?;
     serde_json::from_str(&text).map_err(|source| CompareError::Json { path: path.to_owned(), source })
+}
+
+/// The reason of a config-guard error, without its "cannot read config" prefix.
+fn not_a_file_reason(error: &experiment::config::ConfigError) -> String {
+    match error {
+        experiment::config::ConfigError::NotAFile { why, .. } => why.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// The run folders a path stands for: itself when it holds `config.json`; a
@@ -189,7 +221,7 @@ pub fn run_dirs(path: &Path) -> Result<Vec<PathBuf>, CompareError> {
         return Ok(vec![path.to_owned()]);
     }
     let sweep = path.join(experiment::run_folder::SWEEP_FILE);
-    if sweep.is_file() {
+    if sweep.exists() {
         let value = read_json(&sweep)?;
         let trials = value.get("trials").and_then(Value::as_array).cloned().unwrap_or_default();
         let dirs: Vec<PathBuf> = trials
@@ -250,7 +282,13 @@ struct Progress {
 fn read_progress(run: &RunFolder) -> Result<Progress, CompareError> {
     let mut curves = RunCurves::default();
     let (mut last_step, mut last_elapsed, mut best_seen) = (None, None, None::<f64>);
-    for record in run.read_metrics()? {
+    // A metrics.jsonl that cannot be read (not a regular file, damaged)
+    // leaves the curves out; the run is still compared.
+    let records = run.read_metrics().unwrap_or_else(|e| {
+        tracing::warn!(run = %run.dir().display(), "curves left out: {e}");
+        Vec::new()
+    });
+    for record in records {
         last_step = Some(record.step());
         match record {
             MetricRecord::Train { step, loss, elapsed, .. } => {
@@ -296,15 +334,30 @@ fn read_run(dir: &Path) -> Result<(BTreeMap<String, Value>, RunRow), CompareErro
 }
 
 /// Compares the runs under `paths` (run folders, or sweep folders meaning their trials).
+/// A run with a damaged or unreadable `config.json` or `report.json` is
+/// left out with a warning naming the run and the file (the others are
+/// compared); when no run is left, that is an error.
 pub fn compare(paths: &[PathBuf]) -> Result<Comparison, CompareError> {
     let mut configs = Vec::new();
     let mut runs = Vec::new();
+    let mut skipped = None;
     for path in paths {
+        check_path(path)?;
         for dir in run_dirs(path)? {
-            let (config, row) = read_run(&dir)?;
-            configs.push(config);
-            runs.push(row);
+            match read_run(&dir) {
+                Ok((config, row)) => {
+                    configs.push(config);
+                    runs.push(row);
+                }
+                Err(e) => {
+                    tracing::warn!(run = %dir.display(), "run skipped: {e}");
+                    skipped = Some(e);
+                }
+            }
         }
+    }
+    if let (true, Some(e)) = (runs.is_empty(), skipped) {
+        return Err(e);
     }
     let all_keys: std::collections::BTreeSet<&String> = configs.iter().flat_map(|c| c.keys()).collect();
     let keys: Vec<String> = all_keys
@@ -343,6 +396,49 @@ pub fn compare(paths: &[PathBuf]) -> Result<Comparison, CompareError> {
         group.final_train_loss = Stats::of(&pick(|r| r.final_train_loss));
     }
     Ok(Comparison { keys, runs, groups })
+}
+
+/// A path to compare must be a folder: anything else is a usage error.
+fn check_path(path: &Path) -> Result<(), CompareError> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(_) => Err(CompareError::NotAFolder {
+            what: "compare",
+            path: path.to_owned(),
+            why: "is a file, not a folder; give run folders or sweep folders".into(),
+        }),
+        Err(e) => Err(CompareError::NotAFolder {
+            what: "compare",
+            path: path.to_owned(),
+            why: format!("{e}; give run folders or sweep folders"),
+        }),
+    }
+}
+
+/// Checks `compare --out DIR` before any work: DIR, or the nearest part of
+/// it that exists, must be a folder (`/dev/full` or a regular file is "a
+/// file, not a folder").
+pub fn check_out(dir: &Path) -> Result<(), CompareError> {
+    let mut existing = dir;
+    loop {
+        match std::fs::metadata(existing) {
+            Ok(meta) if meta.is_dir() => return Ok(()),
+            Ok(_) => {
+                return Err(CompareError::NotAFolder {
+                    what: "--out",
+                    path: dir.to_owned(),
+                    why: format!(
+                        "{} is a file, not a folder; give a folder for summary.json, summary.csv and compare.svg",
+                        existing.display()
+                    ),
+                })
+            }
+            Err(_) => match existing.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => existing = parent,
+                _ => return Ok(()),
+            },
+        }
+    }
 }
 
 impl Comparison {

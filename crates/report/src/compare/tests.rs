@@ -125,6 +125,72 @@ fn run_folders_unfinished_runs_and_bad_paths() {
 }
 
 #[test]
+fn a_damaged_run_is_skipped_with_a_warning_and_the_others_compared() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b, c) = (tmp.path().join("a"), tmp.path().join("b"), tmp.path().join("c"));
+    fake_run(&a, 0.01, 0, 0.9, &[1.0, 0.5]);
+    fake_run(&b, 0.1, 0, 0.8, &[1.0, 0.6]);
+    fake_run(&c, 0.2, 0, 0.7, &[1.0, 0.7]);
+    std::fs::write(b.join("report.json"), "{ damaged").unwrap();
+    std::fs::write(c.join("config.json"), "").unwrap();
+    let comparison = compare(&[a.clone(), b.clone(), c.clone()]).unwrap();
+    assert_eq!(comparison.runs.len(), 1);
+    assert_eq!(comparison.runs[0].dir, a.display().to_string());
+    // Only damaged runs: the error names the file.
+    let err = compare(std::slice::from_ref(&b)).unwrap_err().to_string();
+    assert!(err.contains("report.json") && err.contains("not valid JSON"), "{err}");
+}
+
+#[test]
+fn metrics_and_run_files_are_read_with_guards() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    fake_run(&a, 0.01, 0, 0.9, &[1.0, 0.5]);
+    fake_run(&b, 0.1, 0, 0.8, &[1.0, 0.6]);
+    // A FIFO as metrics.jsonl would hang a plain read; a link to /dev/zero would never end.
+    std::fs::remove_file(a.join("metrics.jsonl")).unwrap();
+    let fifo = std::ffi::CString::new(a.join("metrics.jsonl").to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo(3) with a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    std::fs::remove_file(b.join("metrics.jsonl")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", b.join("metrics.jsonl")).unwrap();
+    let comparison = compare(&[a.clone(), b.clone()]).unwrap();
+    assert_eq!(comparison.runs.len(), 2);
+    assert!(comparison.runs.iter().all(|r| r.curves.is_empty() && r.test_accuracy.is_some()));
+    // A FIFO as a sweep's sweep.json is refused, not waited on.
+    let sweep = tmp.path().join("sw");
+    std::fs::create_dir(&sweep).unwrap();
+    let fifo = std::ffi::CString::new(sweep.join("sweep.json").to_str().unwrap()).unwrap();
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    let err = compare(&[sweep]).unwrap_err().to_string();
+    assert!(err.contains("sweep.json") && err.contains("not a regular file"), "{err}");
+    // report.json as a FIFO is refused (the run is skipped), not waited on.
+    std::fs::remove_file(a.join("report.json")).unwrap();
+    let fifo = std::ffi::CString::new(a.join("report.json").to_str().unwrap()).unwrap();
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    let err = compare(std::slice::from_ref(&a)).unwrap_err().to_string();
+    assert!(err.contains("report.json") && err.contains("not a regular file"), "{err}");
+}
+
+#[test]
+fn out_and_paths_must_be_folders() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("f");
+    std::fs::write(&file, "x").unwrap();
+    for out in [Path::new("/dev/full"), file.as_path(), &file.join("below")] {
+        let err = check_out(out).unwrap_err();
+        assert!(err.is_config() && err.to_string().contains("is a file, not a folder"), "{err}");
+    }
+    assert!(check_out(&tmp.path().join("new/folder")).is_ok());
+    let err = compare(std::slice::from_ref(&file)).unwrap_err();
+    assert!(err.is_config() && err.to_string().contains("is a file, not a folder"), "{err}");
+    let err = compare(&[tmp.path().join("missing")]).unwrap_err();
+    assert!(err.is_config() && err.to_string().contains("missing"), "{err}");
+}
+
+#[test]
 fn a_huge_config_value_does_not_break_the_table() {
     let tmp = tempfile::tempdir().unwrap();
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
