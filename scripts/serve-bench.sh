@@ -14,7 +14,7 @@ shift $(( $# < 2 ? $# : 2 ))
 RATES=${*:-100 200 400}
 cd "$(dirname "$0")/.."
 . scripts/env.sh
-cargo build --release --quiet --bin lstm-mnist -p serve --example serve_bench
+cargo build --release --quiet --bin lstm-mnist && cargo build --release --quiet -p serve --example serve_bench
 BIN=target/release/lstm-mnist
 BENCH=target/release/examples/serve_bench
 NAME=$(basename "$(cd "$RUN" && pwd)")
