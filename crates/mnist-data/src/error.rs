@@ -22,6 +22,21 @@ pub enum DataError {
         tried: Vec<String>,
     },
 
+    /// One of the accepted names exists but is not a regular file (a FIFO, a
+    /// folder, a device, a symbolic link loop).
+    #[error(
+        "{what}: {} exists but is {kind}, not a regular file; replace it with the IDX file (gzipped or raw)",
+        path.display()
+    )]
+    NotRegularFile {
+        /// Which file (`training images`, ...).
+        what: &'static str,
+        /// The entry found.
+        path: PathBuf,
+        /// What it is, in words (`a FIFO (named pipe)`, `a folder`, ...).
+        kind: String,
+    },
+
     /// The dataset folder itself does not exist or is not a folder.
     #[error("dataset folder {} does not exist or is not a folder: set `data.dir` to an existing folder", .0.display())]
     MissingDir(PathBuf),
@@ -171,7 +186,13 @@ impl DataError {
     /// `data` value, or `data.dir` naming a folder that does not exist or
     /// lacks the dataset's files. Damaged files, I/O and downloads are not (1).
     pub fn is_config(&self) -> bool {
-        matches!(self, DataError::InvalidConfig { .. } | DataError::MissingDir(_) | DataError::MissingFile { .. })
+        matches!(
+            self,
+            DataError::InvalidConfig { .. }
+                | DataError::MissingDir(_)
+                | DataError::MissingFile { .. }
+                | DataError::NotRegularFile { .. }
+        )
     }
 }
 
