@@ -30,7 +30,9 @@ APT=(
     "sbatch|slurm-client"
     "munged|munge"
 )
-FETCH=()
+FETCH=(
+    "$CACHE/data/.aeon-1.6.0|$(dirname "$0")/setup-ts-data.sh"    # crates/ts-data: the aeon wheel's .ts problems
+)
 
 say() { echo "setup-test-tools: $*" >&2; }
 MISSING=()

@@ -5,6 +5,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use lstm_mnist::commands::output::QuietWhenClosed;
 use lstm_mnist::commands::{bench, compare, evaluate, explain, export, predict, sweep, train};
 
 #[derive(Parser)]
@@ -130,14 +131,14 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => evaluate::run(args).map(|()| 0),
-        Command::Predict(args) => predict::run(args, &mut std::io::stdout().lock()).map(|()| 0),
-        Command::Explain(args) => explain::run(args, &mut std::io::stdout().lock()).map(|()| 0),
+        Command::Predict(args) => predict::run(args, &mut QuietWhenClosed::new(std::io::stdout().lock())).map(|()| 0),
+        Command::Explain(args) => explain::run(args, &mut QuietWhenClosed::new(std::io::stdout().lock())).map(|()| 0),
         Command::Bench(args) => bench::run(args).map(|()| 0),
         Command::Sweep(args) => sweep::run(args),
         Command::Compare(args) => compare::run(args).map(|()| 0),
         Command::Export(args) => export::run(args).map(|()| 0),
         Command::Serve(args) => return run_serve(args),
-        Command::Env(args) => export::run_env(args, &mut std::io::stdout().lock()).map(|()| 0),
+        Command::Env(args) => export::run_env(args, &mut QuietWhenClosed::new(std::io::stdout().lock())).map(|()| 0),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -7,6 +7,7 @@ pub mod evaluate;
 pub mod explain;
 pub mod export;
 pub mod loaded;
+pub mod output;
 pub mod predict;
 pub mod sweep;
 pub mod train;

@@ -27,6 +27,7 @@ mod pages;
 mod predict;
 mod reliability;
 mod run_length;
+mod series;
 mod serve;
 mod slurm;
 mod sweep;

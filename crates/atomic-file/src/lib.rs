@@ -5,6 +5,12 @@
 //! `.tmp-XXXXXX-<name>` (they keep the real name's extension, which some
 //! writers use to choose a format) and are removed when a write fails.
 //!
+//! Only a regular file (or nothing) is ever replaced: when `path` is a
+//! device (`/dev/null`, `/dev/full`), a FIFO, a socket, a folder or a
+//! symbolic link, every writer fails with [`io::ErrorKind::InvalidInput`]
+//! naming what it is, before writing anything (a rename would otherwise put
+//! a regular file in place of the device node, as root).
+//!
 //! ```
 //! let dir = tempfile::tempdir().unwrap();
 //! let path = dir.path().join("report.json");
@@ -26,6 +32,7 @@ pub fn write(path: &Path, contents: impl AsRef<[u8]>) -> io::Result<()> {
 
 /// Writes `path` atomically with `write`, which gets the open temporary file.
 pub fn write_with(path: &Path, write: impl FnOnce(&mut File) -> io::Result<()>) -> io::Result<()> {
+    check_replaceable(path)?;
     let mut tmp = temporary(path)?;
     write(tmp.as_file_mut())?;
     finish(tmp, path)
@@ -39,7 +46,7 @@ pub fn write_via<E>(
     write: impl FnOnce(&Path) -> Result<(), E>,
     io_error: impl FnOnce(io::Error) -> E,
 ) -> Result<(), E> {
-    let tmp = match temporary(path) {
+    let tmp = match check_replaceable(path).and_then(|()| temporary(path)) {
         Ok(tmp) => tmp,
         Err(e) => return Err(io_error(e)),
     };
@@ -56,6 +63,53 @@ pub fn is_temporary(name: &str) -> bool {
 pub fn target_of(name: &str) -> Option<&str> {
     let rest = name.strip_prefix(TEMP_PREFIX)?;
     rest.split_once('-').map(|(_, target)| target)
+}
+
+/// `Ok` when `path` does not exist or is a regular file: the only things a
+/// write may replace. Anything else is an [`io::ErrorKind::InvalidInput`]
+/// error saying what `path` is.
+pub fn check_replaceable(path: &Path) -> io::Result<()> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        other => other?,
+    };
+    if meta.file_type().is_file() {
+        return Ok(());
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "{} is {}, not a regular file; refusing to replace it: give the path of a regular file",
+            path.display(),
+            describe(&meta.file_type())
+        ),
+    ))
+}
+
+/// What a file that is not a regular file is, in words.
+pub fn describe(kind: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_char_device() {
+            return "a character device";
+        } else if kind.is_block_device() {
+            return "a block device";
+        } else if kind.is_fifo() {
+            return "a FIFO (named pipe)";
+        } else if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    if kind.is_dir() {
+        "a folder"
+    } else if kind.is_symlink() {
+        "a symbolic link"
+    } else if kind.is_file() {
+        "a regular file"
+    } else {
+        "a special file"
+    }
 }
 
 fn temporary(path: &Path) -> io::Result<tempfile::NamedTempFile> {
@@ -78,6 +132,8 @@ fn temporary(path: &Path) -> io::Result<tempfile::NamedTempFile> {
 
 fn finish(tmp: tempfile::NamedTempFile, path: &Path) -> io::Result<()> {
     tmp.as_file().sync_all()?;
+    // Again just before the rename: the path may have changed while writing.
+    check_replaceable(path)?;
     tmp.persist(path).map_err(|e| e.error)?;
     // Make the rename itself durable; not every platform can open a folder.
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -160,6 +216,47 @@ mod tests {
         assert!(is_temporary(".tmp-a1B2c3-report.json"));
         assert_eq!(target_of(".tmp-a1B2c3-report.json"), Some("report.json"));
         assert_eq!(target_of("report.json"), None);
+    }
+
+    /// A FIFO, a folder, a symbolic link and (as root, made with mknod in a
+    /// temporary folder) a character device like /dev/null are never
+    /// replaced, by any writer; nothing is written and no temporary is left.
+    #[cfg(unix)]
+    #[test]
+    fn only_a_regular_file_is_ever_replaced() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let run = |args: &[&str]| std::process::Command::new(args[0]).args(&args[1..]).status().unwrap().success();
+        let fifo = dir.path().join("fifo.onnx");
+        assert!(run(&["mkfifo", fifo.to_str().unwrap()]));
+        let folder = dir.path().join("folder.onnx");
+        std::fs::create_dir(&folder).unwrap();
+        let link = dir.path().join("link.onnx");
+        std::fs::write(dir.path().join("target"), "mine").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("target"), &link).unwrap();
+        let mut cases = vec![(fifo, "a FIFO"), (folder, "a folder"), (link, "a symbolic link")];
+        let null = dir.path().join("null");
+        if run(&["mknod", null.to_str().unwrap(), "c", "1", "3"]) {
+            cases.push((null, "a character device"));
+        }
+        for (path, kind) in &cases {
+            let before = std::fs::symlink_metadata(path).unwrap().file_type();
+            let err = write(path, "x").unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+            assert!(err.to_string().contains(kind) && err.to_string().contains("not a regular file"), "{err}");
+            assert!(write_with(path, |f| f.write_all(b"x")).is_err());
+            let via: Result<(), io::Error> = write_via(path, |tmp| std::fs::write(tmp, "x"), |e| e);
+            assert_eq!(via.unwrap_err().kind(), io::ErrorKind::InvalidInput);
+            let after = std::fs::symlink_metadata(path).unwrap().file_type();
+            assert_eq!(
+                (after.is_fifo(), after.is_dir(), after.is_symlink(), after.is_char_device()),
+                (before.is_fifo(), before.is_dir(), before.is_symlink(), before.is_char_device()),
+                "{} was replaced",
+                path.display()
+            );
+        }
+        assert_eq!(std::fs::read_to_string(dir.path().join("target")).unwrap(), "mine");
+        assert!(names(dir.path()).iter().all(|n| !is_temporary(n)), "{:?}", names(dir.path()));
     }
 
     #[test]

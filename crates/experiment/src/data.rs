@@ -5,7 +5,8 @@
 //! [`DataSource`]. `"source": "idx"` (the default) reads MNIST-family IDX
 //! files with `mnist-data`, `"source": "synth"` generates a sequence dataset
 //! with `synth-data`, `"source": "image-folder"` reads class folders of
-//! pictures with `image-folder-data`. Everything downstream only sees [`Dataset`].
+//! pictures with `image-folder-data`, `"source": "ts"` reads a UCR/UEA
+//! time-series problem (`.ts` files) with `ts-data`. Everything downstream only sees [`Dataset`].
 
 use std::path::PathBuf;
 
@@ -63,6 +64,8 @@ data_sources! {
     Synth("synth", synth_data::SynthConfig),
     /// Class folders of PNG or JPEG pictures, read by `image-folder-data`.
     ImageFolder("image-folder", image_folder_data::ImageFolderConfig),
+    /// UCR/UEA time-series problems (`.ts` files), read by `ts-data`.
+    Ts("ts", ts_data::TsConfig),
 }
 
 impl Default for DataSection {

@@ -23,6 +23,5 @@ pub mod runtime;
 mod train;
 
 pub use error::{io_error, ExperimentError};
-pub use train::{
-    default_run_dir, resume_may_change, train_experiment, NoHooks, Outcome, RunHooks, RunIo, SavedRun, RESUME_KEYS,
-};
+pub use train::{default_run_dir, train_experiment, NoHooks, Outcome, RunHooks, RunIo, SavedRun};
+pub use trainer::{resume_may_change, RESUME_KEYS};

@@ -18,27 +18,6 @@ use crate::runtime::{choose_device, set_threads};
 use crate::{io_error, ExperimentError};
 use data_core::Dataset;
 
-/// Config keys (dotted; a key stands for everything under it) that
-/// `train --resume --set` may change: they leave what a checkpoint holds
-/// (model, data order, optimiser state) valid.
-pub const RESUME_KEYS: &[&str] = &[
-    "train.training_iters",
-    "train.epochs",
-    "train.max_steps",
-    "train.display_step",
-    "train.checkpoint_every",
-    "train.keep_checkpoints",
-    "train.validate_every",
-    "train.patience",
-    "eval",
-    "threads",
-];
-
-/// Whether `key` is one of [`RESUME_KEYS`] or under one.
-pub fn resume_may_change(key: &str) -> bool {
-    RESUME_KEYS.iter().any(|k| key == *k || key.strip_prefix(k).is_some_and(|rest| rest.starts_with('.')))
-}
-
 /// `runs/<name>` when free (missing or empty), else the first free of `runs/<name>-2`, `-3`, ...
 pub fn default_run_dir(name: &str) -> PathBuf {
     let free = run_folder::is_free;
@@ -190,7 +169,7 @@ fn data_and_model(experiment: &Experiment, device: Device) -> Result<(Dataset, L
 /// Trains `experiment` into `run` (continuing its newest checkpoint with
 /// `resume`, replacing an earlier run's files with `force`), evaluates it on
 /// the test split and saves it. On resume, a config that differs from the
-/// run's config.json (in keys [`RESUME_KEYS`] allows; the caller checks) is
+/// run's config.json (in keys [`crate::RESUME_KEYS`] allows; the caller checks) is
 /// written there before training continues. `held` is the run folder's lock
 /// when the caller has taken it already (a sweep trial); else it is taken
 /// here, once every up-front check has passed, and held until the run is saved.

@@ -64,6 +64,13 @@ fn explain_pictures(
     images: &Tensor,
     labels: &Tensor,
 ) -> Result<Vec<(String, Vec<u8>)>, ExperimentError> {
+    let spec = model.spec();
+    if images.size()[1..] != [spec.image_height, spec.image_width] {
+        // Sequences of another length than the model's nominal one (a
+        // variable-length series): the explain pictures draw pictures only.
+        tracing::info!(shape = ?images.size(), "no explain pictures: the test inputs are sequences, not pictures");
+        return Ok(Vec::new());
+    }
     let truth = Vec::<i64>::try_from(labels).map_err(eval::EvalError::from)?;
     let right = (0..truth.len()).filter(|&i| truth[i] == evaluation.predictions[i]).take(EXPLAINED);
     let wrong = (0..truth.len()).filter(|&i| truth[i] != evaluation.predictions[i]).take(EXPLAINED);
@@ -74,7 +81,6 @@ fn explain_pictures(
     let index = Tensor::from_slice(&chosen.iter().map(|&i| i as i64).collect::<Vec<_>>());
     let picked = images.index_select(0, &index).to_kind(tch::Kind::Float);
     let explained = eval::explain::explain(model, &picked, compute)?;
-    let spec = model.spec();
     let (h, w) = (spec.image_height as usize, spec.image_width as usize);
     let pixels = Vec::<f32>::try_from(picked.reshape([-1])).map_err(eval::EvalError::from)?;
     let read_at = eval::explain::read_order(model);

@@ -195,3 +195,24 @@ pub fn train(
 
 #[cfg(test)]
 mod tests;
+
+/// Config keys (dotted; a key stands for everything under it) that a resumed
+/// run may change (`train --resume --set`, a sweep extending its trials):
+/// they leave what a checkpoint holds (model, data order, optimiser state) valid.
+pub const RESUME_KEYS: &[&str] = &[
+    "train.training_iters",
+    "train.epochs",
+    "train.max_steps",
+    "train.display_step",
+    "train.checkpoint_every",
+    "train.keep_checkpoints",
+    "train.validate_every",
+    "train.patience",
+    "eval",
+    "threads",
+];
+
+/// Whether `key` is one of [`RESUME_KEYS`] or under one.
+pub fn resume_may_change(key: &str) -> bool {
+    RESUME_KEYS.iter().any(|k| key == *k || key.strip_prefix(k).is_some_and(|rest| rest.starts_with('.')))
+}

@@ -28,10 +28,26 @@ pub struct RunLock {
 /// file) and writes this process's PID into the lock file. A folder locked
 /// by another process is a usage error naming the folder and that
 /// process's PID.
+///
+/// A lock file that is not a regular file (a symbolic link, a FIFO, a
+/// folder, a device) is never followed or written: that is a usage error
+/// naming it.
 pub fn lock(dir: &Path) -> Result<RunLock, ExperimentError> {
+    use std::os::unix::fs::OpenOptionsExt;
     let path = dir.join(LOCK);
-    let mut file =
-        OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io_error(&path))?;
+    check_lock_file(dir, &path, std::fs::symlink_metadata(&path).ok())?;
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(&path)
+        .map_err(|source| match source.raw_os_error() {
+            Some(libc::ELOOP) => not_a_lock_file(dir, &path, "a symbolic link"),
+            _ => ExperimentError::Io { path: path.clone(), source },
+        })?;
+    check_lock_file(dir, &path, file.metadata().ok())?;
     // SAFETY: flock(2) on a descriptor this function owns; no memory is passed.
     if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
         let error = std::io::Error::last_os_error();
@@ -55,6 +71,26 @@ pub fn lock(dir: &Path) -> Result<RunLock, ExperimentError> {
     let written = file.set_len(0).and_then(|()| file.rewind()).and_then(|()| file.write_all(pid.as_bytes()));
     written.map_err(io_error(&path))?;
     Ok(RunLock { _file: file })
+}
+
+/// A usage error unless `meta` (of `dir`'s lock file `path`, if it exists)
+/// is a regular file's.
+fn check_lock_file(dir: &Path, path: &Path, meta: Option<std::fs::Metadata>) -> Result<(), ExperimentError> {
+    match meta {
+        Some(meta) if !meta.file_type().is_file() => {
+            Err(not_a_lock_file(dir, path, atomic_file::describe(&meta.file_type())))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn not_a_lock_file(dir: &Path, path: &Path, kind: &str) -> ExperimentError {
+    ExperimentError::Usage(format!(
+        "run folder {}: its lock file {} is {kind}, not a regular file; it is not followed or written: \
+         remove it, or choose another folder",
+        dir.display(),
+        path.display()
+    ))
 }
 
 /// Files a process claiming a folder has in it for a moment, which say

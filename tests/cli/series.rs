@@ -1,0 +1,109 @@
+//! Time series at the command line: `"source": "ts"` (UCR/UEA `.ts` files
+//! read by ts-data), sequences of different lengths through training and
+//! evaluation, and the shipped sequence configs.
+
+use crate::common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::{read_json, run, text};
+
+const HEADER: &str = "@problemName Toy\n@univariate false\n@dimensions 2\n@equalLength false\n\
+                      @classLabel true up down\n@data\n";
+
+/// Problem `Toy` under `dir/Toy/`: class `up` rises, class `down` falls, 3 to 9 points.
+fn write_toy(dir: &Path) {
+    std::fs::create_dir_all(dir.join("Toy")).unwrap();
+    let case = |i: usize| {
+        let (len, up) = (3 + i % 7, i.is_multiple_of(2));
+        let v: Vec<String> = (0..len)
+            .map(|t| format!("{:.2}", if up { t as f32 } else { -(t as f32) } + 0.1 * (i % 3) as f32))
+            .collect();
+        format!("{}:{}:{}\n", v.join(","), v.join(","), if up { "up" } else { "down" })
+    };
+    for (stem, n) in [("TRAIN", 40), ("TEST", 20)] {
+        let cases: String = (0..n).map(case).collect();
+        std::fs::write(dir.join(format!("Toy/Toy_{stem}.ts")), format!("{HEADER}{cases}")).unwrap();
+    }
+}
+
+fn config(tmp: &Path) -> PathBuf {
+    let config = tmp.join("toy.json");
+    let text = format!(
+        r#"{{"device": "cpu", "threads": 1, "data": {{"source": "ts", "dir": {:?}, "problem": "Toy", "validation": 4}},
+            "model": {{"hidden": 8, "bidirectional": true, "readout": "mean"}},
+            "train": {{"batch_size": 8, "epochs": 4, "training_iters": null, "display_step": 5}}}}"#,
+        tmp.display().to_string()
+    );
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
+fn train(config: &Path, out: &Path, extra: &[&str]) -> Output {
+    let (config, out) = (config.display().to_string(), out.display().to_string());
+    let mut args = vec!["train", "--config", config.as_str(), "--out", out.as_str(), "--force"];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+#[test]
+fn a_ts_problem_of_mixed_lengths_trains_and_evaluates() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_toy(tmp.path());
+    let out = train(&config(tmp.path()), &tmp.path().join("run"), &[]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("sequence padding"), "the padding fraction is logged: {stderr}");
+    let report = read_json(&tmp.path().join("run/report.json"));
+    assert_eq!(report["samples"], 20, "{report}");
+    let classes: Vec<&str> =
+        report["classes"].as_array().unwrap().iter().map(|c| c["class"].as_str().unwrap()).collect();
+    assert_eq!(classes, ["up", "down"]);
+    let config = read_json(&tmp.path().join("run/config.json"));
+    assert_eq!(config["data"]["source"], "ts");
+}
+
+#[test]
+fn ts_errors_name_the_key_or_the_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_toy(tmp.path());
+    let config = config(tmp.path());
+    let out = train(&config, &tmp.path().join("run"), &["--set", "data.problem=Nope"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "a config error: {stderr}");
+    assert!(stderr.contains("invalid data.problem = Nope") && stderr.contains("Nope_TRAIN.ts"), "{stderr}");
+    let test = tmp.path().join("Toy/Toy_TEST.ts");
+    std::fs::write(&test, format!("{HEADER}1,2:3,4:up\n1,?:3,4:down\n")).unwrap();
+    let out = train(&config, &tmp.path().join("run"), &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "a data error: {stderr}");
+    assert!(stderr.contains("Toy_TEST.ts:8: missing value at dimension 1, point 2"), "{stderr}");
+    assert!(stderr.contains("data.missing"), "says what would fix it: {stderr}");
+}
+
+/// The aeon wheel's problems (scripts/setup-ts-data.sh, run by setup-test-tools.sh).
+fn aeon_data() {
+    let cache = std::env::var_os("LSTM_MNIST_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/lstm-mnist"));
+    crate::tools::require_file(&cache.join("data/JapaneseVowels/JapaneseVowels_TRAIN.ts"), "aeon data");
+}
+
+/// The shipped config runs unchanged (one epoch here) on JapaneseVowels and,
+/// with only `data.problem` changed, on other problems.
+#[test]
+#[ignore = "needs aeon data"]
+fn the_japanese_vowels_config_runs_on_other_problems_too() {
+    aeon_data();
+    let tmp = tempfile::tempdir().unwrap();
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/japanese-vowels.json");
+    for (problem, classes, test) in [("JapaneseVowels", 9, 370), ("BasicMotions", 4, 40), ("ArrowHead", 3, 175)] {
+        let set = format!("data.problem={problem}");
+        let run_dir = tmp.path().join(problem);
+        let out = train(&config, &run_dir, &["--set", &set, "--set", "train.epochs=1"]);
+        assert!(out.status.success(), "{problem}: {}", text(&out.stderr));
+        let report = read_json(&run_dir.join("report.json"));
+        assert_eq!((report["classes"].as_array().unwrap().len(), report["samples"].as_i64()), (classes, Some(test)));
+    }
+}
