@@ -149,7 +149,18 @@ pub struct Stats {
     pub min: f64,
     /// The largest value.
     pub max: f64,
+    /// Standard error of the mean (std / sqrt(n)); null for a single value.
+    pub sem: Option<f64>,
+    /// 95% confidence interval of the mean, `[low, high]`, from Student's t
+    /// with n - 1 degrees of freedom; null for a single value.
+    pub ci95: Option<[f64; 2]>,
 }
+
+/// Student's t at 0.975 for 1 to 30 degrees of freedom (beyond: 1.96).
+const T975: [f64; 30] = [
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120,
+    2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+];
 
 impl Stats {
     /// Statistics of the values; `None` when there are none.
@@ -162,7 +173,10 @@ impl Stats {
         let std = (n > 1).then(|| (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt());
         let min = values.iter().copied().fold(f64::INFINITY, f64::min);
         let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        Some(Stats { n, mean, std, min, max })
+        let sem = std.map(|s| s / (n as f64).sqrt());
+        let t = T975.get(n.saturating_sub(2)).copied().unwrap_or(1.96);
+        let ci95 = sem.map(|e| [mean - t * e, mean + t * e]);
+        Some(Stats { n, mean, std, min, max, sem, ci95 })
     }
 }
 
@@ -192,6 +206,50 @@ pub struct Comparison {
     pub runs: Vec<RunRow>,
     /// The runs grouped by everything but their seeds.
     pub groups: Vec<Group>,
+    /// The run chosen on validation (never on test): the highest best
+    /// validation accuracy, test accuracy beside it; null when no run has a
+    /// validation split (`best_missing` says so).
+    pub best: Option<Best>,
+    /// Why there is no `best`, when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub best_missing: Option<String>,
+}
+
+/// The best run, chosen on validation accuracy.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Best {
+    /// Its folder.
+    pub dir: String,
+    /// The metric it was chosen on: `best_validation_accuracy`.
+    pub metric: &'static str,
+    /// Its best validation accuracy.
+    pub validation_accuracy: f64,
+    /// Its test accuracy, shown beside (not used to choose).
+    pub test_accuracy: Option<f64>,
+}
+
+/// The run with the highest best validation accuracy (the first on ties),
+/// or why there is none.
+fn best_on_validation(runs: &[RunRow]) -> (Option<Best>, Option<String>) {
+    let best = runs.iter().filter_map(|r| r.best_validation_accuracy.map(|v| (r, v))).fold(
+        None::<(&RunRow, f64)>,
+        |acc, (r, v)| match acc {
+            Some((_, b)) if b >= v => acc,
+            _ => Some((r, v)),
+        },
+    );
+    match best {
+        Some((r, v)) => (
+            Some(Best {
+                dir: r.dir.clone(),
+                metric: "best_validation_accuracy",
+                validation_accuracy: v,
+                test_accuracy: r.test_accuracy,
+            }),
+            None,
+        ),
+        None => (None, Some("no run has a validation split (set data.validation), so none is chosen".into())),
+    }
 }
 
 /// Reads a run's JSON file with the config guards: a regular file (after
@@ -395,7 +453,8 @@ pub fn compare(paths: &[PathBuf]) -> Result<Comparison, CompareError> {
         group.best_validation_accuracy = Stats::of(&pick(|r| r.best_validation_accuracy));
         group.final_train_loss = Stats::of(&pick(|r| r.final_train_loss));
     }
-    Ok(Comparison { keys, runs, groups })
+    let (best, best_missing) = best_on_validation(&runs);
+    Ok(Comparison { keys, runs, groups, best, best_missing })
 }
 
 /// A path to compare must be a folder: anything else is a usage error.

@@ -104,6 +104,16 @@ pub fn table(comparison: &Comparison) -> String {
         out.push('\n');
         out.push_str(&render(&header, &rows, 1));
     }
+    match (&comparison.best, &comparison.best_missing) {
+        (Some(b), _) => out.push_str(&format!(
+            "\nbest on validation: {} (validation accuracy {:.4}, test accuracy {})\n",
+            b.dir,
+            b.validation_accuracy,
+            b.test_accuracy.map_or_else(|| "-".to_owned(), |t| format!("{t:.4}"))
+        )),
+        (None, Some(why)) => out.push_str(&format!("\nbest: none chosen: {why}\n")),
+        (None, None) => {}
+    }
     out
 }
 

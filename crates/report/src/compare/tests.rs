@@ -201,3 +201,35 @@ fn a_huge_config_value_does_not_break_the_table() {
     let c = compare(&[a, b]).unwrap();
     assert!(table(&c).contains(&long), "the long value is printed whole");
 }
+
+#[test]
+fn best_is_chosen_on_validation_and_groups_have_sem_and_ci95() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    fake_run(&a, 0.01, 0, 0.9, &[1.0, 0.5]);
+    fake_run(&b, 0.1, 0, 0.8, &[1.0, 0.6]);
+    // b has the better test accuracy but the worse validation: a is chosen.
+    let mut report = json!({"accuracy": 0.95, "samples": 100,
+        "train": {"steps": 20, "best_validation": {"step": 20, "accuracy": 0.7, "loss": 1.0}}});
+    std::fs::write(b.join("report.json"), report.to_string()).unwrap();
+    let c = compare(&[a.clone(), b.clone()]).unwrap();
+    let best = c.best.clone().unwrap();
+    assert_eq!(
+        (best.dir.as_str(), best.metric, best.test_accuracy),
+        (a.to_str().unwrap(), "best_validation_accuracy", Some(0.9))
+    );
+    assert_eq!(c.summary_json()["best"]["dir"], a.display().to_string());
+    report["train"] = json!({"steps": 20});
+    for dir in [&a, &b] {
+        std::fs::write(dir.join("report.json"), report.to_string()).unwrap();
+        std::fs::write(dir.join("metrics.jsonl"), "").unwrap();
+    }
+    let c = compare(&[a, b]).unwrap();
+    assert!(c.best.is_none() && c.best_missing.as_deref().unwrap().contains("no run has a validation split"));
+    let s = Stats::of(&[0.8, 0.9]).unwrap();
+    let sem = s.sem.unwrap();
+    assert!((sem - s.std.unwrap() / 2f64.sqrt()).abs() < 1e-12);
+    let [lo, hi] = s.ci95.unwrap();
+    assert!((hi - s.mean - 12.706 * sem).abs() < 1e-9 && (s.mean - lo - 12.706 * sem).abs() < 1e-9);
+    assert_eq!(Stats::of(&[0.5]).unwrap().ci95, None);
+}
