@@ -36,7 +36,7 @@ pub enum PictureError {
     },
     /// The path is not a regular file (a folder, a FIFO, a device, a
     /// socket): refused before it is opened, so a FIFO never hangs the reader.
-    #[error("{}: {what}, not a picture file; {hint}", path.display())]
+    #[error("{}: {what}, not a regular file; {hint}", path.display())]
     NotRegular {
         /// The path given.
         path: PathBuf,
@@ -111,7 +111,7 @@ fn regular(path: &Path) -> Result<std::fs::Metadata, PictureError> {
     } else if kind.is_block_device() || kind.is_char_device() {
         ("a device", "give a regular file")
     } else {
-        ("not a regular file", "give a regular file")
+        ("a special file", "give a regular file")
     };
     Err(PictureError::NotRegular { path: path.to_owned(), what, hint })
 }

@@ -63,7 +63,6 @@ impl InferenceError {
             }
             InferenceError::Idx(e) => e.is_config(),
             InferenceError::Model(e) => e.is_config(),
-            InferenceError::Picture(PictureError::NotRegular { .. }) => true,
             _ => false,
         }
     }
