@@ -106,11 +106,23 @@ impl ServedModel {
     pub fn classify(&self, values: &[f32], count: usize) -> Result<Vec<f32>, ApiError> {
         let (rows, columns) = (self.info.rows as i64, self.info.columns as i64);
         let run = || -> Result<Vec<f32>, lstm_model::ModelError> {
-            let input = Tensor::f_from_slice(values)?.f_reshape([count as i64, rows, columns])?;
+            let input = self.standardize(Tensor::f_from_slice(values)?.f_reshape([count as i64, rows, columns])?)?;
             let probabilities = self.model.forward_with(&input, self.compute)?.f_softmax(-1, Kind::Float)?;
             Ok(Vec::<f32>::try_from(probabilities.f_flatten(0, -1)?)?)
         };
         run().map_err(|e| ApiError::Inference(e.to_string()))
+    }
+
+    /// `input` as the model was trained on it: standardised with the
+    /// training split's statistics stored in `model.json`, when the run
+    /// standardised its data; unchanged otherwise.
+    fn standardize(&self, input: Tensor) -> Result<Tensor, lstm_model::ModelError> {
+        match &self.model.spec().standardization {
+            Some(st) => st.apply(&input).map_err(|e| {
+                tch::TchError::Convert(format!("standardising the input with model.json's statistics: {e}")).into()
+            }),
+            None => Ok(input),
+        }
     }
 
     /// The state before the first row of a stream.
@@ -127,7 +139,7 @@ impl ServedModel {
     pub fn stream_row(&self, state: &StepState, row: &[f32]) -> Result<(StepState, Vec<f32>), ApiError> {
         let features = self.model.spec().features;
         let run = || -> Result<(StepState, Vec<f32>), lstm_model::ModelError> {
-            let steps = Tensor::f_from_slice(row)?.f_reshape([-1, 1, features])?;
+            let steps = self.standardize(Tensor::f_from_slice(row)?.f_reshape([-1, 1, features])?)?;
             let (mut state, mut logits) = self.model.step(state, &steps.f_select(0, 0)?)?;
             for t in 1..steps.size()[0] {
                 (state, logits) = self.model.step(&state, &steps.f_select(0, t)?)?;

@@ -228,6 +228,44 @@ async fn stream_rows(url: &str, values: &[f32]) -> Vec<Value> {
     answers
 }
 
+/// A run that standardised its data is served with the statistics its
+/// `model.json` carries: `/infer` and the stream's last row give the model's
+/// probabilities of the standardised input, not of the raw pixels.
+#[test]
+fn a_standardised_model_is_served_with_its_statistics() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mean, std) = (0.3, 0.2);
+    let mut spec = ModelSpec::new(tiny_config(), ROWS as i64, COLUMNS as i64, vec!["a".into(), "b".into(), "c".into()]);
+    spec.standardization = Some(data_core::Standardization { mean: vec![mean], std: vec![std] });
+    let run = tmp.path().join("tiny-run");
+    let model = LstmClassifier::new(spec, Device::Cpu).unwrap();
+    model.save(run.join("model")).unwrap();
+    let values = pictures(2);
+    let raw = Tensor::from_slice(&values).view([2, ROWS as i64, COLUMNS as i64]);
+    let probabilities = |x: &Tensor| -> Vec<f32> {
+        model.predict(x).unwrap().into_iter().flat_map(|p| p.probabilities).collect()
+    };
+    let want = probabilities(&((&raw - mean) / std));
+    let unstandardised = probabilities(&raw);
+    assert!(want.iter().zip(&unstandardised).any(|(a, b)| (a - b).abs() > 1e-3), "the statistics must matter here");
+
+    let server = Running::start(&run, ServeConfig::default());
+    let (status, answer) = post(&server.url("/v2/models/tiny-run/infer"), &infer_body(&values, 2));
+    assert_eq!(status, 200, "{answer}");
+    let got = floats(&answer["outputs"][0]["data"]);
+    for (g, w) in got.iter().zip(&want) {
+        assert!((g - w).abs() < 1e-6, "server {got:?} vs standardised model {want:?}");
+    }
+    let url = format!("ws://{}/v2/models/tiny-run/stream", server.addr);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let answers = runtime.block_on(stream_rows(&url, &values[..ROWS * COLUMNS]));
+    let last = floats(&answers[ROWS - 1]["probabilities"]);
+    for (g, w) in last.iter().zip(&want[..3]) {
+        assert!((g - w).abs() < 1e-6, "stream {last:?} vs standardised model {want:?}");
+    }
+    server.stop().unwrap();
+}
+
 #[test]
 fn streaming_rows_ends_where_infer_does() {
     let tmp = tempfile::tempdir().unwrap();
