@@ -242,9 +242,8 @@ fn a_standardised_model_is_served_with_its_statistics() {
     model.save(run.join("model")).unwrap();
     let values = pictures(2);
     let raw = Tensor::from_slice(&values).view([2, ROWS as i64, COLUMNS as i64]);
-    let probabilities = |x: &Tensor| -> Vec<f32> {
-        model.predict(x).unwrap().into_iter().flat_map(|p| p.probabilities).collect()
-    };
+    let probabilities =
+        |x: &Tensor| -> Vec<f32> { model.predict(x).unwrap().into_iter().flat_map(|p| p.probabilities).collect() };
     let want = probabilities(&((&raw - mean) / std));
     let unstandardised = probabilities(&raw);
     assert!(want.iter().zip(&unstandardised).any(|(a, b)| (a - b).abs() > 1e-3), "the statistics must matter here");
