@@ -111,11 +111,7 @@ impl ServeConfig {
             return invalid("--max-batch-size", self.max_batch_size, "use 1 (no batching) to 1024");
         }
         if self.header_timeout.is_zero() {
-            return Err(ServeError::InvalidConfig {
-                key: "--header-timeout-s",
-                value: "0".into(),
-                hint: "use at least 1 second",
-            });
+            return invalid("--header-timeout-s", 0, "use at least 1 second");
         }
         if self.max_connections == 0 {
             return invalid("connection limit", 0, "use at least 1");
