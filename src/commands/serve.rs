@@ -37,6 +37,10 @@ pub struct ServeArgs {
     /// (a slowloris) is disconnected.
     #[arg(long, default_value_t = 10)]
     pub header_timeout_s: u64,
+    /// libtorch threads for the model's forward passes. One leaves the other
+    /// cores to the HTTP side; batching gives the throughput.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
 }
 
 /// Runs the server until SIGINT or SIGTERM, then drains it (exit 0).
@@ -47,6 +51,7 @@ pub fn run(args: &ServeArgs) -> Result<(), Failure> {
         max_batch_size: args.max_batch_size,
         max_queue_delay: Duration::from_millis(args.max_queue_delay_ms),
         header_timeout: Duration::from_secs(args.header_timeout_s),
+        threads: args.threads,
         ..Default::default()
     };
     config.validate()?;

@@ -82,6 +82,12 @@ pub struct ServeConfig {
     pub drain_timeout: Duration,
     /// Most streams open at once (default 64).
     pub max_streams: usize,
+    /// libtorch's intra-op threads for the model (default 1), set by the
+    /// inference thread when it starts (libtorch's setting is process-wide).
+    /// One keeps a forward pass from waiting for a second OpenMP thread while
+    /// the HTTP side uses the other cores: on the loaded 2-core machine two
+    /// threads made a batch 10-500x slower and its time erratic (docs/serve.md).
+    pub threads: usize,
 }
 
 impl Default for ServeConfig {
@@ -98,6 +104,7 @@ impl Default for ServeConfig {
             max_connections: 1024,
             drain_timeout: Duration::from_secs(30),
             max_streams: 64,
+            threads: 1,
         }
     }
 }
@@ -105,16 +112,16 @@ impl Default for ServeConfig {
 impl ServeConfig {
     /// Checks that every setting can work.
     pub fn validate(&self) -> Result<(), ServeError> {
-        let invalid = |key, value: usize, hint| Err(ServeError::InvalidConfig { key, value: value.to_string(), hint });
+        let invalid =
+            |key: &str, value: usize, hint: &str| Err(config_error::InvalidConfig::new(key, value, hint).into());
         if self.max_batch_size == 0 || self.max_batch_size > protocol::MAX_INPUTS_PER_REQUEST {
             return invalid("--max-batch-size", self.max_batch_size, "use 1 (no batching) to 1024");
         }
         if self.header_timeout.is_zero() {
-            return Err(ServeError::InvalidConfig {
-                key: "--header-timeout-s",
-                value: "0".into(),
-                hint: "use at least 1 second",
-            });
+            return invalid("--header-timeout-s", 0, "use at least 1 second");
+        }
+        if self.threads == 0 {
+            return invalid("--threads", 0, "use at least 1");
         }
         if self.max_connections == 0 {
             return invalid("connection limit", 0, "use at least 1");
@@ -126,11 +133,8 @@ impl ServeConfig {
             return invalid("body limit", self.max_body_bytes, "use at least 1024 bytes");
         }
         if self.name.is_empty() || self.name.contains(['/', '?', '#', '%']) {
-            return Err(ServeError::InvalidConfig {
-                key: "--name",
-                value: format!("{:?}", self.name),
-                hint: "a model name is a non-empty URL path segment: no '/', '?', '#' or '%'",
-            });
+            let hint = "a model name is a non-empty URL path segment: no '/', '?', '#' or '%'";
+            return Err(config_error::InvalidConfig::new("--name", format!("{:?}", self.name), hint).into());
         }
         Ok(())
     }
@@ -170,6 +174,7 @@ impl Server {
             max_batch_size: config.max_batch_size,
             max_queue_delay: config.max_queue_delay,
             queue_capacity: config.queue_capacity,
+            threads: config.threads,
         };
         let (queue, thread) = batcher::start(model, settings, metrics.clone())?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
