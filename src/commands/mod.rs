@@ -10,5 +10,6 @@ pub mod loaded;
 pub mod output;
 pub mod predict;
 pub mod series;
+pub mod serve;
 pub mod sweep;
 pub mod train;

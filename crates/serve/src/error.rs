@@ -16,19 +16,13 @@ pub enum ServeError {
         .0.display()
     )]
     NoModel(PathBuf),
-    /// The model could not be loaded or run.
+    /// The model could not be loaded (see `inference::Predictor::open`).
     #[error(transparent)]
-    Model(#[from] lstm_model::ModelError),
-    /// A setting cannot work.
-    #[error("invalid {key} = {value}: {hint}")]
-    InvalidConfig {
-        /// The setting (`--max-batch-size`).
-        key: &'static str,
-        /// The offending value, as text.
-        value: String,
-        /// What would fix it.
-        hint: &'static str,
-    },
+    Inference(#[from] inference::InferenceError),
+    /// A config value cannot be used (the shared [`config_error::InvalidConfig`]:
+    /// the dotted key, the value, what would fix it).
+    #[error(transparent)]
+    InvalidConfig(#[from] config_error::InvalidConfig),
     /// The address could not be listened on.
     #[error("cannot listen on {addr}: {source}; pick another --addr (port 0 takes a free one)")]
     Bind {
@@ -50,8 +44,8 @@ impl ServeError {
     /// status 2 in the bin) rather than in a file, the model or the system (1).
     pub fn is_config(&self) -> bool {
         match self {
-            ServeError::NoModel(_) | ServeError::InvalidConfig { .. } | ServeError::Bind { .. } => true,
-            ServeError::Model(e) => e.is_config(),
+            ServeError::NoModel(_) | ServeError::InvalidConfig(_) | ServeError::Bind { .. } => true,
+            ServeError::Inference(e) => e.is_config(),
             ServeError::Io(_) | ServeError::Metrics(_) => false,
         }
     }
