@@ -61,6 +61,14 @@ pub trait RunHooks {
         Vec::new()
     }
 
+    /// Stop as if interrupted right after this step, writing a checkpoint,
+    /// while the run stays planned (schedules included) for its whole
+    /// length: a sweep's rung, continued later by a resumed run exactly as
+    /// if it had not stopped. Default: `None`, train to the end.
+    fn stop_after(&self) -> Option<i64> {
+        None
+    }
+
     /// Training is over; the test evaluation and the saving of the run follow.
     fn training_done(&mut self) {}
 
@@ -273,6 +281,7 @@ fn train_and_save(
         // Validation computes in fp32, whatever eval.precision says.
         validation: eval::EvalConfig { batch_size: experiment.eval.batch_size, ..Default::default() },
         progress_bar: io.progress_bar,
+        stop_after: hooks.stop_after(),
         ..run.trainer_options(setup.resume)
     };
     options.sinks.extend(hooks.sinks(run));
