@@ -8,6 +8,12 @@ Runs, alternating and on the same machine state, `--runs` times each:
   * `lstm-mnist train` and `scripts/bench_pytorch.py --mode run`: a whole short training
     run as a user runs it (start-up, load, steps with progress lines, test, save), its
     wall time and its peak RSS (ru_maxrss of that child, from wait4).
+  * variable lengths (unless `--no-series`): `lstm-mnist bench --config
+    configs/japanese-vowels.json` (length buckets, batches cut to their longest
+    sequence, packed LSTM) and `scripts/bench_pytorch_packed.py` (the same
+    BiLSTM/mean-readout recipe with shuffled batches padded to their longest and
+    `pack_padded_sequence(enforce_sorted=False)` per batch), on the same .ts
+    problem (scripts/setup-ts-data.sh fetches it), batch 32, the same threads.
 Prints medians and ratios, PyTorch's time over ours: above 1 means lstm-mnist is faster.
 `--busy N` keeps N CPU-bound processes (`while True: pass`) running beside both
 programs for the whole comparison, as on a shared machine or beside parallel trials.
@@ -95,6 +101,30 @@ def last_json(text):
     sys.exit(f"error: no JSON line in output:\n{text[-2000:]}")
 
 
+def series_runners(args, threads, work, env, samples):
+    """The two variable-length measurements (ours, PyTorch's packed sequences), each recording into `samples`."""
+    cache = os.environ.get("LSTM_MNIST_CACHE", os.path.expanduser("~/.cache/lstm-mnist"))
+    data = os.path.join(cache, "data")
+    if not os.path.isfile(os.path.join(data, args.problem, f"{args.problem}_TRAIN.ts")):
+        sys.exit(f"error: {args.problem} not found under {data}: run scripts/setup-ts-data.sh (or pass --no-series)")
+    sets = ["--set", f"threads={threads}", "--set", f"device={args.device}", "--set", f"data.problem={args.problem}"]
+
+    def ours():
+        out, _, _, _ = run_child([args.bin, "bench", "--config", args.series, *sets, *work], env)
+        j = last_json(out)
+        samples["seq_train"]["ours"].append(j["train_samples_per_second"])
+        samples["seq_eval"]["ours"].append(j["eval_samples_per_second"])
+
+    def theirs():
+        out, _, _, _ = run_child([args.python, "scripts/bench_pytorch_packed.py", "--threads", str(threads),
+                                  "--data", data, "--problem", args.problem, *work], env)
+        j = last_json(out)
+        samples["seq_train"]["torch"].append(j["train_samples_per_second"])
+        samples["seq_eval"]["torch"].append(j["eval_samples_per_second"])
+
+    return (ours, theirs)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--runs", type=int, default=3, help="runs of each program (default 3)")
@@ -109,6 +139,10 @@ def main():
     p.add_argument("--python", default=sys.executable)
     p.add_argument("--busy", type=int, default=0, metavar="N",
                    help="CPU-bound processes kept running beside both programs (default 0)")
+    p.add_argument("--series", default="configs/japanese-vowels.json",
+                   help="variable-length config for the packed-sequence rows (default configs/japanese-vowels.json)")
+    p.add_argument("--problem", default="JapaneseVowels", help="its .ts problem, for PyTorch (default JapaneseVowels)")
+    p.add_argument("--no-series", action="store_true", help="leave out the variable-length rows")
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown (for README)")
     args = p.parse_args()
     threads = args.threads or physical_cores()
@@ -122,7 +156,8 @@ def main():
 
     load_before = os.getloadavg()
     samples = {k: {"ours": [], "torch": []} for k in
-               ("train", "eval", "load", "wall", "rss_run", "rss_bench")}
+               ("train", "eval", "load", "wall", "rss_run", "rss_bench", "seq_train", "seq_eval")}
+    series = None if args.no_series else series_runners(args, threads, work, env, samples)
     with tempfile.TemporaryDirectory() as tmp, busy(args.busy):
         for i in range(args.runs):
             def ours():
@@ -149,7 +184,9 @@ def main():
                 samples["wall"]["torch"].append(wall)
                 samples["rss_run"]["torch"].append(rss)
 
-            for f in (ours, theirs) if i % 2 == 0 else (theirs, ours):
+            pair = (ours, theirs) if i % 2 == 0 else (theirs, ours)
+            extra = () if series is None else (series if i % 2 == 0 else series[::-1])
+            for f in pair + extra:
                 f()
             print(f"run {i + 1}/{args.runs} done", file=sys.stderr)
     load_after = os.getloadavg()
@@ -163,6 +200,10 @@ def main():
         ("peak RSS of that run, MiB", "rss_run", "{:.0f}", False),
         ("peak RSS of the bench process, MiB", "rss_bench", "{:.0f}", False),
     ]
+    if series is not None:
+        rows += [(f"variable lengths ({args.problem}, batch 32): training, samples/s (higher is better)", "seq_train", "{:,.0f}", True),
+                 (f"variable lengths ({args.problem}): evaluation at batch 1000, samples/s", "seq_eval", "{:,.0f}",
+                  True)]
     header = ["", "lstm-mnist", "PyTorch", "ratio (PyTorch time / ours)"]
     table = []
     for label, key, fmt, higher in rows:
@@ -174,7 +215,8 @@ def main():
     print(f"{stamp}; {machine()}; device {args.device}, {threads} threads, batch {batch}, "
           f"{args.steps} timed steps after {args.warmup}, medians of {args.runs} alternating runs, "
           f"{args.busy} busy processes beside them; "
-          f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after")
+          + ("" if series is None else f"variable-length rows: {args.series} vs scripts/bench_pytorch_packed.py; ")
+          + f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after")
     if args.markdown:
         print("| " + " | ".join(header) + " |")
         print("|---|---:|---:|---:|")

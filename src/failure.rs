@@ -43,6 +43,9 @@ pub enum Failure {
     /// `export` or `env` failed.
     #[error(transparent)]
     Export(#[from] ExportError),
+    /// `serve` could not start or stopped with an error.
+    #[error(transparent)]
+    Serve(#[from] serve::ServeError),
     /// Any other failure of the run pipeline (a run folder's file that cannot be used).
     #[error(transparent)]
     Experiment(experiment::ExperimentError),
@@ -84,6 +87,7 @@ impl Failure {
             Failure::Compare(e) => e.is_config(),
             Failure::Export(e) => e.is_config(),
             Failure::Experiment(e) => e.is_config(),
+            Failure::Serve(e) => e.is_config(),
             Failure::Io { .. } => false,
         }
     }

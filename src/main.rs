@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use lstm_mnist::commands::output::QuietWhenClosed;
-use lstm_mnist::commands::{bench, compare, evaluate, explain, export, predict, sweep, train};
+use lstm_mnist::commands::{bench, compare, evaluate, explain, export, predict, serve, sweep, train};
 
 #[derive(Parser)]
 #[command(name = "lstm-mnist", version, about = "LSTM sequence classifiers of MNIST-family images, on libtorch")]
@@ -37,72 +37,10 @@ enum Command {
     Export(export::ExportArgs),
     /// Serve a saved model over HTTP: KServe v2 JSON, dynamic batching, row-by-row streaming,
     /// Prometheus metrics and a draw-a-digit page at /.
-    Serve(ServeArgs),
+    Serve(serve::ServeArgs),
     /// Show the libtorch this build uses; --cargo-config prints the .cargo/config.toml
     /// with which a crate depending on lstm-model builds with plain `cargo build`.
     Env(export::EnvArgs),
-}
-
-/// Arguments of `lstm-mnist serve` (the server itself is the `serve` crate).
-#[derive(clap::Args)]
-struct ServeArgs {
-    /// The run folder (holding model/) or the model folder itself.
-    #[arg(long, short)]
-    model: std::path::PathBuf,
-    /// The model's name in the URLs. Default: the run folder's name.
-    #[arg(long)]
-    name: Option<String>,
-    /// Address to listen on (port 0 takes a free port).
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    addr: std::net::SocketAddr,
-    /// Most images per batch; 1 turns dynamic batching off.
-    #[arg(long, default_value_t = 32)]
-    max_batch_size: usize,
-    /// Longest wait (milliseconds) for more requests after the first of a batch arrived.
-    #[arg(long, default_value_t = 2)]
-    max_queue_delay_ms: u64,
-}
-
-/// Runs the server until SIGINT or SIGTERM, then drains it (exit 0).
-fn run_serve(args: &ServeArgs) -> ExitCode {
-    let config = serve::ServeConfig {
-        addr: args.addr,
-        name: args.name.clone().unwrap_or_else(|| serve::default_name(&args.model)),
-        max_batch_size: args.max_batch_size,
-        max_queue_delay: std::time::Duration::from_millis(args.max_queue_delay_ms),
-        ..Default::default()
-    };
-    let name = config.name.clone();
-    let served = serve::ServedModel::open(&args.model, lstm_model::Precision::Fp32, args.max_batch_size as i64)
-        .and_then(|model| {
-            let ready = |addr| eprintln!("serving model `{name}` on http://{addr}/ (Ctrl-C or SIGTERM stops)");
-            serve::serve_blocking(config, model, ready, shutdown_signal)
-        });
-    match served {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(if e.is_config() { 2 } else { 1 })
-        }
-    }
-}
-
-/// Completes at the first SIGINT or SIGTERM; a second one ends the process at once (status 130).
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => drop(signal.recv().await),
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
-    }
-    tokio::spawn(async {
-        let _ = tokio::signal::ctrl_c().await;
-        std::process::exit(130);
-    });
 }
 
 /// libc's `getenv` for this process, with one default added: libgomp reads
@@ -137,7 +75,7 @@ fn main() -> ExitCode {
         Command::Sweep(args) => sweep::run(args),
         Command::Compare(args) => compare::run(args).map(|()| 0),
         Command::Export(args) => export::run(args).map(|()| 0),
-        Command::Serve(args) => return run_serve(args),
+        Command::Serve(args) => serve::run(args).map(|()| 0),
         Command::Env(args) => export::run_env(args, &mut QuietWhenClosed::new(std::io::stdout().lock())).map(|()| 0),
     };
     match result {

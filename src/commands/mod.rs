@@ -9,5 +9,6 @@ pub mod export;
 pub mod loaded;
 pub mod output;
 pub mod predict;
+pub mod serve;
 pub mod sweep;
 pub mod train;

@@ -100,6 +100,25 @@ fn sigterm_finishes_the_request_in_flight_and_exits_0() {
     assert!(status.success(), "exit {status:?}: {log:?}");
 }
 
+/// `serve --precision` is checked as `predict`'s (fp16 needs CUDA: status 2
+/// naming the flag), and a path without a model is status 2 naming it.
+#[test]
+fn serve_refuses_a_bad_precision_and_a_path_without_a_model_with_status_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = lstm_model::ModelSpec::new(Default::default(), 4, 4, vec!["a".into(), "b".into()]);
+    let model = tmp.path().join("run/model");
+    lstm_model::LstmClassifier::new(spec, tch::Device::Cpu).unwrap().save(&model).unwrap();
+    let run = tmp.path().join("run");
+    let out = common::run(&["serve", "--model", run.to_str().unwrap(), "--addr", "127.0.0.1:0", "--precision", "fp16"]);
+    assert_eq!(out.status.code(), Some(2), "{}", common::text(&out.stderr));
+    assert!(common::text(&out.stderr).contains("--precision"), "{}", common::text(&out.stderr));
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let out = common::run(&["serve", "--model", empty.to_str().unwrap(), "--addr", "127.0.0.1:0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", common::text(&out.stderr));
+    assert!(common::text(&out.stderr).contains("no saved model here"), "{}", common::text(&out.stderr));
+}
+
 /// A DevTools-protocol session with one page.
 struct Page {
     socket: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,

@@ -18,10 +18,12 @@ pub mod fuzz;
 pub mod memory;
 pub mod openmp;
 pub mod precision;
+mod progress;
 pub mod run_folder;
 pub mod runtime;
 mod train;
 
 pub use error::{io_error, ExperimentError};
+pub use progress::{EvalValidator, TerminalBar};
 pub use train::{default_run_dir, train_experiment, NoHooks, Outcome, RunHooks, RunIo, SavedRun};
 pub use trainer::{resume_may_change, RESUME_KEYS};

@@ -38,7 +38,7 @@ pub struct RunIo<'a> {
     /// step and writes a checkpoint; [`train_experiment`] then returns
     /// [`Outcome::Interrupted`].
     pub stop: Option<&'a AtomicBool>,
-    /// Draw the trainer's progress bar on stderr (only sensible on a terminal).
+    /// Draw a progress bar on stderr ([`TerminalBar`](crate::TerminalBar); only sensible on a terminal).
     pub progress_bar: bool,
 }
 
@@ -279,8 +279,10 @@ fn train_and_save(
     let mut options = trainer::Options {
         stop: io.stop,
         // Validation computes in fp32, whatever eval.precision says.
-        validation: eval::EvalConfig { batch_size: experiment.eval.batch_size, ..Default::default() },
-        progress_bar: io.progress_bar,
+        validator: Some(Box::new(crate::EvalValidator::new(experiment.eval.batch_size))),
+        renderer: io
+            .progress_bar
+            .then(|| Box::new(crate::TerminalBar::default()) as Box<dyn trainer::ProgressRenderer>),
         stop_after: hooks.stop_after(),
         ..run.trainer_options(setup.resume)
     };

@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use crate::batcher::{Answer, Queue, Work};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::model::{prepare_picture, ModelInfo};
+use crate::model::{prepare_picture, Inputs, ModelInfo};
 use crate::protocol;
 
 /// What every handler shares.
@@ -146,9 +146,10 @@ async fn infer(
     let raw = body(&state, raw)?;
     let request = protocol::parse_request(&raw)?;
     drop(raw);
-    let (values, count) = protocol::input_values(&request, &state.info)?;
+    let inputs = protocol::input_values(&request, &state.info)?;
+    let count = inputs.count;
     let wanted = protocol::requested_outputs(&request)?;
-    let Answer::Probabilities(probabilities) = state.queue.run(Work::Classify { values, count }).await? else {
+    let Answer::Probabilities(probabilities) = state.queue.run(Work::Classify(inputs)).await? else {
         return Err(ApiError::Inference("the inference thread answered a classification with a stream step".into()));
     };
     Ok(Json(protocol::InferResponse {
@@ -159,14 +160,16 @@ async fn infer(
     }))
 }
 
-/// `POST /v1/classify`: a PNG or JPEG body, prepared as `predict` prepares pictures.
+/// `POST /v1/classify`: a PNG or JPEG body, prepared as `predict` prepares
+/// pictures (the model's size and invert policy, then its standardisation).
 async fn classify(State(state): State<AppState>, raw: Result<Bytes, BytesRejection>) -> Result<Json<Value>, ApiError> {
     let raw = body(&state, raw)?;
-    let (rows, columns) = (state.info.rows, state.info.columns);
-    let (values, inverted) = tokio::task::spawn_blocking(move || prepare_picture(&raw, columns, rows))
+    let info = Arc::clone(&state.info);
+    let (values, inverted) = tokio::task::spawn_blocking(move || prepare_picture(&raw, &info))
         .await
         .map_err(|e| ApiError::Inference(format!("picture preparation failed: {e}")))??;
-    let Answer::Probabilities(probabilities) = state.queue.run(Work::Classify { values, count: 1 }).await? else {
+    let work = Work::Classify(Inputs::dense(values, 1, state.info.rows));
+    let Answer::Probabilities(probabilities) = state.queue.run(work).await? else {
         return Err(ApiError::Inference("the inference thread answered a classification with a stream step".into()));
     };
     let class = probabilities.iter().enumerate().fold(0, |b, (i, &p)| if p > probabilities[b] { i } else { b });

@@ -18,18 +18,13 @@ use tokio::sync::oneshot;
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::model::ServedModel;
+use crate::model::{Inputs, ServedModel};
 
 /// What a job asks of the model.
 #[derive(Debug)]
 pub enum Work {
-    /// Classify `count` inputs given as `count × rows × columns` values.
-    Classify {
-        /// The inputs' values.
-        values: Vec<f32>,
-        /// How many inputs.
-        count: usize,
-    },
+    /// Classify the inputs of one request.
+    Classify(Inputs),
     /// Read one more row of a stream (`None`: the stream's first row).
     Step {
         /// The stream's state after the rows read so far.
@@ -175,7 +170,7 @@ impl Batcher {
     /// fit and the delay lasts. Also says whether the end marker was seen.
     fn gather(&mut self, first: Job) -> (Vec<Job>, bool) {
         let mut inputs = match &first.work {
-            Work::Classify { count, .. } => *count,
+            Work::Classify(inputs) => inputs.count,
             Work::Step { .. } => return (vec![first], false),
         };
         let deadline = first.queued + self.settings.max_queue_delay;
@@ -188,8 +183,8 @@ impl Batcher {
                 Err(RecvTimeoutError::Timeout) => break,
             };
             match &job.work {
-                Work::Classify { count, .. } if inputs + count <= self.settings.max_batch_size => {
-                    inputs += count;
+                Work::Classify(more) if inputs + more.count <= self.settings.max_batch_size => {
+                    inputs += more.count;
                     batch.push(job);
                 }
                 _ => {
@@ -208,8 +203,7 @@ impl Batcher {
             self.metrics.queue_seconds.observe(started.duration_since(job.queued).as_secs_f64());
         }
         let mut jobs = Vec::with_capacity(batch.len());
-        let mut values = Vec::new();
-        let mut total = 0;
+        let mut parts = Vec::with_capacity(batch.len());
         for job in batch {
             match job.work {
                 Work::Step { state, row } => {
@@ -217,18 +211,20 @@ impl Batcher {
                     self.metrics.compute_seconds.observe(started.elapsed().as_secs_f64());
                     let _ = job.reply.send(answer);
                 }
-                Work::Classify { values: v, count } => {
-                    values.extend_from_slice(&v);
-                    total += count;
-                    jobs.push((count, job.reply));
+                Work::Classify(inputs) => {
+                    jobs.push((inputs.count, job.reply));
+                    parts.push(inputs);
                 }
             }
         }
         if jobs.is_empty() {
             return;
         }
-        self.metrics.batch_size.observe(total as f64);
-        let result = self.model.classify(&values, total);
+        let inputs =
+            if parts.len() == 1 { parts.swap_remove(0) } else { Inputs::concat(&parts, self.model.info().columns) };
+        drop(parts);
+        self.metrics.batch_size.observe(inputs.count as f64);
+        let result = self.model.classify(&inputs);
         self.metrics.compute_seconds.observe(started.elapsed().as_secs_f64());
         let classes = self.model.info().class_names.len();
         let mut offset = 0;
@@ -260,12 +256,13 @@ mod tests {
     fn model(dir: &std::path::Path) -> ServedModel {
         let spec = ModelSpec::new(ModelConfig { hidden: 4, ..Default::default() }, 3, 2, vec!["a".into(), "b".into()]);
         LstmClassifier::new(spec, tch::Device::Cpu).unwrap().save(dir).unwrap();
-        ServedModel::open(dir, Precision::Fp32, 4).unwrap()
+        ServedModel::open(dir, Precision::Fp32).unwrap()
     }
 
     fn classify(count: usize) -> (Job, oneshot::Receiver<Result<Answer, ApiError>>) {
         let (reply, answer) = oneshot::channel();
-        (Job { work: Work::Classify { values: vec![0.5; count * 6], count }, queued: Instant::now(), reply }, answer)
+        let work = Work::Classify(Inputs::dense(vec![0.5; count * 6], count, 3));
+        (Job { work, queued: Instant::now(), reply }, answer)
     }
 
     #[test]
@@ -273,7 +270,7 @@ mod tests {
         let (sender, _receiver) = mpsc::sync_channel(1);
         let metrics = Metrics::new(4).unwrap();
         let queue = Queue { sender, capacity: 1, closed: AtomicBool::new(false), metrics: metrics.clone() };
-        let work = || Work::Classify { values: vec![0.0; 6], count: 1 };
+        let work = || Work::Classify(Inputs::dense(vec![0.0; 6], 1, 3));
         assert!(queue.submit(work()).is_ok());
         let err = queue.submit(work()).unwrap_err();
         assert!(matches!(err, ApiError::QueueFull { capacity: 1 }), "{err}");
@@ -310,6 +307,49 @@ mod tests {
         for (answer, count) in answers.into_iter().zip([1, 2, 1, 3]) {
             let Ok(Ok(Answer::Probabilities(p))) = answer.blocking_recv() else { panic!("no answer") };
             assert_eq!(p.len(), count * 2);
+        }
+    }
+
+    /// Sequences of different lengths from different requests share one
+    /// padded batch, and each request gets what it would get alone.
+    #[test]
+    fn sequences_of_different_lengths_batch_with_the_answers_they_get_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = data_core::InputSpec::Sequence(data_core::SequenceInput { features: 2, points_per_step: 1 });
+        let standardization = data_core::Standardization { mean: vec![0.5, -1.0], std: vec![2.0, 0.5] };
+        let config = ModelConfig { hidden: 5, readout: lstm_model::Readout::Mean, ..Default::default() };
+        let spec = ModelSpec::new(config, 4, 2, vec!["a".into(), "b".into(), "c".into()])
+            .with_input(input, Some(standardization));
+        LstmClassifier::new(spec, tch::Device::Cpu).unwrap().save(dir.path()).unwrap();
+        let model = ServedModel::open(dir.path(), Precision::Fp32).unwrap();
+        let values = |n: usize| (0..n).map(|i| ((i * 7 + 3) % 11) as f32 / 3.0 - 1.0).collect::<Vec<f32>>();
+        let requests = [
+            Inputs::dense(values(2 * 3 * 2), 2, 3),
+            Inputs { values: values(6 * 2), count: 1, steps: 6, lengths: Some(vec![4]) },
+            Inputs::dense(values(2), 1, 1),
+        ];
+        let alone: Vec<Vec<f32>> = requests.iter().map(|r| model.classify(r).unwrap()).collect();
+        let (sender, receiver) = mpsc::sync_channel(8);
+        let settings =
+            BatchSettings { max_batch_size: 8, max_queue_delay: Duration::from_secs(3600), queue_capacity: 8 };
+        let mut batcher = Batcher { model, settings, metrics: Metrics::new(8).unwrap(), receiver, held: None };
+        let mut answers = Vec::new();
+        for inputs in requests {
+            let (reply, answer) = oneshot::channel();
+            sender.send(Some(Job { work: Work::Classify(inputs), queued: Instant::now(), reply })).unwrap();
+            answers.push(answer);
+        }
+        sender.send(None).unwrap();
+        let first = batcher.receiver.recv().unwrap().unwrap();
+        let (batch, end) = batcher.gather(first);
+        assert_eq!((batch.len(), end), (3, true), "all three requests in one batch");
+        batcher.run_batch(batch);
+        for (answer, want) in answers.into_iter().zip(alone) {
+            let Ok(Ok(Answer::Probabilities(got))) = answer.blocking_recv() else { panic!("no answer") };
+            assert_eq!(got.len(), want.len());
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g - w).abs() < 1e-5, "batched {got:?} vs alone {want:?}");
+            }
         }
     }
 }

@@ -16,9 +16,9 @@ pub enum ServeError {
         .0.display()
     )]
     NoModel(PathBuf),
-    /// The model could not be loaded or run.
+    /// The model could not be loaded (see `inference::Predictor::open`).
     #[error(transparent)]
-    Model(#[from] lstm_model::ModelError),
+    Inference(#[from] inference::InferenceError),
     /// A setting cannot work.
     #[error("invalid {key} = {value}: {hint}")]
     InvalidConfig {
@@ -51,7 +51,7 @@ impl ServeError {
     pub fn is_config(&self) -> bool {
         match self {
             ServeError::NoModel(_) | ServeError::InvalidConfig { .. } | ServeError::Bind { .. } => true,
-            ServeError::Model(e) => e.is_config(),
+            ServeError::Inference(e) => e.is_config(),
             ServeError::Io(_) | ServeError::Metrics(_) => false,
         }
     }

@@ -3,9 +3,13 @@
 //! - The Open Inference Protocol (KServe v2) in JSON: `GET /v2/health/live`,
 //!   `/v2/health/ready`, `/v2/models/NAME` (metadata with the class names),
 //!   `/v2/models/NAME/ready`, `POST /v2/models/NAME/infer` (input `images`
-//!   `[N, H, W]` FP32 `pixel / 255`; outputs `probabilities`, `class`,
-//!   `class_name`), so existing clients (`tritonclient[http]`) work;
+//!   `[N, H, W]` FP32 `pixel / 255` for a picture model; `sequences`
+//!   `[N, T, F]` FP32 with optional `lengths` `[N]` INT64/INT32 for a
+//!   sequence model; outputs `probabilities`, `class`, `class_name`), so
+//!   existing clients (`tritonclient[http]`) work;
 //! - `POST /v1/classify`: a PNG or JPEG body, prepared as `predict` prepares pictures;
+//! - the model is loaded and its input prepared by `inference::Predictor`,
+//!   as `lstm-mnist predict` does (standardisation, invert policy, precision);
 //! - dynamic batching on one inference thread (libtorch blocks; it never runs
 //!   on the async executor): [`ServeConfig::max_batch_size`],
 //!   [`ServeConfig::max_queue_delay`], a bounded queue (429 when full), a body
@@ -21,7 +25,7 @@
 //! queued work, and returns.
 //!
 //! ```no_run
-//! let model = serve::ServedModel::open("runs/seed".as_ref(), lstm_model::Precision::Fp32, 32)?;
+//! let model = serve::ServedModel::open("runs/seed".as_ref(), lstm_model::Precision::Fp32)?;
 //! let config = serve::ServeConfig { name: serve::default_name("runs/seed".as_ref()), ..Default::default() };
 //! let runtime = tokio::runtime::Runtime::new()?;
 //! runtime.block_on(async {
@@ -47,7 +51,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use error::{ApiError, ServeError};
-pub use model::{default_name, find_model_dir, prepare_picture, ModelInfo, ServedModel, MAX_PICTURE_SIDE};
+pub use model::{default_name, find_model_dir, prepare_picture, Inputs, ModelInfo, ServedModel, MAX_PICTURE_SIDE};
 
 /// How the server listens, batches and limits requests.
 #[derive(Debug, Clone)]

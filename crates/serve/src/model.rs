@@ -2,16 +2,24 @@
 //! model is loaded and run: everything else sees [`ModelInfo`] (plain data,
 //! usable on the async side) and the methods of [`ServedModel`] (called on the
 //! inference thread only).
+//!
+//! Loading and input preparation are the `inference` crate's
+//! [`Predictor`], as for `lstm-mnist predict`: the model's `model.json` says
+//! what it takes (pictures of a size with an invert policy, or sequences of
+//! some features per step) and the standardisation of its training split,
+//! and the precision is resolved the same way.
 
-use std::io::Cursor;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use image::ImageReader;
-use image_folder_data::picture::{self, Invert};
-use lstm_model::{LstmClassifier, Precision, Sequence, StepState, Workload, SPEC_FILE};
+use data_core::{InputSpec, Invert};
+use image_folder_data::picture;
+use inference::Predictor;
+use lstm_model::{Precision, Sequence, StepState};
 use tch::{Device, Kind, Tensor};
 
 use crate::error::{ApiError, ServeError};
+
+pub use inference::find_model_dir;
 
 /// The largest picture side `/v1/classify` decodes, in pixels.
 pub const MAX_PICTURE_SIDE: u32 = 4096;
@@ -19,45 +27,96 @@ pub const MAX_PICTURE_SIDE: u32 = 4096;
 /// What a served model takes and gives, as the HTTP side needs it.
 #[derive(Debug, Clone)]
 pub struct ModelInfo {
-    /// Name of the input tensor in the Open Inference Protocol (`images`).
+    /// Name of the input tensor in the Open Inference Protocol: `images`
+    /// for a picture model, `sequences` for a sequence model.
     pub input_name: String,
-    /// Rows of one input (picture height, or time steps).
+    /// Rows of one input: the picture height; 0 for a sequence model, whose
+    /// inputs may have any number of time steps.
     pub rows: usize,
-    /// Values per row (picture width, or features per step).
+    /// Values per row: the picture width, or features per time step.
     pub columns: usize,
     /// The class names, in class order.
     pub class_names: Vec<String>,
     /// Why the model cannot be read row by row, if it cannot.
     pub not_streamable: Option<String>,
+    /// The model's input description (`model.json`; pictures for older folders).
+    pub input: InputSpec,
 }
 
 impl ModelInfo {
-    /// Values of one input (`rows × columns`).
-    pub fn values_per_input(&self) -> usize {
-        self.rows * self.columns
+    /// Whether the model takes sequences `[N, T, F]` (with optional lengths)
+    /// rather than pictures `[N, H, W]`.
+    pub fn takes_sequences(&self) -> bool {
+        matches!(self.input, InputSpec::Sequence(_))
+    }
+
+    /// The invert policy of the model's pictures (`/v1/classify`).
+    pub fn invert(&self) -> Invert {
+        self.input.picture().map(|p| p.invert).unwrap_or_default()
+    }
+}
+
+/// The inputs of one request or one batch, as the model takes them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inputs {
+    /// `count × steps × columns` values, input after input (pictures:
+    /// pixel / 255; sequences: raw values, before standardisation).
+    pub values: Vec<f32>,
+    /// How many inputs.
+    pub count: usize,
+    /// Time steps of each input as sent (the longest, for a batch).
+    pub steps: usize,
+    /// The real steps of each input (`1..=steps`); `None`: all `steps`.
+    pub lengths: Option<Vec<i64>>,
+}
+
+impl Inputs {
+    /// `count` pictures (or sequences of `steps` steps each, all real).
+    pub fn dense(values: Vec<f32>, count: usize, steps: usize) -> Self {
+        Inputs { values, count, steps, lengths: None }
+    }
+
+    /// The inputs of `parts` as one batch of rows of `columns` values: each
+    /// padded with zeros to the longest's steps, the lengths kept (the model
+    /// reads real steps only, so padding does not change an answer).
+    pub fn concat(parts: &[Inputs], columns: usize) -> Inputs {
+        let steps = parts.iter().map(|p| p.steps).max().unwrap_or(0);
+        let count = parts.iter().map(|p| p.count).sum();
+        let padded = parts.iter().any(|p| p.steps != steps || p.lengths.is_some());
+        let mut values = Vec::with_capacity(count * steps * columns);
+        let mut lengths = Vec::with_capacity(if padded { count } else { 0 });
+        for part in parts {
+            if part.steps == steps {
+                values.extend_from_slice(&part.values);
+            } else {
+                for input in part.values.chunks(part.steps * columns) {
+                    values.extend_from_slice(input);
+                    values.resize(values.len() + (steps - part.steps) * columns, 0.0);
+                }
+            }
+            if padded {
+                match &part.lengths {
+                    Some(own) => lengths.extend_from_slice(own),
+                    None => lengths.extend(std::iter::repeat_n(part.steps as i64, part.count)),
+                }
+            }
+        }
+        Inputs { values, count, steps, lengths: padded.then_some(lengths) }
     }
 }
 
 /// A loaded model, ready to classify batches and to read inputs row by row.
 #[derive(Debug)]
 pub struct ServedModel {
-    model: LstmClassifier,
+    predictor: Predictor,
     info: ModelInfo,
-    compute: Kind,
-    dir: PathBuf,
-}
-
-/// The model folder of `path`: `path` itself when it holds `model.json`,
-/// else `path/model` (a run folder).
-pub fn find_model_dir(path: &Path) -> Option<PathBuf> {
-    [path.to_owned(), path.join("model")].into_iter().find(|dir| dir.join(SPEC_FILE).is_file())
 }
 
 /// The name a model is served under by default: the run folder's name (the
 /// parent's name for a model folder called `model`).
 pub fn default_name(path: &Path) -> String {
     let path = path.canonicalize().unwrap_or_else(|_| path.to_owned());
-    let folder = if path.file_name().is_some_and(|n| n == "model") && path.join(SPEC_FILE).is_file() {
+    let folder = if path.file_name().is_some_and(|n| n == "model") && path.join(lstm_model::SPEC_FILE).is_file() {
         path.parent().unwrap_or(&path).to_owned()
     } else {
         path
@@ -66,29 +125,33 @@ pub fn default_name(path: &Path) -> String {
 }
 
 impl ServedModel {
-    /// Loads the model of a run folder or model folder onto the CPU, to run
-    /// in `precision` (`Auto` is resolved now, for batches of `batch` inputs).
-    pub fn open(path: &Path, precision: Precision, batch: i64) -> Result<Self, ServeError> {
-        let dir = find_model_dir(path).ok_or_else(|| ServeError::NoModel(path.to_owned()))?;
-        let model = LstmClassifier::load(&dir, Device::Cpu)?;
-        let compute = model.resolve_precision(precision, batch.max(1), Workload::Inference)?.kind();
-        let spec = model.spec();
-        let not_streamable = match (spec.config.sequence, spec.config.bidirectional) {
-            (Sequence::PermutedPixels, _) => Some(
-                "this model reads the pixels in a shuffled order (sequence \"permuted-pixels\"), \
-                 so it cannot answer row by row: use /infer"
-                    .to_owned(),
-            ),
-            _ => None,
+    /// Loads the model of a run folder or model folder onto the CPU with
+    /// [`Predictor::open`], to run in `precision` (`Auto` is resolved now).
+    pub fn open(path: &Path, precision: Precision) -> Result<Self, ServeError> {
+        if find_model_dir(path).is_none() {
+            return Err(ServeError::NoModel(path.to_owned()));
+        }
+        let predictor = Predictor::open(path, Device::Cpu, precision)?;
+        let spec = predictor.model().spec();
+        let not_streamable = (spec.config.sequence == Sequence::PermutedPixels).then(|| {
+            "this model reads the pixels in a shuffled order (sequence \"permuted-pixels\"), \
+             so it cannot answer row by row: use /infer"
+                .to_owned()
+        });
+        let input = predictor.input().clone();
+        let (input_name, rows, columns) = match &input {
+            InputSpec::Picture(p) => ("images", p.height as usize, p.width as usize),
+            InputSpec::Sequence(s) => ("sequences", 0, s.features as usize),
         };
         let info = ModelInfo {
-            input_name: "images".into(),
-            rows: spec.image_height as usize,
-            columns: spec.image_width as usize,
+            input_name: input_name.into(),
+            rows,
+            columns,
             class_names: spec.class_names.clone(),
             not_streamable,
+            input,
         };
-        Ok(Self { model, info, compute, dir })
+        Ok(Self { predictor, info })
     }
 
     /// What the model takes and gives.
@@ -98,31 +161,33 @@ impl ServedModel {
 
     /// The model folder it was loaded from.
     pub fn dir(&self) -> &Path {
-        &self.dir
+        self.predictor.dir()
     }
 
-    /// Class probabilities (`count × classes`, row by row) of `count` inputs
-    /// given as `count × rows × columns` values (pictures: pixel / 255).
-    pub fn classify(&self, values: &[f32], count: usize) -> Result<Vec<f32>, ApiError> {
-        let (rows, columns) = (self.info.rows as i64, self.info.columns as i64);
-        let run = || -> Result<Vec<f32>, lstm_model::ModelError> {
-            let input = self.standardize(Tensor::f_from_slice(values)?.f_reshape([count as i64, rows, columns])?)?;
-            let probabilities = self.model.forward_with(&input, self.compute)?.f_softmax(-1, Kind::Float)?;
-            Ok(Vec::<f32>::try_from(probabilities.f_flatten(0, -1)?)?)
+    /// The precision the recurrent layers compute in.
+    pub fn compute(&self) -> Kind {
+        self.predictor.compute()
+    }
+
+    /// Class probabilities (`count × classes`, input after input) of
+    /// `inputs`, prepared by the [`Predictor`] (standardised as the run was).
+    pub fn classify(&self, inputs: &Inputs) -> Result<Vec<f32>, ApiError> {
+        let shape = [inputs.count as i64, inputs.steps as i64, self.info.columns as i64];
+        let run = || -> Result<Vec<f32>, inference::InferenceError> {
+            let x = Tensor::f_from_slice(&inputs.values)?.f_reshape(shape)?;
+            // A sequence model always gets lengths: all real steps read
+            // (any T), not the nominal picture shape of its spec.
+            let lengths = match (&self.info.input, &inputs.lengths) {
+                (InputSpec::Picture(_), _) => None,
+                (InputSpec::Sequence(_), Some(own)) => Some(Tensor::f_from_slice(own)?),
+                (InputSpec::Sequence(_), None) => {
+                    Some(Tensor::f_full([inputs.count as i64], inputs.steps as i64, (Kind::Int64, Device::Cpu))?)
+                }
+            };
+            let predictions = self.predictor.sequences(&x, lengths.as_ref())?;
+            Ok(predictions.into_iter().flat_map(|p| p.probabilities).collect())
         };
-        run().map_err(|e| ApiError::Inference(e.to_string()))
-    }
-
-    /// `input` as the model was trained on it: standardised with the
-    /// training split's statistics stored in `model.json`, when the run
-    /// standardised its data; unchanged otherwise.
-    fn standardize(&self, input: Tensor) -> Result<Tensor, lstm_model::ModelError> {
-        match &self.model.spec().standardization {
-            Some(st) => st.apply(&input).map_err(|e| {
-                tch::TchError::Convert(format!("standardising the input with model.json's statistics: {e}")).into()
-            }),
-            None => Ok(input),
-        }
+        run().map_err(|e| ApiError::Inference(first_line(&e.to_string())))
     }
 
     /// The state before the first row of a stream.
@@ -130,47 +195,63 @@ impl ServedModel {
         if let Some(why) = &self.info.not_streamable {
             return Err(ApiError::bad(why.clone()));
         }
-        self.model.initial_state(1).map_err(|e| ApiError::Inference(e.to_string()))
+        self.predictor.model().initial_state(1).map_err(|e| ApiError::Inference(first_line(&e.to_string())))
     }
 
     /// Reads one more row (`columns` values) of a stream: the new state and
     /// the class probabilities after the rows read so far. A picture row is
-    /// one step of a `"rows"` model, `columns` steps of a `"pixels"` one.
+    /// one step of a `"rows"` model, `columns` steps of a `"pixels"` one; a
+    /// sequence row is one time step. The row is standardised as `/infer` does.
     pub fn stream_row(&self, state: &StepState, row: &[f32]) -> Result<(StepState, Vec<f32>), ApiError> {
-        let features = self.model.spec().features;
-        let run = || -> Result<(StepState, Vec<f32>), lstm_model::ModelError> {
-            let steps = self.standardize(Tensor::f_from_slice(row)?.f_reshape([-1, 1, features])?)?;
-            let (mut state, mut logits) = self.model.step(state, &steps.f_select(0, 0)?)?;
+        let model = self.predictor.model();
+        let features = model.spec().features;
+        let run = || -> Result<(StepState, Vec<f32>), inference::InferenceError> {
+            let steps = Tensor::f_from_slice(row)?.f_reshape([-1, 1, features])?;
+            let steps = match self.predictor.standardization() {
+                Some(st) => st.apply(&steps)?,
+                None => steps,
+            };
+            let (mut state, mut logits) = model.step(state, &steps.f_select(0, 0)?)?;
             for t in 1..steps.size()[0] {
-                (state, logits) = self.model.step(&state, &steps.f_select(0, t)?)?;
+                (state, logits) = model.step(&state, &steps.f_select(0, t)?)?;
             }
             let probabilities = logits.f_softmax(-1, Kind::Float)?.f_flatten(0, -1)?;
             Ok((state, Vec::<f32>::try_from(probabilities)?))
         };
-        run().map_err(|e| ApiError::Inference(e.to_string()))
+        run().map_err(|e| ApiError::Inference(first_line(&e.to_string())))
     }
 }
 
-/// A PNG or JPEG prepared as `predict` prepares pictures (grayscale, resized
-/// to `width × height`, inverted when its border is mostly bright): the
-/// model's input values (pixel / 255) and whether it was inverted.
-pub fn prepare_picture(bytes: &[u8], width: usize, height: usize) -> Result<(Vec<f32>, bool), ApiError> {
-    if !picture::is_picture(bytes) {
-        return Err(ApiError::bad("the body is not a PNG or JPEG picture: POST the picture's bytes as the body"));
-    }
-    let mut limits = image::Limits::default();
-    limits.max_image_width = Some(MAX_PICTURE_SIDE);
-    limits.max_image_height = Some(MAX_PICTURE_SIDE);
-    limits.max_alloc = Some(256 << 20);
-    let mut reader = ImageReader::new(Cursor::new(bytes))
+/// The first line of a libtorch error: never its C++ stack frames.
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or_default().to_owned()
+}
+
+/// A PNG or JPEG (`bytes`) prepared as `predict` prepares pictures
+/// ([`picture::decode`] then [`picture::prepare`]: grayscale, resized to the
+/// model's size, inverted by its policy): the model's input values
+/// (pixel / 255) and whether it was inverted. Pictures larger than
+/// [`MAX_PICTURE_SIDE`] a side are refused before they are decoded.
+pub fn prepare_picture(bytes: &[u8], info: &ModelInfo) -> Result<(Vec<f32>, bool), ApiError> {
+    let Some(size) = info.input.picture() else {
+        return Err(ApiError::bad(format!(
+            "this model takes sequences, not pictures: POST `sequences` [N, T, {}] to /v2/models/NAME/infer",
+            info.columns
+        )));
+    };
+    let name = Path::new("the request body");
+    let dimensions = image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
-        .map_err(|e| ApiError::bad(format!("cannot read the picture: {e}")))?;
-    reader.limits(limits);
-    let image = reader.decode().map_err(|e| {
-        ApiError::bad(format!(
-            "cannot decode the picture ({e}); pictures up to {MAX_PICTURE_SIDE} pixels a side are read"
-        ))
-    })?;
-    let prepared = picture::prepare(picture::to_gray(image), width as u32, height as u32, Invert::Auto);
+        .ok()
+        .filter(|_| picture::is_picture(bytes))
+        .and_then(|reader| reader.into_dimensions().ok());
+    if let Some((w, h)) = dimensions.filter(|&(w, h)| w.max(h) > MAX_PICTURE_SIDE) {
+        return Err(ApiError::bad(format!(
+            "the picture is {w}x{h} pixels: pictures up to {MAX_PICTURE_SIDE} pixels a side are read; shrink it first"
+        )));
+    }
+    let image = picture::decode(bytes, name)
+        .map_err(|e| ApiError::bad(format!("{e}; POST the bytes of a PNG or JPEG picture as the body")))?;
+    let prepared = picture::prepare(image, size.width, size.height, info.invert());
     Ok((prepared.pixels.iter().map(|&p| f32::from(p) / 255.0).collect(), prepared.inverted))
 }

@@ -6,8 +6,11 @@
 //! input (a picture row of `pixel / 255` values, or one time step); the
 //! server answers each with `{"row": T, "probabilities": [...], "class": C,
 //! "name": NAME, "probability": P}` — what the model believes after reading
-//! rows `1..=T`. After the input's last row the answer carries `"last": true`
+//! rows `1..=T`. After a picture's last row the answer carries `"last": true`
 //! and the next row starts a new input; `{"reset": true}` starts one at once.
+//! A sequence model's inputs have no fixed length: each row is one time step
+//! of its features, no answer is `"last"`, and `{"reset": true}` starts the
+//! next sequence.
 //! With `?stop_at=0.95` the answer whose probability reaches 0.95 carries
 //! `"decided": true` and the server closes the stream (early stop). A
 //! malformed message is answered `{"error": MESSAGE}` and the stream stays open.

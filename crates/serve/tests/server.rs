@@ -38,7 +38,7 @@ struct Running {
 
 impl Running {
     fn start(run: &Path, config: ServeConfig) -> Running {
-        let model = ServedModel::open(run, Precision::Fp32, 8).unwrap();
+        let model = ServedModel::open(run, Precision::Fp32).unwrap();
         let config = ServeConfig { addr: "127.0.0.1:0".parse().unwrap(), name: serve::default_name(run), ..config };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (ready, addr) = std::sync::mpsc::channel();
@@ -262,6 +262,109 @@ fn a_standardised_model_is_served_with_its_statistics() {
     for (g, w) in last.iter().zip(&want[..3]) {
         assert!((g - w).abs() < 1e-6, "stream {last:?} vs standardised model {want:?}");
     }
+    server.stop().unwrap();
+}
+
+/// A sequence model (`model.json` input `sequence`, per-feature
+/// standardisation), saved in `dir/seq-run/model`; returns the run folder and the model.
+fn sequence_model(dir: &Path) -> (PathBuf, LstmClassifier) {
+    let input = data_core::InputSpec::Sequence(data_core::SequenceInput { features: 3, points_per_step: 1 });
+    let standardization = data_core::Standardization { mean: vec![0.5, -1.0, 2.0], std: vec![2.0, 0.5, 1.5] };
+    let config = ModelConfig { hidden: 8, layers: 2, ..Default::default() };
+    let spec = ModelSpec::new(config, 5, 3, vec!["up".into(), "down".into()]).with_input(input, Some(standardization));
+    let run = dir.join("seq-run");
+    let model = LstmClassifier::new(spec, Device::Cpu).unwrap();
+    model.save(run.join("model")).unwrap();
+    (run, model)
+}
+
+/// A sequence model is served with `sequences` [N, T, F] of any T and
+/// optional `lengths`: the answers are the model's probabilities of the
+/// standardised steps up to each length; bad shapes and lengths are 400
+/// naming what is wrong; streaming steps ends where `/infer` does.
+#[test]
+fn sequence_models_take_sequences_of_any_length_with_lengths() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (run, model) = sequence_model(tmp.path());
+    let server = Running::start(&run, ServeConfig::default());
+    let (status, meta) = get(&server.url("/v2/models/seq-run"));
+    assert_eq!(status, 200, "{meta}");
+    let meta: Value = serde_json::from_str(&meta).unwrap();
+    assert_eq!(meta["inputs"][0], json!({"name": "sequences", "datatype": "FP32", "shape": [-1, -1, 3]}));
+    assert_eq!(meta["inputs"][1]["name"], "lengths");
+    assert_eq!(meta["input"], json!({"kind": "sequence", "features": 3, "points_per_step": 1}));
+
+    // Two sequences of 7 steps, the second only 4 long; the answer must not depend on its padding.
+    let values: Vec<f32> = (0..2 * 7 * 3).map(|i| ((i * 13 + 5) % 17) as f32 / 4.0 - 2.0).collect();
+    let body = |values: &[f32], lengths: Value| {
+        let mut inputs = vec![json!({"name": "sequences", "shape": [2, 7, 3], "datatype": "FP32", "data": values})];
+        if !lengths.is_null() {
+            inputs.push(json!({"name": "lengths", "shape": [2], "datatype": "INT32", "data": lengths}));
+        }
+        serde_json::to_vec(&json!({ "inputs": inputs })).unwrap()
+    };
+    let (status, answer) = post(&server.url("/v2/models/seq-run/infer"), &body(&values, json!([7, 4])));
+    assert_eq!(status, 200, "{answer}");
+    let x = Tensor::from_slice(&values).view([2, 7, 3]);
+    let standardised = (&x - Tensor::from_slice(&[0.5f32, -1.0, 2.0])) / Tensor::from_slice(&[2.0f32, 0.5, 1.5]);
+    let lengths = Tensor::from_slice(&[7i64, 4]);
+    let want: Vec<f32> = model
+        .forward_sequences(&standardised, Some(&lengths))
+        .unwrap()
+        .softmax(-1, tch::Kind::Float)
+        .view([-1])
+        .try_into()
+        .unwrap();
+    let got = floats(&answer["outputs"][0]["data"]);
+    for (g, w) in got.iter().zip(&want) {
+        assert!((g - w).abs() < 1e-5, "server {got:?} vs model {want:?}");
+    }
+    let mut padded = values.clone();
+    padded[7 * 3 + 4 * 3..].iter_mut().for_each(|v| *v = 99.0);
+    let (_, again) = post(&server.url("/v2/models/seq-run/infer"), &body(&padded, json!([7, 4])));
+    assert_eq!(floats(&again["outputs"][0]["data"]), got, "steps after a length are not read");
+
+    // Streaming the second sequence's 4 real steps ends where /infer does.
+    let url = format!("ws://{}/v2/models/seq-run/stream", server.addr);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let answers = runtime.block_on(async {
+        let (mut socket, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+        let mut answers = Vec::new();
+        for step in values[7 * 3..7 * 3 + 4 * 3].chunks(3) {
+            socket.send(Message::text(json!({ "row": step }).to_string())).await.unwrap();
+            let Some(Ok(Message::Text(text))) = socket.next().await else { panic!("no answer") };
+            answers.push(serde_json::from_str::<Value>(text.as_str()).unwrap());
+        }
+        answers
+    });
+    let streamed = floats(&answers[3]["probabilities"]);
+    assert_eq!(answers[3]["row"], 4, "{:?}", answers[3]);
+    assert!(answers[3].get("last").is_none(), "a sequence has no fixed last step: {:?}", answers[3]);
+    for (g, w) in streamed.iter().zip(&want[2..]) {
+        assert!((g - w).abs() < 1e-5, "stream {streamed:?} vs infer {want:?}");
+    }
+
+    let infer = server.url("/v2/models/seq-run/infer");
+    let cases: [(Vec<u8>, &str); 5] = [
+        (body(&values, json!([7, 8])), "lengths[1] = 8"),
+        (body(&values, json!([7, 0])), "lengths[1] = 0"),
+        (body(&values[..20], Value::Null), "has 20 values"),
+        (
+            br#"{"inputs":[{"name":"sequences","shape":[1,2,4],"datatype":"FP32","data":[1,2,3,4,5,6,7,8]}]}"#.to_vec(),
+            "shape [1, 2, 4]",
+        ),
+        (br#"{"inputs":[{"name":"images","shape":[1,5,3],"datatype":"FP32","data":[]}]}"#.to_vec(), "input `images`"),
+    ];
+    for (body, want_text) in cases {
+        let (status, answer) = post(&infer, &body);
+        assert_eq!(status, 400, "{answer}");
+        assert!(answer["error"].as_str().unwrap().contains(want_text), "{want_text}: {answer}");
+    }
+    let (status, answer) = post(&server.url("/v1/classify"), b"\x89PNG\r\n\x1a\n");
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer["error"].as_str().unwrap().contains("takes sequences"), "{answer}");
+    let (status, answer) = post(&infer, &body(&values, Value::Null));
+    assert_eq!(status, 200, "{answer}");
     server.stop().unwrap();
 }
 

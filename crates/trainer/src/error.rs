@@ -94,9 +94,18 @@ pub enum TrainError {
     /// The model failed.
     #[error(transparent)]
     Model(#[from] lstm_model::ModelError),
-    /// Validation failed.
-    #[error(transparent)]
-    Eval(#[from] eval::EvalError),
+    /// The [`Validator`](crate::Validator) failed; `config` says whether the
+    /// user's config is at fault (see [`TrainError::validation`]).
+    #[error("{source}")]
+    Validation {
+        /// The validator's error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+        /// Whether a config value is at fault.
+        config: bool,
+    },
+    /// A validation split was given without an [`Options::validator`](crate::Options::validator).
+    #[error("a validation split needs a validator: set `Options::validator`")]
+    NoValidator,
     /// libtorch refused an operation (the message's first line: libtorch
     /// appends C++ stack frames, which say nothing to a user).
     #[error("libtorch error: {}", .0.to_string().lines().next().unwrap_or_default())]
@@ -107,6 +116,12 @@ pub enum TrainError {
 }
 
 impl TrainError {
+    /// A [`Validation`](Self::Validation) error: a validator's `source`,
+    /// `config` when a config value is at fault (exit status 2 in the bin).
+    pub fn validation(source: impl Into<Box<dyn std::error::Error + Send + Sync>>, config: bool) -> Self {
+        TrainError::Validation { source: source.into(), config }
+    }
+
     /// An [`InvalidConfig`](Self::InvalidConfig) error for the dotted config key `key`.
     pub fn invalid_config(key: impl Into<String>, value: impl ToString, hint: impl Into<String>) -> Self {
         TrainError::InvalidConfig { key: key.into(), value: value.to_string(), hint: hint.into() }
@@ -119,7 +134,7 @@ impl TrainError {
         match self {
             TrainError::InvalidConfig { .. } | TrainError::BadState { .. } => true,
             TrainError::Model(e) => e.is_config(),
-            TrainError::Eval(e) => e.is_config(),
+            TrainError::Validation { config, .. } => *config,
             _ => false,
         }
     }

@@ -11,7 +11,11 @@
 //! ([`Schedule`]), gradient clipping, validation with best-model keeping and
 //! early stopping, atomic checkpoints ([`checkpoint`])
 //! from which a run resumes exactly, metric records sent to pluggable sinks
-//! ([`MetricsSink`]; [`JsonlSink`] writes `metrics.jsonl`) and a progress bar.
+//! ([`MetricsSink`]; [`JsonlSink`] writes `metrics.jsonl`). Validation goes
+//! through a [`Validator`] the caller passes (the experiment crate's is built
+//! on `eval`), and progress besides the notebook lines through a
+//! [`ProgressRenderer`] (the experiment crate draws a progress bar with it), so
+//! the trainer depends on neither.
 //!
 //! The trainer takes data-core's [`Split`], never a data crate's type, so any
 //! data crate can feed it: features `[N, T, F]` `f32` (pictures `[N, rows, cols]`,
@@ -45,8 +49,10 @@ mod early_stopping;
 mod error;
 pub mod metrics;
 mod optim;
+mod render;
 mod schedule;
 mod state;
+mod validator;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -70,7 +76,9 @@ pub use data_core::Split;
 pub use error::TrainError;
 pub use metrics::{JsonlSink, MetricRecord, MetricsSink};
 pub use optim::Optimizer;
+pub use render::{PlainLines, ProgressRenderer};
 pub use schedule::Schedule;
+pub use validator::{Validation, Validator};
 
 /// Why the loop ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -113,7 +121,8 @@ pub struct TrainSummary {
     pub checkpoint: Option<PathBuf>,
 }
 
-/// How a run interacts with the world: files, metric sinks, interruption, progress bar.
+/// How a run interacts with the world: files, metric sinks, validation,
+/// interruption, progress rendering.
 #[derive(Default)]
 pub struct Options<'a> {
     /// Folder for checkpoints (`step-NNNNNN/` folders); `None` writes none.
@@ -123,8 +132,8 @@ pub struct Options<'a> {
     pub resume: bool,
     /// Where metric records go (for example a [`JsonlSink`]).
     pub sinks: Vec<Box<dyn MetricsSink + 'a>>,
-    /// Batch size of validation passes (the `eval` section's).
-    pub validation: eval::EvalConfig,
+    /// Measures the model on the validation split; needed when one is given.
+    pub validator: Option<Box<dyn Validator + 'a>>,
     /// When set (by a Ctrl-C handler, say), the run stops after the current
     /// step and writes a checkpoint.
     pub stop: Option<&'a AtomicBool>,
@@ -132,8 +141,8 @@ pub struct Options<'a> {
     /// the run still planned for its whole length: a sweep's rung, which a
     /// resumed run continues exactly. Default `None`.
     pub stop_after: Option<i64>,
-    /// Draw a progress bar on stderr (only sensible on a terminal).
-    pub progress_bar: bool,
+    /// Shows the progress (a progress bar, say); `None` writes the notebook lines only.
+    pub renderer: Option<Box<dyn ProgressRenderer + 'a>>,
 }
 
 impl std::fmt::Debug for Options<'_> {
@@ -142,10 +151,10 @@ impl std::fmt::Debug for Options<'_> {
             .field("checkpoints", &self.checkpoints)
             .field("resume", &self.resume)
             .field("sinks", &self.sinks.len())
-            .field("validation", &self.validation)
+            .field("validator", &self.validator.is_some())
             .field("stop", &self.stop)
             .field("stop_after", &self.stop_after)
-            .field("progress_bar", &self.progress_bar)
+            .field("renderer", &self.renderer.is_some())
             .finish()
     }
 }

@@ -7,14 +7,13 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use indicatif::ProgressBar;
 use lstm_model::LstmClassifier;
 use tch::{Device, Kind, Tensor};
 
 use crate::checkpoint::{self, CheckpointMeta, ValidationPoint};
 use crate::{
-    BatchOrder, EarlyStopping, Length, MetricRecord, Optimizer, Options, Schedule, Split, Stop, TrainConfig,
-    TrainError, TrainSummary,
+    BatchOrder, EarlyStopping, Length, MetricRecord, Optimizer, Options, PlainLines, ProgressRenderer, Schedule, Split,
+    Stop, TrainConfig, TrainError, TrainSummary, Validator,
 };
 
 /// Everything a run carries from one step to the next.
@@ -33,7 +32,8 @@ pub(crate) struct TrainState<'a> {
     labels: Tensor,
     /// Real steps of each training sequence (on the CPU), when they differ.
     lengths: Option<Tensor>,
-    validation: Option<Data>,
+    /// The validation split on the model's device, and what measures the model on it.
+    validation: Option<(Split, Box<dyn Validator + 'a>)>,
     /// Steps of real data and steps computed (real plus padding) in this
     /// session's batches, for the padding fraction.
     padding: (i64, i64),
@@ -50,15 +50,8 @@ pub(crate) struct TrainState<'a> {
     resumed_from: Option<i64>,
     last_checkpoint: Option<PathBuf>,
     last_validation: Option<ValidationPoint>,
-    bar: Option<ProgressBar>,
+    renderer: Box<dyn ProgressRenderer + 'a>,
     clock: Clock,
-}
-
-/// A split on the model's device: inputs, labels, lengths (on the CPU).
-struct Data {
-    x: Tensor,
-    y: Tensor,
-    lengths: Option<Tensor>,
 }
 
 /// One minibatch: inputs cut to its longest sequence, labels, lengths.
@@ -101,10 +94,10 @@ fn check_split(what: &str, split: &Split) -> Result<i64, TrainError> {
 }
 
 /// The split's tensors on `device` (lengths as `i64` on the CPU).
-fn to_device(split: &Split, device: Device) -> Result<Data, TrainError> {
-    Ok(Data {
-        x: split.features.f_to_device(device)?,
-        y: split.labels.f_to_device(device)?,
+fn to_device(split: &Split, device: Device) -> Result<Split, TrainError> {
+    Ok(Split {
+        features: split.features.f_to_device(device)?,
+        labels: split.labels.f_to_device(device)?,
         lengths: split.lengths.as_ref().map(|l| l.f_to_device(Device::Cpu)?.f_to_kind(Kind::Int64)).transpose()?,
     })
 }
@@ -164,19 +157,6 @@ pub(crate) fn restore(
     Ok(())
 }
 
-fn progress_bar(total_samples: i64, position: i64) -> ProgressBar {
-    let bar = ProgressBar::new(total_samples as u64);
-    let style = indicatif::ProgressStyle::with_template(
-        "{bar:30} {human_pos}/{human_len} samples  {per_sec}  ETA {eta}  {msg}",
-    );
-    if let Ok(style) = style {
-        bar.set_style(style);
-    }
-    bar.set_position(position as u64);
-    bar.reset_eta();
-    bar
-}
-
 impl<'a> TrainState<'a> {
     /// Checks the config and the data and sets up a fresh run (nothing is read or written yet).
     pub fn new(
@@ -184,7 +164,7 @@ impl<'a> TrainState<'a> {
         train: &Split,
         validation: Option<&Split>,
         config: &'a TrainConfig,
-        options: Options<'a>,
+        mut options: Options<'a>,
     ) -> Result<Self, TrainError> {
         config.validate()?;
         let compute = crate::config::training_precision(config.precision, model, config.batch_size)?.kind();
@@ -193,7 +173,11 @@ impl<'a> TrainState<'a> {
             check_split("validation", v)?;
         }
         let device = model.device();
-        let validation = validation.map(|v| to_device(v, device)).transpose()?;
+        let validation = match (validation, options.validator.take()) {
+            (Some(v), Some(validator)) => Some((to_device(v, device)?, validator)),
+            (Some(_), None) => return Err(TrainError::NoValidator),
+            (None, _) => None,
+        };
         let data = to_device(train, device)?;
         let mut order = BatchOrder::new(n as usize, config.seed);
         if let (Some(lengths), true) = (&data.lengths, config.length_buckets != Some(false)) {
@@ -223,8 +207,8 @@ impl<'a> TrainState<'a> {
             reseed: model.spec().config.dropout > 0.0,
             length: config.length()?,
             device,
-            images: data.x,
-            labels: data.y,
+            images: data.features,
+            labels: data.labels,
             lengths: data.lengths,
             validation,
             padding: (0, 0),
@@ -239,7 +223,7 @@ impl<'a> TrainState<'a> {
             resumed_from: None,
             last_checkpoint: None,
             last_validation: None,
-            bar: None,
+            renderer: options.renderer.take().unwrap_or_else(|| Box::new(PlainLines)),
             clock: Clock {
                 start: Instant::now(),
                 elapsed_before: 0.0,
@@ -262,7 +246,7 @@ impl<'a> TrainState<'a> {
     }
 
     /// Resumes (or checks that a fresh run has no earlier checkpoints), starts
-    /// the sinks and the progress bar, and starts the clock.
+    /// the sinks and the renderer, and starts the clock.
     pub fn start(&mut self) -> Result<(), TrainError> {
         match (&self.options.checkpoints, self.options.resume) {
             (Some(dir), true) => self.resume(&dir.clone())?,
@@ -277,9 +261,7 @@ impl<'a> TrainState<'a> {
         for sink in &mut self.options.sinks {
             sink.start(self.resumed_from)?;
         }
-        if self.options.progress_bar {
-            self.bar = Some(progress_bar(self.total_steps * self.config.batch_size, self.meta.samples));
-        }
+        self.renderer.start(self.total_steps * self.config.batch_size, self.meta.samples);
         let n = self.labels.size()[0];
         tracing::info!(
             steps = self.total_steps,
@@ -378,9 +360,7 @@ impl<'a> TrainState<'a> {
         let loss = cross_entropy(&logits, &data.y)?;
         let loss_value = loss.f_double_value(&[])?;
         if !loss_value.is_finite() {
-            if let Some(bar) = &self.bar {
-                bar.abandon();
-            }
+            self.renderer.abandon();
             return Err(TrainError::Diverged { step, loss: loss_value, checkpoint: self.last_checkpoint.clone() });
         }
         loss.f_backward()?;
@@ -397,9 +377,7 @@ impl<'a> TrainState<'a> {
         meta.lr = lr;
         meta.elapsed_seconds = self.clock.elapsed_before + self.clock.start.elapsed().as_secs_f64();
         self.clock.window_samples += batch.len() as i64;
-        if let Some(bar) = &self.bar {
-            bar.set_position(meta.samples as u64);
-        }
+        self.renderer.step(meta.samples);
         Ok(data)
     }
 
@@ -413,10 +391,7 @@ impl<'a> TrainState<'a> {
             "Iter {}, Minibatch Loss= {loss:.6}, Training Accuracy= {accuracy:.5}",
             step * self.config.batch_size
         );
-        match &self.bar {
-            Some(bar) => bar.suspend(|| writeln!(progress, "{line}"))?,
-            None => writeln!(progress, "{line}")?,
-        }
+        self.renderer.line(&line, progress)?;
         self.meta.last_loss = Some(loss);
         let clock = &mut self.clock;
         let samples_per_second = clock.window_samples as f64 / clock.window_start.elapsed().as_secs_f64().max(1e-9);
@@ -452,18 +427,15 @@ impl<'a> TrainState<'a> {
 
     /// Validates, keeps the best weights; returns whether early stopping says stop.
     pub fn validate(&mut self, step: i64) -> Result<bool, TrainError> {
-        let Some(v) = &self.validation else { return Ok(false) };
-        let (loss, accuracy) =
-            eval::loss_and_accuracy_sequences(self.model, &v.x, v.lengths.as_ref(), &v.y, &self.options.validation)?;
+        let Some((split, validator)) = &mut self.validation else { return Ok(false) };
+        let crate::Validation { loss, accuracy } = validator.validate(self.model, split)?;
         let point = ValidationPoint { step, accuracy, loss };
         let improved = self.early.update(point);
         if improved {
             self.best_weights = Some(snapshot(self.model)?);
         }
         tracing::info!(step, accuracy, loss, best = improved, "validation");
-        if let Some(bar) = &self.bar {
-            bar.set_message(format!("val acc {accuracy:.4}"));
-        }
+        self.renderer.validation(accuracy);
         let record = MetricRecord::Validation {
             step,
             samples: self.meta.samples,
@@ -553,12 +525,10 @@ impl<'a> TrainState<'a> {
         );
     }
 
-    /// Ends the run: clears the progress bar, sets the model to the best
+    /// Ends the run: tells the renderer, sets the model to the best
     /// validation's weights when configured, finishes the sinks.
     pub fn finish(mut self, stop: Stop) -> Result<TrainSummary, TrainError> {
-        if let Some(bar) = self.bar.take() {
-            bar.finish_and_clear();
-        }
+        self.renderer.finish();
         let seconds = self.clock.start.elapsed().as_secs_f64();
         self.log_padding();
         let mut restored_best = false;

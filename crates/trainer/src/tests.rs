@@ -151,11 +151,28 @@ fn mismatched_data_is_an_error() {
 /// The metrics file of the tests' run folders.
 const METRICS: &str = "metrics.jsonl";
 
+/// Validation as the experiment crate does it: `eval`'s batched loss and accuracy.
+fn eval_validator() -> Option<Box<dyn Validator>> {
+    Some(Box::new(|model: &LstmClassifier, split: &Split| {
+        let config = eval::EvalConfig::default();
+        let (x, lengths, y) = (&split.features, split.lengths.as_ref(), &split.labels);
+        let (loss, accuracy) = eval::loss_and_accuracy_sequences(model, x, lengths, y, &config)
+            .map_err(|e| TrainError::validation(e, false))?;
+        Ok(Validation { loss, accuracy })
+    }))
+}
+
+/// Options validating with [`eval_validator`].
+fn validating() -> Options<'static> {
+    Options { validator: eval_validator(), ..Default::default() }
+}
+
 /// Options writing checkpoints to `dir/checkpoints` and records to `dir/metrics.jsonl`.
 fn files(dir: &Path) -> Options<'static> {
     Options {
         checkpoints: Some(dir.join("checkpoints")),
         sinks: vec![Box::new(JsonlSink::new(dir.join(METRICS)))],
+        validator: eval_validator(),
         ..Default::default()
     }
 }
@@ -342,7 +359,7 @@ fn early_stopping_keeps_the_best_model() {
         ..Default::default()
     };
     let m = model(4);
-    let summary = train(&m, &split(&data), Some(&split(&val)), &config, &mut Vec::new(), Options::default()).unwrap();
+    let summary = train(&m, &split(&data), Some(&split(&val)), &config, &mut Vec::new(), validating()).unwrap();
     assert_eq!(summary.stop, Stop::EarlyStopping);
     let best = summary.best_validation.unwrap();
     assert_eq!(summary.steps, summary.last_validation.unwrap().step);
@@ -501,8 +518,7 @@ fn sequences_are_read_up_to_their_lengths_with_or_without_buckets() {
             Split { features: x.shallow_clone(), labels: y.shallow_clone(), lengths: Some(lengths.shallow_clone()) };
         let validation =
             Split { features: vx.shallow_clone(), labels: vy.shallow_clone(), lengths: Some(vl.shallow_clone()) };
-        let summary =
-            train(&model, &train_split, Some(&validation), &config, &mut Vec::new(), Options::default()).unwrap();
+        let summary = train(&model, &train_split, Some(&validation), &config, &mut Vec::new(), validating()).unwrap();
         let best = summary.best_validation.unwrap().accuracy;
         assert!(best == 1.0, "buckets {buckets:?}: validation accuracy {best}");
     }
@@ -546,4 +562,57 @@ fn resumed_bucketed_run_is_exact() {
     let second = run(None, true, parts.path());
     assert_eq!(first + &second, whole);
     assert_eq!(train_losses(parts.path()), train_losses(full.path()));
+}
+
+/// What a renderer was told, in order.
+#[derive(Default)]
+struct Recorded(Vec<String>);
+
+/// A renderer writing down every call (and the notebook lines as the default does).
+struct Recorder<'a>(&'a std::cell::RefCell<Recorded>);
+
+impl ProgressRenderer for Recorder<'_> {
+    fn start(&mut self, total_samples: i64, done_samples: i64) {
+        self.0.borrow_mut().0.push(format!("start {total_samples} {done_samples}"));
+    }
+    fn step(&mut self, done_samples: i64) {
+        self.0.borrow_mut().0.push(format!("step {done_samples}"));
+    }
+    fn line(&mut self, line: &str, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        self.0.borrow_mut().0.push("line".to_owned());
+        writeln!(out, "{line}")
+    }
+    fn validation(&mut self, accuracy: f64) {
+        self.0.borrow_mut().0.push(format!("validation {accuracy}"));
+    }
+    fn finish(&mut self) {
+        self.0.borrow_mut().0.push("finish".to_owned());
+    }
+}
+
+/// The renderer hears of the start, every step, every notebook line (which
+/// still reach the progress writer) and every validation, then the end; a
+/// validation split without a validator is refused before training.
+#[test]
+fn renderer_and_validator_see_the_run() {
+    let data = toy_data(40);
+    let val = toy_data(20);
+    let config = TrainConfig { batch_size: 10, epochs: Some(2), display_step: 2, ..Default::default() };
+    let calls = std::cell::RefCell::new(Recorded::default());
+    let options = Options { renderer: Some(Box::new(Recorder(&calls))), ..validating() };
+    let mut out = Vec::new();
+    let summary = train(&model(4), &split(&data), Some(&split(&val)), &config, &mut out, options).unwrap();
+    let calls = calls.into_inner().0;
+    assert_eq!(calls.first().map(String::as_str), Some("start 80 0"));
+    assert_eq!(calls.last().map(String::as_str), Some("finish"));
+    let count = |prefix: &str| calls.iter().filter(|c| c.starts_with(prefix)).count();
+    assert_eq!((count("step "), count("line"), count("validation ")), (8, 4, 2));
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(text.lines().filter(|l| l.starts_with("Iter ")).count(), 4, "{text}");
+    let best = summary.best_validation.unwrap().accuracy;
+    assert!(calls.contains(&format!("validation {best}")), "{calls:?}");
+
+    let err =
+        train(&model(4), &split(&data), Some(&split(&val)), &config, &mut Vec::new(), Options::default()).unwrap_err();
+    assert!(matches!(err, TrainError::NoValidator), "{err}");
 }
