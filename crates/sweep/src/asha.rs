@@ -195,7 +195,7 @@ pub fn standings(journal: &Journal) -> BTreeMap<usize, Standing> {
             *event;
         let entry = out.entry(id).or_insert(Standing { best_rung: None, stopped: false });
         match *event {
-            Event::Rung { rung, steps, metric, .. } if entry.best_rung.map_or(true, |(r, _, _)| r < rung) => {
+            Event::Rung { rung, steps, metric, .. } if !matches!(entry.best_rung, Some((r, _, _)) if r >= rung) => {
                 entry.best_rung = Some((rung, steps, metric));
             }
             Event::Stopped { .. } => entry.stopped = true,

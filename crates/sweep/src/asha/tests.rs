@@ -78,10 +78,9 @@ fn nine_trials_promote_the_top_third_and_one_reaches_max_steps() {
     let at = |rung: usize| -> Vec<usize> {
         events
             .iter()
-            .filter_map(|e| matches!(e, Event::Rung { rung: r, .. } if *r == rung).then_some(e))
-            .map(|e| match e {
-                Event::Rung { id, .. } => *id,
-                _ => unreachable!(),
+            .filter_map(|e| match *e {
+                Event::Rung { id, rung: r, .. } if r == rung => Some(id),
+                _ => None,
             })
             .collect()
     };
@@ -142,8 +141,8 @@ fn busy_trials_are_neither_promoted_nor_proposed_twice() {
     // Trial 0 has no result yet and is busy: not proposed again.
     let third = asha.next(&mut journal, &[0, 1]).unwrap().unwrap();
     assert_eq!(third.id, 2);
-    for id in 0..3 {
-        journal.append(Event::Rung { id, rung: 0, steps: 10, metric: SCORES[id] }).unwrap();
+    for (id, &metric) in SCORES.iter().enumerate().take(3) {
+        journal.append(Event::Rung { id, rung: 0, steps: 10, metric }).unwrap();
     }
     // Trial 1 (0.9) is the top third, but busy: a new trial starts instead.
     assert_eq!(asha.next(&mut journal, &[1]).unwrap().unwrap().id, 3);
