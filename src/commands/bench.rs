@@ -49,7 +49,7 @@ pub fn run(args: &BenchArgs) -> Result<(), Failure> {
     let experiment = Experiment::load(&args.config, &args.sets)?;
     experiment.train.validate()?;
     if args.steps < 1 || args.warmup < 0 {
-        return Err(Failure::Config(ConfigError::Invalid {
+        return Err(Failure::from(ConfigError::Invalid {
             path: args.config.clone(),
             key: "--steps/--warmup".into(),
             message: "use at least one timed step and a non-negative warm-up".into(),

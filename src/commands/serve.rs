@@ -32,6 +32,15 @@ pub struct ServeArgs {
     /// Default: the run's eval.precision, else its train.precision, else fp32 (as `predict`).
     #[arg(long, value_name = "PRECISION", value_parser = super::predict::parse_precision)]
     pub precision: Option<lstm_model::Precision>,
+    /// Longest time (seconds) a client may take to send a request's headers,
+    /// and the longest idle time of a kept-alive connection; a slower client
+    /// (a slowloris) is disconnected.
+    #[arg(long, default_value_t = 10)]
+    pub header_timeout_s: u64,
+    /// libtorch threads for the model's forward passes. One leaves the other
+    /// cores to the HTTP side; batching gives the throughput.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
 }
 
 /// Runs the server until SIGINT or SIGTERM, then drains it (exit 0).
@@ -41,6 +50,8 @@ pub fn run(args: &ServeArgs) -> Result<(), Failure> {
         name: args.name.clone().unwrap_or_else(|| serve::default_name(&args.model)),
         max_batch_size: args.max_batch_size,
         max_queue_delay: Duration::from_millis(args.max_queue_delay_ms),
+        header_timeout: Duration::from_secs(args.header_timeout_s),
+        threads: args.threads,
         ..Default::default()
     };
     config.validate()?;

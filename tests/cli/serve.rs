@@ -101,7 +101,8 @@ fn sigterm_finishes_the_request_in_flight_and_exits_0() {
 }
 
 /// `serve --precision` is checked as `predict`'s (fp16 needs CUDA: status 2
-/// naming the flag), and a path without a model is status 2 naming it.
+/// naming the flag), as are a header timeout and a thread count of 0; a path without a model is
+/// status 2 naming it.
 #[test]
 fn serve_refuses_a_bad_precision_and_a_path_without_a_model_with_status_2() {
     let tmp = tempfile::tempdir().unwrap();
@@ -112,6 +113,13 @@ fn serve_refuses_a_bad_precision_and_a_path_without_a_model_with_status_2() {
     let out = common::run(&["serve", "--model", run.to_str().unwrap(), "--addr", "127.0.0.1:0", "--precision", "fp16"]);
     assert_eq!(out.status.code(), Some(2), "{}", common::text(&out.stderr));
     assert!(common::text(&out.stderr).contains("--precision"), "{}", common::text(&out.stderr));
+    let out =
+        common::run(&["serve", "--model", run.to_str().unwrap(), "--addr", "127.0.0.1:0", "--header-timeout-s", "0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", common::text(&out.stderr));
+    assert!(common::text(&out.stderr).contains("--header-timeout-s"), "{}", common::text(&out.stderr));
+    let out = common::run(&["serve", "--model", run.to_str().unwrap(), "--addr", "127.0.0.1:0", "--threads", "0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", common::text(&out.stderr));
+    assert!(common::text(&out.stderr).contains("--threads"), "{}", common::text(&out.stderr));
     let empty = tmp.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     let out = common::run(&["serve", "--model", empty.to_str().unwrap(), "--addr", "127.0.0.1:0"]);

@@ -416,7 +416,7 @@ impl LstmClassifier {
 /// The first line of a message: libtorch appends C++ stack frames to its
 /// errors, which say nothing to a user.
 pub(crate) fn first_line(message: &str) -> String {
-    message.lines().next().unwrap_or("").trim_end().to_owned()
+    config_error::first_line(&message).trim_end().to_owned()
 }
 
 /// How one parameter tensor is initialised.

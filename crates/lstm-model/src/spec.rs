@@ -465,7 +465,7 @@ impl ModelSpec {
             });
         }
         spec.validate().map_err(|err| match err {
-            ModelError::InvalidConfig { key, value, hint } => ModelError::InvalidSpec {
+            ModelError::InvalidConfig(config_error::InvalidConfig { key, value, hint }) => ModelError::InvalidSpec {
                 path: path.to_owned(),
                 key: key.strip_prefix("model.").map_or_else(|| key.clone(), |k| format!("config.{k}")),
                 value,

@@ -34,7 +34,16 @@ fn main() {
         eprintln!("serve_bench loads 127.0.0.1 only: pass http://127.0.0.1:PORT");
         std::process::exit(2);
     }
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    // One pooled connection per worker (ureq keeps 3 per host by default: the
+    // others would open a new TCP connection per request), kept for less than
+    // the server's 10 s idle limit.
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_idle_connections(workers)
+        .max_idle_connections_per_host(workers)
+        .max_idle_age(Duration::from_secs(5))
+        .build()
+        .into();
     let mut meta = agent.get(&format!("{url}/v2/models/{model}")).call().expect("the server answers");
     let meta: serde_json::Value = serde_json::from_str(&meta.body_mut().read_to_string().unwrap()).unwrap();
     let shape = &meta["inputs"][0]["shape"];

@@ -60,6 +60,8 @@ pub struct BatchSettings {
     pub max_queue_delay: Duration,
     /// Jobs the queue holds before answering 429.
     pub queue_capacity: usize,
+    /// libtorch's intra-op threads, set when the inference thread starts.
+    pub threads: usize,
 }
 
 /// The handlers' side of the queue.
@@ -126,9 +128,12 @@ pub fn start(
         closed: AtomicBool::new(false),
         metrics: metrics.clone(),
     });
-    let thread = std::thread::Builder::new()
-        .name("inference".into())
-        .spawn(move || Batcher { model, settings, metrics, receiver, held: None }.run())?;
+    let thread = std::thread::Builder::new().name("inference".into()).spawn(move || {
+        // libtorch's setting is process-wide for its own pool, but MKL's is
+        // per calling thread: set it on the thread that runs the model.
+        tch::set_num_threads(settings.threads.max(1) as i32);
+        Batcher { model, settings, metrics, receiver, held: None }.run()
+    })?;
     Ok((queue, thread))
 }
 
@@ -286,8 +291,12 @@ mod tests {
     fn batches_gather_waiting_jobs_up_to_the_limit() {
         let dir = tempfile::tempdir().unwrap();
         let (sender, receiver) = mpsc::sync_channel(8);
-        let settings =
-            BatchSettings { max_batch_size: 4, max_queue_delay: Duration::from_secs(3600), queue_capacity: 8 };
+        let settings = BatchSettings {
+            max_batch_size: 4,
+            max_queue_delay: Duration::from_secs(3600),
+            queue_capacity: 8,
+            threads: 1,
+        };
         let metrics = Metrics::new(4).unwrap();
         let mut batcher = Batcher { model: model(dir.path()), settings, metrics, receiver, held: None };
         let mut answers = Vec::new();
@@ -330,8 +339,12 @@ mod tests {
         ];
         let alone: Vec<Vec<f32>> = requests.iter().map(|r| model.classify(r).unwrap()).collect();
         let (sender, receiver) = mpsc::sync_channel(8);
-        let settings =
-            BatchSettings { max_batch_size: 8, max_queue_delay: Duration::from_secs(3600), queue_capacity: 8 };
+        let settings = BatchSettings {
+            max_batch_size: 8,
+            max_queue_delay: Duration::from_secs(3600),
+            queue_capacity: 8,
+            threads: 1,
+        };
         let mut batcher = Batcher { model, settings, metrics: Metrics::new(8).unwrap(), receiver, held: None };
         let mut answers = Vec::new();
         for inputs in requests {

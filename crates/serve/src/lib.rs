@@ -39,13 +39,14 @@
 mod api;
 mod batcher;
 mod error;
+mod listen;
 mod metrics;
 mod model;
 mod page;
 pub mod protocol;
 pub mod stream;
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,12 +69,25 @@ pub struct ServeConfig {
     pub queue_capacity: usize,
     /// Largest request body in bytes (default 8 MiB); larger ones are answered 413.
     pub max_body_bytes: usize,
-    /// Longest time to receive and answer one request (default 30 s); then 408.
+    /// Longest time to receive and answer one request once its headers are
+    /// in (default 30 s); then 408.
     pub request_timeout: Duration,
+    /// Longest time a client may take to send a request's headers, and the
+    /// longest idle time of a kept-alive connection (default 10 s); then the
+    /// connection is closed (a slowloris client is cut off).
+    pub header_timeout: Duration,
+    /// Most connections served at once (default 1024); more wait to be accepted.
+    pub max_connections: usize,
     /// Longest wait, after the shutdown signal, for requests in flight (default 30 s).
     pub drain_timeout: Duration,
     /// Most streams open at once (default 64).
     pub max_streams: usize,
+    /// libtorch's intra-op threads for the model (default 1), set by the
+    /// inference thread when it starts (libtorch's setting is process-wide).
+    /// One keeps a forward pass from waiting for a second OpenMP thread while
+    /// the HTTP side uses the other cores: on the loaded 2-core machine two
+    /// threads made a batch 10-500x slower and its time erratic (docs/serve.md).
+    pub threads: usize,
 }
 
 impl Default for ServeConfig {
@@ -86,8 +100,11 @@ impl Default for ServeConfig {
             queue_capacity: 256,
             max_body_bytes: 8 << 20,
             request_timeout: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(10),
+            max_connections: 1024,
             drain_timeout: Duration::from_secs(30),
             max_streams: 64,
+            threads: 1,
         }
     }
 }
@@ -95,9 +112,19 @@ impl Default for ServeConfig {
 impl ServeConfig {
     /// Checks that every setting can work.
     pub fn validate(&self) -> Result<(), ServeError> {
-        let invalid = |key, value: usize, hint| Err(ServeError::InvalidConfig { key, value: value.to_string(), hint });
+        let invalid =
+            |key: &str, value: usize, hint: &str| Err(config_error::InvalidConfig::new(key, value, hint).into());
         if self.max_batch_size == 0 || self.max_batch_size > protocol::MAX_INPUTS_PER_REQUEST {
             return invalid("--max-batch-size", self.max_batch_size, "use 1 (no batching) to 1024");
+        }
+        if self.header_timeout.is_zero() {
+            return invalid("--header-timeout-s", 0, "use at least 1 second");
+        }
+        if self.threads == 0 {
+            return invalid("--threads", 0, "use at least 1");
+        }
+        if self.max_connections == 0 {
+            return invalid("connection limit", 0, "use at least 1");
         }
         if self.queue_capacity == 0 {
             return invalid("queue capacity", 0, "use at least 1");
@@ -106,11 +133,8 @@ impl ServeConfig {
             return invalid("body limit", self.max_body_bytes, "use at least 1024 bytes");
         }
         if self.name.is_empty() || self.name.contains(['/', '?', '#', '%']) {
-            return Err(ServeError::InvalidConfig {
-                key: "--name",
-                value: format!("{:?}", self.name),
-                hint: "a model name is a non-empty URL path segment: no '/', '?', '#' or '%'",
-            });
+            let hint = "a model name is a non-empty URL path segment: no '/', '?', '#' or '%'";
+            return Err(config_error::InvalidConfig::new("--name", format!("{:?}", self.name), hint).into());
         }
         Ok(())
     }
@@ -150,6 +174,7 @@ impl Server {
             max_batch_size: config.max_batch_size,
             max_queue_delay: config.max_queue_delay,
             queue_capacity: config.queue_capacity,
+            threads: config.threads,
         };
         let (queue, thread) = batcher::start(model, settings, metrics.clone())?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -170,10 +195,11 @@ impl Server {
             let _ = signalled.send(true);
             let _ = stop.send(true);
         };
-        let server = axum::serve(listener, app).with_graceful_shutdown(signal).into_future();
+        let limits = listen::Limits { header_timeout: config.header_timeout, max_connections: config.max_connections };
+        let server = listen::serve(listener, app, limits, signal);
         tokio::pin!(server);
         let drained = tokio::select! {
-            result = &mut server => Some(result),
+            () = &mut server => Some(()),
             _ = async {
                 stream::stopped(&mut on_signal).await;
                 tokio::time::sleep(config.drain_timeout).await;
@@ -187,7 +213,7 @@ impl Server {
         }
         tokio::task::spawn_blocking(move || queue.close_and_drain(thread)).await.map_err(std::io::Error::other)?;
         tracing::info!("stopped");
-        drained.unwrap_or(Ok(())).map_err(ServeError::Io)
+        Ok(())
     }
 }
 

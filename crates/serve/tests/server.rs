@@ -200,6 +200,64 @@ fn bad_requests_get_4xx_naming_the_problem_and_the_server_keeps_serving() {
     server.stop().unwrap();
 }
 
+/// Whether the server closed `stream` (a read gives end of file or an
+/// error) while `stream` sends one more byte of `trickle` every 100 ms; gives
+/// up after `max_bytes` bytes.
+fn closed_while_trickling(stream: &mut TcpStream, trickle: &[u8], max_bytes: usize) -> bool {
+    stream.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    let mut buf = [0u8; 256];
+    for byte in trickle.iter().cycle().take(max_bytes) {
+        if stream.write_all(std::slice::from_ref(byte)).is_err() {
+            return true;
+        }
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue, // an answer (408/400) before the close
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => continue,
+            Err(_) => return true,
+        }
+    }
+    false
+}
+
+/// Slow and endless headers: clients that send their headers a byte at a
+/// time are disconnected after the header timeout, even when they fill every
+/// connection slot, and the server then serves others; a head larger than
+/// hyper's buffer is refused (431) instead of being buffered.
+#[test]
+fn slow_and_endless_headers_are_cut_off_and_others_served() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tiny_model(tmp.path(), tiny_config());
+    let config = ServeConfig { header_timeout: Duration::from_secs(1), max_connections: 4, ..Default::default() };
+    let server = Running::start(&run, config);
+    let head = b"POST /v2/models/tiny-run/infer HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+    // Four slowlorises take every connection slot.
+    let mut slow: Vec<TcpStream> = (0..4).map(|_| TcpStream::connect(server.addr).unwrap()).collect();
+    for s in &mut slow {
+        s.write_all(&head[..10]).unwrap();
+    }
+    // A normal client is served once they are cut off (it waits to be accepted meanwhile).
+    let addr = server.addr;
+    let normal = std::thread::spawn(move || {
+        post(&format!("http://{addr}/v2/models/tiny-run/infer"), &infer_body(&pictures(1), 1))
+    });
+    for s in &mut slow {
+        // 600 bytes at 100 ms: 60 s, far past the 1 s header timeout.
+        assert!(closed_while_trickling(s, &head[10..], 600), "a slow header sender was never disconnected");
+    }
+    let (status, answer) = normal.join().unwrap();
+    assert_eq!(status, 200, "{answer}");
+
+    // 1 MiB of header: refused at hyper's buffer limit, not read into memory.
+    let mut endless = TcpStream::connect(server.addr).unwrap();
+    endless.write_all(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\nX-Long: ").unwrap();
+    let _ = endless.write_all(&vec![b'a'; 1 << 20]);
+    let status = read_status_line(&mut endless);
+    assert!(status.is_empty() || status.contains(" 431 "), "{status}");
+    assert_eq!(get(&server.url("/v2/health/live")).0, 200);
+    server.stop().unwrap();
+}
+
 /// The first line of the response on `stream`.
 fn read_status_line(stream: &mut TcpStream) -> String {
     stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
