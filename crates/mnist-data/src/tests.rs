@@ -183,6 +183,7 @@ fn download_needs_a_named_dataset() {
     assert!(matches!(load(&config), Err(DataError::InvalidConfig(c)) if c.key == "data.download"));
 }
 
+#[cfg(feature = "download")]
 #[test]
 fn missing_files_of_a_named_dataset_are_downloaded_then_loaded() {
     use crate::download::tests::{serve, sha, Reply};
