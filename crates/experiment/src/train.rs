@@ -61,6 +61,14 @@ pub trait RunHooks {
         Vec::new()
     }
 
+    /// Stop as if interrupted right after this step, writing a checkpoint,
+    /// while the run stays planned (schedules included) for its whole
+    /// length: a sweep's rung, continued later by a resumed run exactly as
+    /// if it had not stopped. Default: `None`, train to the end.
+    fn stop_after(&self) -> Option<i64> {
+        None
+    }
+
     /// Training is over; the test evaluation and the saving of the run follow.
     fn training_done(&mut self) {}
 
@@ -290,6 +298,7 @@ fn train_and_save(
         renderer: io
             .progress_bar
             .then(|| Box::new(crate::TerminalBar::default()) as Box<dyn trainer::ProgressRenderer>),
+        stop_after: hooks.stop_after(),
         ..run.trainer_options(setup.resume)
     };
     options.sinks.extend(hooks.sinks(run));
