@@ -145,7 +145,7 @@ pub fn explain_picture(p: &ExplainPicture) -> RgbImage {
     let heat_x = MARGIN + img_w + 8 + axis_w;
     let body_h = panel_h.max(img_h);
     let legend_y = top + body_h + 10;
-    let width = (heat_x + classes as u32 * CELL_W + 70).max(MARGIN * 2 + text::width("probability 0", 1) + 200);
+    let width = (heat_x + classes as u32 * CELL_W + 70).max(min_width(e, p.unit));
     let mut img = RgbImage::from_pixel(width, legend_y + 8 + MARGIN, Rgb([255, 255, 255]));
 
     let unit = p.unit;
@@ -180,6 +180,17 @@ pub fn explain_picture(p: &ExplainPicture) -> RgbImage {
     img
 }
 
+/// "Coat (0.93), decided at row 12 of 28".
+fn title(e: &Explanation, unit: &str) -> String {
+    let steps = e.steps.len().max(1);
+    format!("{} ({:.2}), decided at {unit} {} of {steps}", e.name, e.probability, e.decided_at)
+}
+
+/// The width a picture needs for its title and the colour scale, besides what its panels need.
+pub(crate) fn min_width(e: &Explanation, unit: &str) -> u32 {
+    (MARGIN * 2 + text::width(&title(e, unit), 2)).max(MARGIN * 2 + text::width("probability 0", 1) + 200)
+}
+
 /// The title line (prediction, probability, deciding step) and, when the
 /// true class is known, whether the prediction is right.
 pub(crate) fn draw_title(
@@ -189,9 +200,7 @@ pub(crate) fn draw_title(
     truth: Option<usize>,
     unit: &str,
 ) {
-    let steps = e.steps.len().max(1);
-    let title = format!("{} ({:.2}), decided at {unit} {} of {steps}", e.name, e.probability, e.decided_at);
-    text::draw(img, &title, MARGIN, MARGIN, 2, INK);
+    text::draw(img, &title(e, unit), MARGIN, MARGIN, 2, INK);
     if let Some(t) = truth {
         let name = class_names.get(t).cloned().unwrap_or_else(|| t.to_string());
         let (line, colour) = if t == e.class {

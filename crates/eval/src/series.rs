@@ -44,7 +44,8 @@ pub fn explain_sequences(
 /// What [`series_picture`] draws.
 #[derive(Debug, Clone, Copy)]
 pub struct SeriesPicture<'a> {
-    /// The series' real steps, `[steps × features]` row-major.
+    /// The series' real points, `[points × features]` row-major (as many
+    /// points as steps, or `points_per_step` times as many).
     pub values: &'a [f32],
     /// Features (channels) per step.
     pub features: usize,
@@ -58,7 +59,10 @@ pub struct SeriesPicture<'a> {
 
 /// Channels drawn at most (one lane each); the rest are named in the header.
 const MAX_LANES: usize = 16;
-const LANE_W: u32 = 22;
+/// Width of one channel's lane: wide for a few channels, at least 22 pixels.
+fn lane_width(lanes: usize) -> u32 {
+    (132 / lanes.max(1) as u32).clamp(22, 66)
+}
 const LANE_GAP: u32 = 4;
 /// Line colours of the channels, cycled.
 const PALETTE: [Rgb<u8>; 8] = [
@@ -87,16 +91,16 @@ pub fn series_picture(p: &SeriesPicture) -> RgbImage {
     let shown: Vec<usize> = (1..=rows).map(|r| (r * steps).div_ceil(rows)).collect();
     let panel_h = rows as u32 * ROW_H;
     let lanes = p.features.clamp(1, MAX_LANES);
-    let lanes_w = lanes as u32 * (LANE_W + LANE_GAP);
+    let lanes_w = lanes as u32 * (lane_width(lanes) + LANE_GAP);
     let classes = p.class_names.len().max(e.steps.first().map_or(0, Vec::len));
     let top = MARGIN + 40 + 14;
     let heat_x = MARGIN + lanes_w + 8 + 30;
     let legend_y = top + panel_h + 10;
-    let width = (heat_x + classes as u32 * CELL_W + 70).max(MARGIN * 2 + text::width("probability 0", 1) + 200);
+    let width = (heat_x + classes as u32 * CELL_W + 70).max(explain::min_width(e, "step"));
     let mut img = RgbImage::from_pixel(width, legend_y + 8 + MARGIN, Rgb([255, 255, 255]));
 
     explain::draw_title(&mut img, e, p.class_names, p.truth, "step");
-    draw_lanes(&mut img, p, (MARGIN, top, panel_h), steps);
+    draw_lanes(&mut img, p, (MARGIN, top, panel_h));
     explain::draw_heat_panel(&mut img, (e, p.class_names), &shown, (heat_x, top));
 
     // The deciding step: a red line across the lanes at its time and across
@@ -117,26 +121,31 @@ pub fn series_png(p: &SeriesPicture) -> Result<Vec<u8>, EvalError> {
     explain::png_bytes(&series_picture(p))
 }
 
-/// The channel lanes of [`series_picture`] in `(x, top, height)`.
-fn draw_lanes(img: &mut RgbImage, p: &SeriesPicture, (x0, top, panel_h): (u32, u32, u32), steps: usize) {
-    let decided = p.explanation.decided_at;
+/// The channel lanes of [`series_picture`] in `(x, top, height)`: every
+/// point of the series (several per step when the model groups points), the
+/// points of steps after the deciding one greyed.
+fn draw_lanes(img: &mut RgbImage, p: &SeriesPicture, (x0, top, panel_h): (u32, u32, u32)) {
+    let decided = p.explanation.decided_at as f32 / p.explanation.steps.len().max(1) as f32;
     let lanes = p.features.clamp(1, MAX_LANES);
-    let late_y = top + (decided as f32 / steps as f32 * panel_h as f32) as u32;
+    let steps = (p.values.len() / p.features.max(1)).max(1);
+    let late_y = top + (decided * panel_h as f32) as u32;
+    let lane_w = lane_width(lanes);
     for lane in 0..lanes {
-        let x = x0 + lane as u32 * (LANE_W + LANE_GAP);
-        explain::rect(img, (x, late_y, LANE_W, (top + panel_h).saturating_sub(late_y)), LATE_BG);
+        let x = x0 + lane as u32 * (lane_w + LANE_GAP);
+        explain::rect(img, (x, late_y, lane_w, (top + panel_h).saturating_sub(late_y)), LATE_BG);
         let label = (lane + 1).to_string();
-        text::draw(img, &label, x + (LANE_W.saturating_sub(text::width(&label, 1))) / 2, top - 12, 1, INK);
+        text::draw(img, &label, x + (lane_w.saturating_sub(text::width(&label, 1))) / 2, top - 12, 1, INK);
         let channel: Vec<f32> = (0..steps).map(|t| value(p.values, p.features, t, lane)).collect();
         let (lo, hi) = channel.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
         let span = if hi > lo { hi - lo } else { 1.0 };
         let at = |t: usize| {
-            let px = x as f32 + 1.0 + (channel[t] - lo) / span * (LANE_W - 3) as f32;
+            let px = x as f32 + 1.0 + (channel[t] - lo) / span * (lane_w - 3) as f32;
             let py = top as f32 + (t as f32 + 0.5) / steps as f32 * panel_h as f32;
             (px, py)
         };
         for t in 0..steps {
-            let colour = if t + 1 > decided { LATE } else { PALETTE[lane % PALETTE.len()] };
+            let late = (t + 1) as f32 / steps as f32 > decided + 1e-6;
+            let colour = if late { LATE } else { PALETTE[lane % PALETTE.len()] };
             let (from, to) = (at(t.saturating_sub(1)), at(t));
             line(img, from, to, colour);
         }

@@ -160,20 +160,29 @@ fn explain_series_pictures(
 ) -> Result<Vec<(String, Vec<u8>)>, ExperimentError> {
     let spec = model.spec();
     let (chosen, truth) = chosen_examples(evaluation, &test.labels)?;
-    if chosen.is_empty() || test.features.size()[2] != spec.features {
+    if chosen.is_empty() {
         return Ok(Vec::new());
     }
     let index = Tensor::from_slice(&chosen.iter().map(|&i| i as i64).collect::<Vec<_>>());
     let picked = test.features.index_select(0, &index).to_kind(tch::Kind::Float);
     let lengths = test.lengths.as_ref().map(|l| l.index_select(0, &index));
-    let explained = eval::series::explain_sequences(model, &picked, lengths.as_ref(), compute)?;
-    let (steps, features) = (picked.size()[1] as usize, picked.size()[2] as usize);
+    // A series model reads raw points, grouped `points_per_step` to a step.
+    let explained = match model.series_input(&picked, lengths.as_ref())? {
+        Some((x, steps)) => eval::series::explain_sequences(model, &x, steps.as_ref(), compute)?,
+        None if picked.size()[2] == spec.features => {
+            eval::series::explain_sequences(model, &picked, lengths.as_ref(), compute)?
+        }
+        None => return Ok(Vec::new()),
+    };
+    let (points, features) = (picked.size()[1] as usize, picked.size()[2] as usize);
+    let real = lengths.as_ref().map_or(Ok(vec![points as i64; chosen.len()]), Vec::<i64>::try_from);
+    let real = real.map_err(eval::EvalError::from)?;
     let values = floats(&picked)?;
     let mut pictures = Vec::new();
     for (k, (&i, e)) in chosen.iter().zip(&explained).enumerate() {
-        let real = e.steps.len().min(steps);
+        let real = (real[k].max(1) as usize).min(points);
         let picture = eval::series::SeriesPicture {
-            values: &values[k * steps * features..(k * steps + real) * features],
+            values: &values[k * points * features..(k * points + real) * features],
             features,
             explanation: e,
             class_names: &spec.class_names,

@@ -96,15 +96,21 @@ fn padding_gets_no_gradient() {
     for config in configs() {
         let what = format!("{config:?}");
         let m = model(config);
-        let x = batch.copy().set_requires_grad(true);
-        let logits = m.forward_sequences_t(&x, Some(&lengths), true, Kind::Float).unwrap();
-        logits.sum(Kind::Float).backward();
-        let grad = x.grad();
-        for (i, &len) in LENGTHS.iter().enumerate() {
-            let row = grad.select(0, i as i64);
-            let pad = row.narrow(0, len, 9 - len).abs().sum(Kind::Float).double_value(&[]);
-            assert_eq!(pad, 0.0, "{what}: sequence {i}");
-            assert!(row.narrow(0, 0, len).abs().sum(Kind::Float).double_value(&[]) > 0.0, "{what}: sequence {i}");
+        // Training mode (dropout on): no gradient reaches any padding value.
+        // Evaluation mode: every sequence's real steps get some gradient
+        // (in training, dropout may by chance zero all of a short one's).
+        for train in [true, false] {
+            let x = batch.copy().set_requires_grad(true);
+            let logits = m.forward_sequences_t(&x, Some(&lengths), train, Kind::Float).unwrap();
+            logits.sum(Kind::Float).backward();
+            let grad = x.grad();
+            for (i, &len) in LENGTHS.iter().enumerate() {
+                let row = grad.select(0, i as i64);
+                let pad = row.narrow(0, len, 9 - len).abs().sum(Kind::Float).double_value(&[]);
+                assert_eq!(pad, 0.0, "{what} train={train}: sequence {i}");
+                let real = row.narrow(0, 0, len).abs().sum(Kind::Float).double_value(&[]);
+                assert!(train || real > 0.0, "{what}: sequence {i} gets no gradient");
+            }
         }
     }
 }
