@@ -7,30 +7,18 @@ use crate::commands::predict::PredictError;
 use crate::config::ConfigError;
 use crate::data::DataLoadError;
 
-/// Why a command stopped; [`Failure::exit_code`] says which kind.
+/// Why a command stopped; [`Failure::exit_code`] says which kind. The run
+/// pipeline's failures (config, data, model, training, evaluation, run
+/// folder) are [`experiment::ExperimentError`]'s, wrapped as they are.
 #[derive(Debug, thiserror::Error)]
 pub enum Failure {
-    /// The config file or a `--set` is invalid.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// `device` is `"cuda"` on a machine without a usable GPU.
-    #[error("config `device` = \"cuda\" but no CUDA GPU is usable here: use \"auto\" or \"cpu\"")]
-    NoCuda,
-    /// The command was called wrongly (arguments, output folder).
+    /// The command line is wrong (arguments, trial ids, a sweep's tools).
     #[error("{0}")]
     Usage(String),
-    /// The data could not be loaded.
+    /// The run pipeline failed: the config, the data, the model, training,
+    /// evaluation or a run folder.
     #[error(transparent)]
-    Data(#[from] DataLoadError),
-    /// The model could not be built, loaded or saved.
-    #[error(transparent)]
-    Model(#[from] lstm_model::ModelError),
-    /// Training failed.
-    #[error(transparent)]
-    Train(#[from] trainer::TrainError),
-    /// Evaluation or drawing failed.
-    #[error(transparent)]
-    Eval(#[from] eval::EvalError),
+    Experiment(#[from] experiment::ExperimentError),
     /// `predict` failed.
     #[error(transparent)]
     Predict(#[from] PredictError),
@@ -46,29 +34,20 @@ pub enum Failure {
     /// `serve` could not start or stopped with an error.
     #[error(transparent)]
     Serve(#[from] serve::ServeError),
-    /// Any other failure of the run pipeline (a run folder's file that cannot be used).
-    #[error(transparent)]
-    Experiment(experiment::ExperimentError),
     /// A file could not be read or written.
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
 }
 
-impl From<experiment::ExperimentError> for Failure {
-    fn from(e: experiment::ExperimentError) -> Self {
-        use experiment::ExperimentError as E;
-        match e {
-            E::Config(e) => Failure::Config(e),
-            E::NoCuda => Failure::NoCuda,
-            E::Usage(message) => Failure::Usage(message),
-            E::Data(e) => Failure::Data(e),
-            E::Model(e) => Failure::Model(e),
-            E::Train(e) => Failure::Train(e),
-            E::Eval(e) => Failure::Eval(e),
-            E::Io { path, source } => Failure::Io { path, source },
-            e @ E::BadFile { .. } => Failure::Experiment(e),
+/// `?` on the errors [`experiment::ExperimentError`] wraps gives a [`Failure::Experiment`].
+macro_rules! through_experiment {
+    ($($error:ty),*) => {$(
+        impl From<$error> for Failure {
+            fn from(e: $error) -> Self {
+                Failure::Experiment(e.into())
+            }
         }
-    }
+    )*};
 }
 
 /// `text` without the C++ stack frames libtorch may append to its errors
@@ -86,22 +65,20 @@ pub fn without_cpp_frames(text: &str) -> String {
     lines.join("\n")
 }
 
+through_experiment!(ConfigError, DataLoadError, lstm_model::ModelError, trainer::TrainError, eval::EvalError);
+
 impl Failure {
     /// Whether the user is at fault: the command line, the config or its files
     /// (exit status 2), rather than the data, a file or libtorch (1). Each
     /// crate's error says so itself through its own `is_config`.
     pub fn is_config(&self) -> bool {
         match self {
-            Failure::Config(_) | Failure::NoCuda | Failure::Usage(_) => true,
-            Failure::Data(e) => e.is_config(),
-            Failure::Model(e) => e.is_config(),
-            Failure::Train(e) => e.is_config(),
-            Failure::Eval(e) => e.is_config(),
+            Failure::Usage(_) => true,
+            Failure::Experiment(e) => e.is_config(),
             Failure::Predict(e) => e.is_config(),
             Failure::Sweep(e) => e.is_config(),
             Failure::Compare(e) => e.is_config(),
             Failure::Export(e) => e.is_config(),
-            Failure::Experiment(e) => e.is_config(),
             Failure::Serve(e) => e.is_config(),
             Failure::Io { .. } => false,
         }
@@ -140,22 +117,22 @@ mod tests {
     #[test]
     fn exit_status_follows_each_crates_is_config() {
         let config = trainer::TrainError::invalid_config("train.batch_size", 0, "use a positive batch size");
-        assert_eq!(Failure::Train(config).exit_code(), 2);
+        assert_eq!(Failure::from(config).exit_code(), 2);
         let nested = trainer::TrainError::Model(lstm_model::ModelError::invalid_config("model.hidden", 0, "h"));
-        assert_eq!(Failure::Train(nested).exit_code(), 2);
-        assert_eq!(Failure::Train(trainer::TrainError::NoCheckpoint("runs/x/checkpoints".into())).exit_code(), 1);
+        assert_eq!(Failure::from(nested).exit_code(), 2);
+        assert_eq!(Failure::from(trainer::TrainError::NoCheckpoint("runs/x/checkpoints".into())).exit_code(), 1);
         let edited = trainer::TrainError::BadState {
             path: "state.json".into(),
             field: "step".into(),
             value: "-1".into(),
             hint: "h".into(),
         };
-        assert_eq!(Failure::Train(edited).exit_code(), 2);
+        assert_eq!(Failure::from(edited).exit_code(), 2);
         let missing = DataLoadError::new(mnist_data::DataError::MissingDir("nowhere".into()));
-        assert_eq!(Failure::Data(missing).exit_code(), 2);
+        assert_eq!(Failure::from(missing).exit_code(), 2);
         let damaged = mnist_data::DataError::BadSize { path: "a.idx".into(), detail: "truncated".into() };
-        assert_eq!(Failure::Data(DataLoadError::new(damaged)).exit_code(), 1);
-        assert_eq!(Failure::Eval(eval::EvalError::invalid_config("eval.batch_size", 0, "h")).exit_code(), 2);
+        assert_eq!(Failure::from(DataLoadError::new(damaged)).exit_code(), 1);
+        assert_eq!(Failure::from(eval::EvalError::invalid_config("eval.batch_size", 0, "h")).exit_code(), 2);
         assert_eq!(Failure::Usage("no --config".into()).exit_code(), 2);
         let io = Failure::Io { path: "runs/x".into(), source: std::io::ErrorKind::PermissionDenied.into() };
         assert_eq!(io.exit_code(), 1);

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use eval::EvalConfig;
-use lstm_model::{LstmClassifier, ModelSpec, Workload};
+use lstm_model::{LstmClassifier, Workload};
 use serde_json::json;
 
 use crate::config::{ConfigError, Experiment};
@@ -49,7 +49,7 @@ pub fn run(args: &BenchArgs) -> Result<(), Failure> {
     let experiment = Experiment::load(&args.config, &args.sets)?;
     experiment.train.validate()?;
     if args.steps < 1 || args.warmup < 0 {
-        return Err(Failure::Config(ConfigError::Invalid {
+        return Err(Failure::from(ConfigError::Invalid {
             path: args.config.clone(),
             key: "--steps/--warmup".into(),
             message: "use at least one timed step and a non-negative warm-up".into(),
@@ -65,8 +65,7 @@ pub fn run(args: &BenchArgs) -> Result<(), Failure> {
     let start = Instant::now();
     let data = crate::data::load(&experiment.data)?;
     let load_seconds = start.elapsed().as_secs_f64();
-    let size = data.train.features.size();
-    let spec = ModelSpec::new(experiment.model.clone(), size[1], size[2], data.class_names.clone());
+    let spec = experiment::model_spec(&experiment.model, &data);
     let model = LstmClassifier::new(spec, device)?;
     let train_precision =
         model.resolve_precision(experiment.train.precision, experiment.train.batch_size, Workload::Training)?;

@@ -59,7 +59,7 @@ pub fn run(args: &EvalArgs) -> Result<(), Failure> {
         eprintln!(
             "note: the data's classes come in another order than the model's; its labels are mapped by class name"
         );
-        let torch = |e: tch::TchError| Failure::Model(e.into());
+        let torch = |e: tch::TchError| Failure::from(lstm_model::ModelError::from(e));
         let map = tch::Tensor::f_from_slice(&map).map_err(torch)?;
         data.test.labels = map.f_index_select(0, &data.test.labels).map_err(torch)?;
         data.class_names = classifier.spec().class_names.clone();

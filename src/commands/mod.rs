@@ -9,6 +9,7 @@ pub mod export;
 pub mod loaded;
 pub mod output;
 pub mod predict;
+pub mod series;
 pub mod serve;
 pub mod sweep;
 pub mod train;

@@ -7,6 +7,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use data_core::InputSpec;
 use image_folder_data::picture::Invert;
 use inference::{ImageBatches, Predictor};
 use lstm_model::{Prediction, SPEC_FILE};
@@ -24,7 +25,8 @@ pub struct ModelInput {
     /// The run folder (holding model/) or the model folder itself.
     #[arg(long, short)]
     pub model: PathBuf,
-    /// PNG and JPEG pictures and IDX image files (gzipped or raw).
+    /// PNG and JPEG pictures and IDX image files (gzipped or raw); for a
+    /// model of series, UCR/UEA `.ts` files (labels optional).
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Invert pixels first (255 - value): `auto` inverts pictures whose border
@@ -67,8 +69,11 @@ pub enum PredictError {
     )]
     NoModel(PathBuf),
     /// No image files were given.
-    #[error("no images given: pass one or more PNG, JPEG or IDX files after --model RUN_DIR")]
+    #[error("no images given: pass one or more PNG, JPEG or IDX files (.ts files for a model of series) after --model RUN_DIR")]
     NoFiles,
+    /// A `.ts` file could not be read.
+    #[error(transparent)]
+    Series(#[from] ts_data::TsError),
     /// The model could not be opened or an input not read or classified.
     #[error(transparent)]
     Inference(#[from] inference::InferenceError),
@@ -97,6 +102,7 @@ impl PredictError {
             PredictError::Inference(e) => e.is_config(),
             PredictError::Model(e) => e.is_config(),
             PredictError::Explain(e) => e.is_config(),
+            PredictError::Series(e) => e.is_config(),
             PredictError::Io { .. } => false,
         }
     }
@@ -111,8 +117,12 @@ struct Row<'a> {
     index: Option<usize>,
     #[serde(flatten)]
     prediction: &'a Prediction,
-    /// Whether the image was inverted before classifying.
-    inverted: bool,
+    /// Whether the image was inverted before classifying; absent for a series.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inverted: Option<bool>,
+    /// The class the input file gives a series (`.ts` labels), when it gives one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    label: Option<&'a str>,
 }
 
 /// One output line: `FILE[INDEX]: CLASS NAME (PROBABILITY)`, the name left out
@@ -126,25 +136,27 @@ fn line(file: &Path, index: Option<usize>, p: &Prediction) -> String {
 
 /// Where the results go: one line per image, or the elements of one JSON
 /// array written as they come (memory does not grow with the number of images).
-struct Output<'a, W: Write> {
+pub(crate) struct Output<'a, W: Write> {
     out: &'a mut W,
     json: bool,
     rows: usize,
 }
 
 impl<W: Write> Output<'_, W> {
-    fn write(
+    /// Writes one input's class: `inverted` for pictures, `label` for a
+    /// series whose file gives its class.
+    pub(crate) fn write(
         &mut self,
         file: &Path,
         index: Option<usize>,
         prediction: &Prediction,
-        inverted: bool,
+        (inverted, label): (Option<bool>, Option<&str>),
     ) -> Result<(), PredictError> {
         let write_err = |source| PredictError::Io { path: PathBuf::from("stdout"), source };
         if !self.json {
             return writeln!(self.out, "{}", line(file, index, prediction)).map_err(write_err);
         }
-        let row = Row { file: file.display().to_string(), index, prediction, inverted };
+        let row = Row { file: file.display().to_string(), index, prediction, inverted, label };
         let text = serde_json::to_string_pretty(&row).expect("predictions serialise");
         // Exactly what pretty-printing the whole array gives: each element indented by two spaces.
         let sep = if self.rows == 0 { "[\n" } else { ",\n" };
@@ -153,7 +165,8 @@ impl<W: Write> Output<'_, W> {
         write!(self.out, "{sep}{}", indented.join("\n")).map_err(write_err)
     }
 
-    fn finish(&mut self) -> Result<(), PredictError> {
+    /// Ends the output (closes the JSON array).
+    pub(crate) fn finish(&mut self) -> Result<(), PredictError> {
         let done = match (self.json, self.rows) {
             (false, _) => Ok(()),
             (true, 0) => writeln!(self.out, "[]"),
@@ -207,9 +220,13 @@ pub fn run(args: &PredictArgs, out: &mut impl Write) -> Result<(), Failure> {
         return Err(PredictError::NoFiles.into());
     }
     let predictor = open_predictor(model, *precision)?;
+    let mut output = Output { out, json: *json, rows: 0 };
+    if let InputSpec::Sequence(_) = predictor.input() {
+        super::series::predict(&predictor, files, &mut output)?;
+        return Ok(output.finish()?);
+    }
     let inputs = open_inputs(&predictor, files, *invert)?;
     let policy = predictor.invert_policy(*invert);
-    let mut output = Output { out, json: *json, rows: 0 };
     for mut input in inputs {
         while let Some(batch) = input.next_batch(BATCH).map_err(PredictError::from)? {
             let predictions = predictor.classify_pixels(&batch.pixels).map_err(PredictError::from)?;
@@ -217,7 +234,7 @@ pub fn run(args: &PredictArgs, out: &mut impl Write) -> Result<(), Failure> {
                 if batch.first_index.is_none() && batch.inverted[i] {
                     note_inverted(input.path(), policy);
                 }
-                output.write(input.path(), batch.index(i), prediction, batch.inverted[i])?;
+                output.write(input.path(), batch.index(i), prediction, (Some(batch.inverted[i]), None))?;
             }
         }
     }

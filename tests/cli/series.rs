@@ -107,3 +107,81 @@ fn the_japanese_vowels_config_runs_on_other_problems_too() {
         assert_eq!((report["classes"].as_array().unwrap().len(), report["samples"].as_i64()), (classes, Some(test)));
     }
 }
+
+/// The probabilities `predict --json` prints, one list per series.
+fn predicted(model: &Path, file: &Path) -> (Vec<Vec<f64>>, String) {
+    let out = run(&["predict", "--json", "--model", &model.display().to_string(), &file.display().to_string()]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let probs = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["probabilities"].as_array().unwrap().iter().map(|p| p.as_f64().unwrap()).collect())
+        .collect();
+    (probs, stderr)
+}
+
+/// A series model is self-contained (model.json format 3: input `sequence`
+/// with its points per step, per-dimension statistics) and `predict` on a
+/// `.ts` file scores the run's test accuracy exactly; a series gets the same
+/// probabilities alone in a file as among 300 others of other lengths.
+#[test]
+fn predict_on_ts_files_scores_the_report_and_a_series_alone_as_in_a_crowd() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_toy(tmp.path());
+    let config = config(tmp.path());
+    let out = train(&config, &tmp.path().join("run"), &["--set", "data.points_per_step=2"]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("series read 2 points per step"), "the choice is logged: {stderr}");
+    let spec = read_json(&tmp.path().join("run/model/model.json"));
+    assert_eq!(spec["format_version"], 3);
+    assert_eq!(spec["input"], serde_json::json!({"kind": "sequence", "features": 2, "points_per_step": 2}));
+    assert_eq!(spec["standardization"]["mean"].as_array().map(Vec::len), Some(2), "{spec}");
+    assert_eq!(spec["features"], 4, "2 points of 2 dimensions per step: {spec}");
+    // The model folder alone, elsewhere.
+    let model = tmp.path().join("copied-model");
+    std::fs::create_dir(&model).unwrap();
+    for file in ["model.json", "model.safetensors"] {
+        std::fs::copy(tmp.path().join("run/model").join(file), model.join(file)).unwrap();
+    }
+    let report = read_json(&tmp.path().join("run/report.json"));
+    let (probs, stderr) = predicted(&model, &tmp.path().join("Toy/Toy_TEST.ts"));
+    assert_eq!(probs.len(), 20);
+    let accuracy = report["accuracy"].as_f64().unwrap();
+    let correct = (accuracy * 20.0).round() as usize;
+    assert!(
+        stderr.contains(&format!("accuracy {accuracy:.4} ({correct} of 20 labelled series)")),
+        "{report}\n{stderr}"
+    );
+
+    // Series 5 of the test file (8 points), alone and among 300 of 3 to 9 points, unlabelled.
+    let test = std::fs::read_to_string(tmp.path().join("Toy/Toy_TEST.ts")).unwrap();
+    let lines: Vec<&str> = test.lines().skip_while(|l| *l != "@data").skip(1).collect();
+    let unlabelled = |l: &str| l.rsplit_once(':').unwrap().0.to_owned();
+    let header = HEADER.replace("@classLabel true up down", "@classLabel false");
+    std::fs::write(tmp.path().join("alone.ts"), format!("{header}{}\n", unlabelled(lines[5]))).unwrap();
+    let crowd: Vec<String> = (0..301).map(|i| unlabelled(lines[if i == 150 { 5 } else { i % 20 }])).collect();
+    std::fs::write(tmp.path().join("crowd.ts"), format!("{header}{}\n", crowd.join("\n"))).unwrap();
+    let (alone, _) = predicted(&model, &tmp.path().join("alone.ts"));
+    let (among, _) = predicted(&model, &tmp.path().join("crowd.ts"));
+    assert_eq!(among.len(), 301);
+    for (a, b) in alone[0].iter().zip(&among[150]) {
+        assert!((a - b).abs() < 1e-5, "alone {:?} vs among others {:?}", alone[0], among[150]);
+    }
+    assert!((alone[0][0] - probs[5][0]).abs() < 1e-5);
+
+    // A file of other dimensions is refused naming it.
+    std::fs::write(tmp.path().join("one-dim.ts"), "@univariate true\n@classLabel false\n@data\n1,2,3\n").unwrap();
+    let out = run(&[
+        "predict",
+        "--model",
+        &model.display().to_string(),
+        &tmp.path().join("one-dim.ts").display().to_string(),
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("one-dim.ts: series of 1 dimensions, but the model reads series of 2"), "{stderr}");
+}

@@ -5,17 +5,10 @@
 /// or a libtorch operation.
 #[derive(Debug, thiserror::Error)]
 pub enum DataCoreError {
-    /// A `data` value cannot be used: `key` is the dotted config key
-    /// (`data.validation`), `value` the offending value, `hint` how to fix it.
-    #[error("invalid {key} = {value}: {hint}")]
-    InvalidConfig {
-        /// The dotted config key, as the user writes it (`data.validation`).
-        key: String,
-        /// The offending value, as text.
-        value: String,
-        /// What would fix it.
-        hint: String,
-    },
+    /// A config value cannot be used (the shared [`config_error::InvalidConfig`]:
+    /// the dotted key, the value, what would fix it).
+    #[error(transparent)]
+    InvalidConfig(#[from] config_error::InvalidConfig),
     /// Every training value is the same, so there is no standard deviation
     /// to divide by (global standardisation of pictures).
     #[error(
@@ -36,19 +29,19 @@ pub enum DataCoreError {
     },
     /// libtorch refused an operation (the message's first line: libtorch
     /// appends C++ stack frames, which say nothing to a user).
-    #[error("libtorch error: {}", .0.to_string().lines().next().unwrap_or_default())]
+    #[error("libtorch error: {}", config_error::first_line(.0))]
     Torch(#[from] tch::TchError),
 }
 
 impl DataCoreError {
     /// An [`InvalidConfig`](Self::InvalidConfig) error for the dotted config key `key`.
     pub fn invalid_config(key: impl Into<String>, value: impl ToString, hint: impl Into<String>) -> Self {
-        DataCoreError::InvalidConfig { key: key.into(), value: value.to_string(), hint: hint.into() }
+        DataCoreError::InvalidConfig(config_error::InvalidConfig::new(key, value, hint))
     }
 
     /// Whether a config value is at fault (exit status 2 in the bin) rather
     /// than the data or libtorch (1).
     pub fn is_config(&self) -> bool {
-        matches!(self, DataCoreError::InvalidConfig { .. } | DataCoreError::Constant { .. })
+        matches!(self, DataCoreError::InvalidConfig(_) | DataCoreError::Constant { .. })
     }
 }

@@ -79,17 +79,10 @@ impl EvalConfig {
 /// Everything that can go wrong while evaluating or drawing.
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
-    /// A config value cannot be used: `key` is the dotted config key
-    /// (`eval.batch_size`), `value` the offending value, `hint` how to fix it.
-    #[error("invalid {key} = {value}: {hint}")]
-    InvalidConfig {
-        /// The dotted config key, as the user writes it (`eval.batch_size`).
-        key: String,
-        /// The offending value, as text.
-        value: String,
-        /// What would fix it.
-        hint: String,
-    },
+    /// A config value cannot be used (the shared [`config_error::InvalidConfig`]:
+    /// the dotted key, the value, what would fix it).
+    #[error(transparent)]
+    InvalidConfig(#[from] config_error::InvalidConfig),
     /// The image and label tensors do not fit each other.
     #[error("evaluation data: {0}")]
     BadData(String),
@@ -98,7 +91,7 @@ pub enum EvalError {
     Model(#[from] lstm_model::ModelError),
     /// libtorch refused an operation (the message's first line: libtorch
     /// appends C++ stack frames, which say nothing to a user).
-    #[error("libtorch error: {}", .0.to_string().lines().next().unwrap_or_default())]
+    #[error("libtorch error: {}", config_error::first_line(.0))]
     Torch(#[from] tch::TchError),
     /// A picture could not be drawn or written.
     #[error("{}: cannot draw: {message}", path.display())]
@@ -113,14 +106,14 @@ pub enum EvalError {
 impl EvalError {
     /// An [`InvalidConfig`](Self::InvalidConfig) error for the dotted config key `key`.
     pub fn invalid_config(key: impl Into<String>, value: impl ToString, hint: impl Into<String>) -> Self {
-        EvalError::InvalidConfig { key: key.into(), value: value.to_string(), hint: hint.into() }
+        EvalError::InvalidConfig(config_error::InvalidConfig::new(key, value, hint))
     }
 
     /// Whether a config value is at fault (exit status 2 in the bin) rather than
     /// the data, the model, a file or libtorch (1).
     pub fn is_config(&self) -> bool {
         match self {
-            EvalError::InvalidConfig { .. } => true,
+            EvalError::InvalidConfig(_) => true,
             EvalError::Model(e) => e.is_config(),
             _ => false,
         }
@@ -436,9 +429,7 @@ mod tests {
             &EvalConfig { batch_size: 0, ..Default::default() },
         )
         .unwrap_err();
-        assert!(
-            matches!(&zero, EvalError::InvalidConfig { key, value, .. } if key == "eval.batch_size" && value == "0")
-        );
+        assert!(matches!(&zero, EvalError::InvalidConfig(c) if c.key == "eval.batch_size" && c.value == "0"));
         assert!(zero.is_config(), "{zero}");
         assert_eq!(zero.to_string(), "invalid eval.batch_size = 0: use a positive batch size such as 1000");
         let short = Tensor::zeros([2], (Kind::Int64, Device::Cpu));

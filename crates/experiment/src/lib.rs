@@ -25,5 +25,5 @@ mod train;
 
 pub use error::{io_error, ExperimentError};
 pub use progress::{EvalValidator, TerminalBar};
-pub use train::{default_run_dir, train_experiment, NoHooks, Outcome, RunHooks, RunIo, SavedRun};
+pub use train::{default_run_dir, model_spec, train_experiment, NoHooks, Outcome, RunHooks, RunIo, SavedRun};
 pub use trainer::{resume_may_change, RESUME_KEYS};

@@ -57,15 +57,15 @@ mod tests {
         let gib8 = Some(8u64 << 30);
         check_training_fits(&spec(128), 128, gib8).unwrap();
         let err = check_training_fits(&spec(20_000), 128, gib8).unwrap_err();
-        assert!(matches!(&err, ModelError::InvalidConfig { key, .. } if key == "model.hidden"), "{err}");
+        assert!(matches!(&err, ModelError::InvalidConfig(c) if c.key == "model.hidden"), "{err}");
         let msg = err.to_string();
         assert!(msg.contains("20000") && msg.contains("8.0 GiB"), "{msg}");
         let err = check_training_fits(&spec(128), 10_000_000, gib8).unwrap_err();
-        assert!(matches!(&err, ModelError::InvalidConfig { key, .. } if key == "train.batch_size"), "{err}");
+        assert!(matches!(&err, ModelError::InvalidConfig(c) if c.key == "train.batch_size"), "{err}");
         // Batch 8000 x hidden 3000 needs about 43 GB (libtorch asked for 41 GB in one allocation and
         // failed): refused on a 32 GiB machine, naming the batch size.
         let err = check_training_fits(&spec(3000), 8000, Some(32u64 << 30)).unwrap_err();
-        assert!(matches!(&err, ModelError::InvalidConfig { key, .. } if key == "train.batch_size"), "{err}");
+        assert!(matches!(&err, ModelError::InvalidConfig(c) if c.key == "train.batch_size"), "{err}");
         // Unknown memory: no refusal.
         check_training_fits(&spec(20_000), 128, None).unwrap();
     }

@@ -16,7 +16,7 @@ use crate::config::Experiment;
 use crate::run_folder::{self, write_json, write_report, RunFolder};
 use crate::runtime::{choose_device, set_threads};
 use crate::{io_error, ExperimentError};
-use data_core::Dataset;
+use data_core::{Dataset, InputSpec};
 
 /// `runs/<name>` when free (missing or empty), else the first free of `runs/<name>-2`, `-3`, ...
 pub fn default_run_dir(name: &str) -> PathBuf {
@@ -140,6 +140,22 @@ fn check_resume_length(run: &RunFolder, experiment: &Experiment, examples: i64) 
     Ok(())
 }
 
+/// The description of a model with `config` for `data`: pictures of the
+/// training split's size, or series of any length (nominal steps: the
+/// training split's longest series, grouped `points_per_step` points per
+/// step), with the data's input description and standardisation.
+pub fn model_spec(config: &lstm_model::ModelConfig, data: &Dataset) -> ModelSpec {
+    let size = data.train.features.size();
+    let names = data.class_names.clone();
+    match &data.input {
+        InputSpec::Picture(_) => ModelSpec::new(config.clone(), size[1], size[2], names)
+            .with_input(data.input.clone(), data.standardization.clone()),
+        InputSpec::Sequence(_) => {
+            ModelSpec::for_input(config.clone(), &data.input, size[1], names, data.standardization.clone())
+        }
+    }
+}
+
 /// Loads the data and builds a fresh model fitting it.
 fn data_and_model(experiment: &Experiment, device: Device) -> Result<(Dataset, LstmClassifier), ExperimentError> {
     let data = crate::data::load(&experiment.data)?;
@@ -160,8 +176,7 @@ fn data_and_model(experiment: &Experiment, device: Device) -> Result<(Dataset, L
     let size = data.train.features.size();
     // model.json records how raw input becomes the model's input, so that the
     // model folder alone predicts as the run evaluated.
-    let spec = ModelSpec::new(experiment.model.clone(), size[1], size[2], data.class_names.clone())
-        .with_input(data.input.clone(), data.standardization.clone());
+    let spec = model_spec(&experiment.model, &data);
     spec.validate()?;
     experiment.train.validate_for(size[0])?;
     crate::memory::check_training_fits(&spec, experiment.train.batch_size, crate::memory::available_bytes())?;

@@ -46,17 +46,10 @@ use picture::PictureError;
 /// folder or config key at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum ImageFolderError {
-    /// A `data` value cannot be used: `key` is the dotted config key
-    /// (`data.size`), `value` the offending value, `hint` how to fix it.
-    #[error("invalid {key} = {value}: {hint}")]
-    InvalidConfig {
-        /// The dotted config key, as the user writes it (`data.size`).
-        key: String,
-        /// The offending value, as text.
-        value: String,
-        /// What would fix it.
-        hint: String,
-    },
+    /// A config value cannot be used (the shared [`config_error::InvalidConfig`]:
+    /// the dotted key, the value, what would fix it).
+    #[error(transparent)]
+    InvalidConfig(#[from] config_error::InvalidConfig),
     /// `data.dir` does not exist.
     #[error("{}: no such folder (data.dir): give a folder holding train/<class>/ and test/<class>/", .0.display())]
     MissingDir(PathBuf),
@@ -153,7 +146,7 @@ impl ImageFolderError {
     pub fn is_config(&self) -> bool {
         use ImageFolderError::*;
         match self {
-            InvalidConfig { .. }
+            InvalidConfig(_)
             | MissingDir(_)
             | MissingSplit(_)
             | NoClasses(_)
@@ -167,7 +160,7 @@ impl ImageFolderError {
 
     /// An [`InvalidConfig`](Self::InvalidConfig) error for the dotted config key `key`.
     pub fn invalid_config(key: impl Into<String>, value: impl ToString, hint: impl Into<String>) -> Self {
-        ImageFolderError::InvalidConfig { key: key.into(), value: value.to_string(), hint: hint.into() }
+        ImageFolderError::InvalidConfig(config_error::InvalidConfig::new(key, value, hint))
     }
 }
 

@@ -181,8 +181,29 @@ impl Predictor {
         Ok(Classified { prediction, inverted: prepared.inverted })
     }
 
-    /// Classifies raw sequences `[N, T, F]` (`f32`, before standardisation),
-    /// each read up to its length when `lengths` `[N]` is given.
+    /// Classifies raw sequences `[N, T, F]` (`f32`, before standardisation;
+    /// `F` the dimensions of the model's series, any `T`), each read up to
+    /// its length when `lengths` `[N]` (`i64`) is given, else all `T` points.
+    ///
+    /// For a model of series (input `sequence`) this is the whole
+    /// preparation: the per-dimension standardisation of `model.json` is
+    /// applied here, and the model groups `points_per_step` points per step
+    /// itself (lengths become `ceil(length / k)`), so a sequence's
+    /// probabilities do not depend on the batch it is in nor on the padding
+    /// after it (within 1e-5). A picture model takes `[N, height, width]`
+    /// here (lengths need its `"rows"` layout).
+    ///
+    /// ```no_run
+    /// use inference::Predictor;
+    /// use lstm_model::{tch::{Device, Kind, Tensor}, Precision};
+    /// let predictor = Predictor::open("runs/japanese-vowels".as_ref(), Device::Cpu, Precision::Fp32)?;
+    /// let x = Tensor::zeros([2, 29, 12], (Kind::Float, Device::Cpu)); // 2 series, 12 dimensions
+    /// let lengths = Tensor::from_slice(&[29i64, 7]);
+    /// for p in predictor.sequences(&x, Some(&lengths))? {
+    ///     println!("{} ({:.3})", p.name, p.probability);
+    /// }
+    /// # Ok::<(), inference::InferenceError>(())
+    /// ```
     pub fn sequences(&self, features: &Tensor, lengths: Option<&Tensor>) -> Result<Vec<Prediction>, InferenceError> {
         let x = match &self.standardization {
             Some(st) => st.apply(&features.f_to_kind(Kind::Float)?)?,

@@ -3,17 +3,10 @@ use std::path::PathBuf;
 /// Everything that can go wrong while building, running, saving or loading a model.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    /// A config value cannot build a model: `key` is the dotted config key
-    /// (`model.hidden`), `value` the offending value, `hint` how to fix it.
-    #[error("invalid {key} = {value}: {hint}")]
-    InvalidConfig {
-        /// The dotted config key, as the user writes it (`model.hidden`).
-        key: String,
-        /// The offending value, as text.
-        value: String,
-        /// What would fix it.
-        hint: String,
-    },
+    /// A config value cannot be used (the shared [`config_error::InvalidConfig`]:
+    /// the dotted key, the value, what would fix it).
+    #[error(transparent)]
+    InvalidConfig(#[from] config_error::InvalidConfig),
 
     /// The input batch does not have the shape the model was built for.
     #[error("input of shape {got:?} does not fit this model: expected [batch, {height}, {width}] images")]
@@ -153,13 +146,13 @@ pub enum ModelError {
 impl ModelError {
     /// An [`InvalidConfig`](Self::InvalidConfig) error for the dotted config key `key`.
     pub fn invalid_config(key: impl Into<String>, value: impl ToString, hint: impl Into<String>) -> Self {
-        ModelError::InvalidConfig { key: key.into(), value: value.to_string(), hint: hint.into() }
+        ModelError::InvalidConfig(config_error::InvalidConfig::new(key, value, hint))
     }
 
     /// Whether a config value is at fault (exit status 2 in the bin) rather than
     /// a file, the data or libtorch (1).
     pub fn is_config(&self) -> bool {
-        matches!(self, ModelError::InvalidConfig { .. })
+        matches!(self, ModelError::InvalidConfig(_))
     }
 }
 

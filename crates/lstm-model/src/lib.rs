@@ -75,6 +75,7 @@ mod error;
 pub mod fuzz;
 mod header;
 mod masked;
+mod points;
 mod precision;
 mod spec;
 mod steps;
@@ -90,10 +91,11 @@ use serde::Serialize;
 use tch::{nn, Device, Kind, Tensor};
 
 pub use error::{ModelError, Result};
+pub use points::group_points;
 pub use precision::{fast_bf16, AutoChoice, Precision, Workload};
 pub use spec::{
     is_printable_name, Cell, Init, ModelConfig, ModelSpec, Readout, Sequence, FORMAT_VERSION, MAX_CLASSES,
-    MAX_CLASS_NAME_BYTES, MAX_IMAGE_PIXELS, MAX_PARAMETERS,
+    MAX_CLASS_NAME_BYTES, MAX_IMAGE_PIXELS, MAX_PARAMETERS, MAX_POINTS_PER_STEP,
 };
 pub use steps::decided_at;
 pub use stream::StepState;
@@ -247,8 +249,13 @@ impl LstmClassifier {
     }
 
     /// The sequences `[N, steps, features]` the recurrent layers read for
-    /// images `[N, image_height, image_width]`.
+    /// images `[N, image_height, image_width]`; for a series model (input
+    /// `sequence` in `model.json`), for raw sequences `[N, T, F]` of any `T`,
+    /// grouped `points_per_step` points per step ([`group_points`]).
     pub fn sequences(&self, images: &Tensor) -> Result<Tensor> {
+        if let Some((x, _)) = self.series_input(images, None)? {
+            return Ok(x);
+        }
         let s = &self.spec;
         let size = images.size();
         if size.len() != 3 || size[1] != s.image_height || size[2] != s.image_width {
@@ -416,7 +423,7 @@ impl LstmClassifier {
 /// The first line of a message: libtorch appends C++ stack frames to its
 /// errors, which say nothing to a user.
 pub(crate) fn first_line(message: &str) -> String {
-    message.lines().next().unwrap_or("").trim_end().to_owned()
+    config_error::first_line(&message).trim_end().to_owned()
 }
 
 /// How one parameter tensor is initialised.

@@ -56,7 +56,9 @@ impl LstmClassifier {
     /// recurrent layers in `compute` precision. Without lengths this is
     /// exactly [`forward_t_with`](Self::forward_t_with); with lengths the
     /// input must be sequences `[N, T, features]` read one row per step (the
-    /// `"rows"` layout), of any `T`.
+    /// `"rows"` layout), of any `T`. A series model (input `sequence`) takes
+    /// raw sequences `[N, T, F]` and groups them `points_per_step` points per
+    /// step first (lengths too: `ceil(length / k)`).
     pub fn forward_input_t(
         &self,
         input: &Tensor,
@@ -64,6 +66,9 @@ impl LstmClassifier {
         train: bool,
         compute: Kind,
     ) -> Result<Tensor> {
+        if let Some((x, lengths)) = self.series_input(input, lengths)? {
+            return self.forward_sequences_t(&x, lengths.as_ref(), train, compute);
+        }
         match lengths {
             None => self.forward_t_with(input, train, compute),
             Some(_) if self.spec.config.sequence != Sequence::Rows => Err(ModelError::BadLengths {

@@ -26,6 +26,9 @@ pub const MAX_PARAMETERS: u64 = 1 << 31;
 /// which bounds the sequence length and the pixel permutation.
 pub const MAX_IMAGE_PIXELS: u64 = 1 << 24;
 
+/// The most consecutive points a series model reads as one step (2^16).
+pub const MAX_POINTS_PER_STEP: i64 = 1 << 16;
+
 /// The most classes a model may have (2^20).
 pub const MAX_CLASSES: usize = 1 << 20;
 
@@ -243,6 +246,29 @@ impl ModelSpec {
         }
     }
 
+    /// The description of a model for a dataset's `input`: pictures of its
+    /// size, or series (`steps` = the training split's longest series, in
+    /// points) read `points_per_step` points per step — `image_height` is then
+    /// the nominal number of steps `ceil(steps / points_per_step)` (any length
+    /// is read) and `image_width` the features per step
+    /// `features × points_per_step`. `standardization` as in [`ModelSpec::with_input`].
+    pub fn for_input(
+        config: ModelConfig,
+        input: &InputSpec,
+        steps: i64,
+        class_names: Vec<String>,
+        standardization: Option<Standardization>,
+    ) -> Self {
+        let (height, width) = match input {
+            InputSpec::Picture(p) => (i64::from(p.height), i64::from(p.width)),
+            InputSpec::Sequence(s) => {
+                let k = i64::from(s.points_per_step.max(1));
+                ((steps.max(1) + k - 1) / k, i64::from(s.features).saturating_mul(k))
+            }
+        };
+        Self::new(config, height, width, class_names).with_input(input.clone(), standardization)
+    }
+
     /// The same description with the data's input and standardisation (a
     /// dataset's `input` and `standardization`), saved in `model.json`.
     pub fn with_input(self, input: InputSpec, standardization: Option<Standardization>) -> Self {
@@ -404,17 +430,41 @@ impl ModelSpec {
     /// Checks that the input description fits the image size and the
     /// standardisation the features.
     fn validate_input(&self) -> Result<()> {
-        if let Some(InputSpec::Picture(p)) = &self.input {
-            if (i64::from(p.height), i64::from(p.width)) != (self.image_height, self.image_width) {
+        // Per-feature statistics are for the raw input's features (a series'
+        // dimensions), before points are grouped into steps.
+        let mut raw_features = self.features;
+        match &self.input {
+            Some(InputSpec::Picture(p))
+                if (i64::from(p.height), i64::from(p.width)) != (self.image_height, self.image_width) =>
+            {
                 return Err(ModelError::invalid_config(
                     "input",
                     format!("{}x{}", p.height, p.width),
                     "a picture input must have the size image_height x image_width",
                 ));
             }
+            Some(InputSpec::Sequence(s)) => {
+                let k = i64::from(s.points_per_step);
+                if s.features == 0 || !(1..=MAX_POINTS_PER_STEP).contains(&k) {
+                    return Err(ModelError::invalid_config(
+                        "input",
+                        format!("{} features, {k} points per step", s.features),
+                        "a sequence input needs at least one feature and 1 to 65536 points per step",
+                    ));
+                }
+                if self.config.sequence != Sequence::Rows || i64::from(s.features) * k != self.image_width {
+                    return Err(ModelError::invalid_config(
+                        "input",
+                        format!("{} features x {k} points per step, model.sequence {:?}", s.features, self.config.sequence),
+                        "a sequence input is read with model.sequence \"rows\", image_width = features x points_per_step",
+                    ));
+                }
+                raw_features = i64::from(s.features);
+            }
+            Some(InputSpec::Picture(_)) | None => {}
         }
         if let Some(st) = &self.standardization {
-            st.check(self.features)
+            st.check(raw_features)
                 .map_err(|hint| ModelError::invalid_config("standardization", format!("{st:?}"), hint))?;
         }
         Ok(())
@@ -465,7 +515,7 @@ impl ModelSpec {
             });
         }
         spec.validate().map_err(|err| match err {
-            ModelError::InvalidConfig { key, value, hint } => ModelError::InvalidSpec {
+            ModelError::InvalidConfig(config_error::InvalidConfig { key, value, hint }) => ModelError::InvalidSpec {
                 path: path.to_owned(),
                 key: key.strip_prefix("model.").map_or_else(|| key.clone(), |k| format!("config.{k}")),
                 value,

@@ -74,7 +74,7 @@ fn class_names_too_long_or_with_control_characters_are_refused() {
     for bad in ["x".repeat(100_000), "x".repeat(MAX_CLASS_NAME_BYTES + 1), "a\nb".into(), "\u{1b}[31mred".into()] {
         let err = named(bad.clone()).validate().unwrap_err();
         let msg = err.to_string();
-        assert!(matches!(&err, ModelError::InvalidConfig { key, .. } if key == "class_names"), "{msg}");
+        assert!(matches!(&err, ModelError::InvalidConfig(c) if c.key == "class_names"), "{msg}");
         assert!(msg.len() < 600 && msg.contains("class 1"), "the message quotes the name shortly: {msg}");
     }
     named("x".repeat(MAX_CLASS_NAME_BYTES)).validate().unwrap();
@@ -94,7 +94,7 @@ fn invalid_configs_are_rejected() {
         (ModelConfig { forget_bias: f64::NAN, ..Default::default() }, "model.forget_bias"),
     ] {
         let err = LstmClassifier::new(spec(config), Device::Cpu).unwrap_err();
-        assert!(matches!(err, ModelError::InvalidConfig { .. }) && err.to_string().contains(key), "{err}");
+        assert!(matches!(err, ModelError::InvalidConfig(_)) && err.to_string().contains(key), "{err}");
         assert!(err.is_config(), "{err}");
     }
     // A spec whose sequence shape contradicts its layout.

@@ -213,13 +213,10 @@ mod tests {
         // Without the application's folders, a config naming no folder asks for `data.dir`.
         for unplaced in [&c, &DataConfig::default()] {
             let err = unplaced.resolve(&Locations::default()).unwrap_err();
-            assert!(
-                matches!(&err, DataError::InvalidConfig { key, .. } if key == "data.dir") && err.is_config(),
-                "{err}"
-            );
+            assert!(matches!(&err, DataError::InvalidConfig(c) if c.key == "data.dir") && err.is_config(), "{err}");
         }
         let both = DataConfig { dataset: Some(DatasetRef::from("a")), dir: Some("b".into()), ..Default::default() };
-        assert!(matches!(both.resolve(&places), Err(DataError::InvalidConfig { key, .. }) if key == "data.dir"));
+        assert!(matches!(both.resolve(&places), Err(DataError::InvalidConfig(c)) if c.key == "data.dir"));
         let fashion =
             DataConfig { dataset: Some(DatasetRef::FashionMnist), dir: Some("f".into()), ..Default::default() };
         assert_eq!(fashion.resolve(&places).unwrap(), (PathBuf::from("f"), Some(datasets::FASHION_MNIST)));

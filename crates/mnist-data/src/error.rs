@@ -140,17 +140,10 @@ pub enum DataError {
         test_shape: (usize, usize),
     },
 
-    /// A value of the `data` config section cannot be used: `key` is the dotted
-    /// config key (`data.validation`), `value` the offending value, `hint` how to fix it.
-    #[error("invalid {key} = {value}: {hint}")]
-    InvalidConfig {
-        /// The dotted config key, as the user writes it (`data.validation`).
-        key: String,
-        /// The offending value, as text.
-        value: String,
-        /// What would fix it.
-        hint: String,
-    },
+    /// A config value cannot be used (the shared [`config_error::InvalidConfig`]:
+    /// the dotted key, the value, what would fix it).
+    #[error(transparent)]
+    InvalidConfig(#[from] config_error::InvalidConfig),
 
     /// A file could not be downloaded from any mirror.
     #[error(
@@ -168,7 +161,7 @@ pub enum DataError {
 
     /// libtorch refused an operation (the message's first line: libtorch
     /// appends C++ stack frames, which say nothing to a user).
-    #[error("libtorch error: {}", .0.to_string().lines().next().unwrap_or_default())]
+    #[error("libtorch error: {}", config_error::first_line(.0))]
     Torch(#[from] tch::TchError),
 
     /// A split that does not fit together, from the data core.
@@ -179,7 +172,7 @@ pub enum DataError {
 impl DataError {
     /// An [`InvalidConfig`](Self::InvalidConfig) error for the dotted config key `key`.
     pub fn invalid_config(key: impl Into<String>, value: impl ToString, hint: impl Into<String>) -> Self {
-        DataError::InvalidConfig { key: key.into(), value: value.to_string(), hint: hint.into() }
+        DataError::InvalidConfig(config_error::InvalidConfig::new(key, value, hint))
     }
 
     /// Whether the config is at fault (exit status 2 in the bin): an invalid
@@ -188,7 +181,7 @@ impl DataError {
     pub fn is_config(&self) -> bool {
         matches!(
             self,
-            DataError::InvalidConfig { .. }
+            DataError::InvalidConfig(_)
                 | DataError::MissingDir(_)
                 | DataError::MissingFile { .. }
                 | DataError::NotRegularFile { .. }
@@ -208,9 +201,7 @@ impl data_core::SourceError for DataError {
 impl From<data_core::DataCoreError> for DataError {
     fn from(e: data_core::DataCoreError) -> Self {
         match e {
-            data_core::DataCoreError::InvalidConfig { key, value, hint } => {
-                DataError::InvalidConfig { key, value, hint }
-            }
+            data_core::DataCoreError::InvalidConfig(e) => DataError::InvalidConfig(e),
             data_core::DataCoreError::Torch(e) => DataError::Torch(e),
             other => DataError::Core(other),
         }

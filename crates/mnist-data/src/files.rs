@@ -7,7 +7,8 @@ use crate::error::{DataError, Result};
 use crate::idx::{self, IdxImages, IdxLabels};
 
 /// The four files of a dataset, in [`NamedDataset::files`](crate::NamedDataset::files)
-/// order: stem, kind, IDX suffix.
+/// order: stem, kind, IDX suffix (for the download).
+#[cfg(feature = "download")]
 pub(crate) const FILES: [(&str, &str, &str); 4] =
     [("train", "images", "idx3"), ("train", "labels", "idx1"), ("t10k", "images", "idx3"), ("t10k", "labels", "idx1")];
 

@@ -38,6 +38,7 @@
 pub mod classes;
 pub mod config;
 pub mod datasets;
+#[cfg(feature = "download")]
 pub mod download;
 mod error;
 pub mod files;
@@ -75,7 +76,7 @@ pub const NUM_CLASSES: usize = 10;
 pub fn load(config: &DataConfig, locations: &Locations) -> Result<Dataset> {
     let (dir, named) = config.resolve(locations)?;
     if config.download {
-        download::download_named(config, &dir, named)?;
+        download_named(config, &dir, named)?;
     }
     if !dir.is_dir() {
         return Err(DataError::MissingDir(dir));
@@ -122,4 +123,19 @@ pub fn load(config: &DataConfig, locations: &Locations) -> Result<Dataset> {
         "loaded dataset"
     );
     Ok(data)
+}
+
+/// Downloads the missing files of the named dataset (`data.download`).
+#[cfg(feature = "download")]
+fn download_named(config: &DataConfig, dir: &std::path::Path, named: Option<NamedDataset>) -> Result<()> {
+    download::download_named(config, dir, named)
+}
+
+/// `data.download` in a build without the `download` feature: refused,
+/// naming the key (this build reads IDX files only).
+#[cfg(not(feature = "download"))]
+fn download_named(_: &DataConfig, _: &std::path::Path, _: Option<NamedDataset>) -> Result<()> {
+    let hint = "this build reads IDX files only (mnist-data without its `download` feature): \
+                download the files with lstm-mnist, or build mnist-data with the feature";
+    Err(config_error::InvalidConfig::new("data.download", true, hint).into())
 }

@@ -19,16 +19,10 @@ pub enum ServeError {
     /// The model could not be loaded (see `inference::Predictor::open`).
     #[error(transparent)]
     Inference(#[from] inference::InferenceError),
-    /// A setting cannot work.
-    #[error("invalid {key} = {value}: {hint}")]
-    InvalidConfig {
-        /// The setting (`--max-batch-size`).
-        key: &'static str,
-        /// The offending value, as text.
-        value: String,
-        /// What would fix it.
-        hint: &'static str,
-    },
+    /// A config value cannot be used (the shared [`config_error::InvalidConfig`]:
+    /// the dotted key, the value, what would fix it).
+    #[error(transparent)]
+    InvalidConfig(#[from] config_error::InvalidConfig),
     /// The address could not be listened on.
     #[error("cannot listen on {addr}: {source}; pick another --addr (port 0 takes a free one)")]
     Bind {
@@ -50,7 +44,7 @@ impl ServeError {
     /// status 2 in the bin) rather than in a file, the model or the system (1).
     pub fn is_config(&self) -> bool {
         match self {
-            ServeError::NoModel(_) | ServeError::InvalidConfig { .. } | ServeError::Bind { .. } => true,
+            ServeError::NoModel(_) | ServeError::InvalidConfig(_) | ServeError::Bind { .. } => true,
             ServeError::Inference(e) => e.is_config(),
             ServeError::Io(_) | ServeError::Metrics(_) => false,
         }

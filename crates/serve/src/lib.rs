@@ -112,16 +112,13 @@ impl Default for ServeConfig {
 impl ServeConfig {
     /// Checks that every setting can work.
     pub fn validate(&self) -> Result<(), ServeError> {
-        let invalid = |key, value: usize, hint| Err(ServeError::InvalidConfig { key, value: value.to_string(), hint });
+        let invalid =
+            |key: &str, value: usize, hint: &str| Err(config_error::InvalidConfig::new(key, value, hint).into());
         if self.max_batch_size == 0 || self.max_batch_size > protocol::MAX_INPUTS_PER_REQUEST {
             return invalid("--max-batch-size", self.max_batch_size, "use 1 (no batching) to 1024");
         }
         if self.header_timeout.is_zero() {
-            return Err(ServeError::InvalidConfig {
-                key: "--header-timeout-s",
-                value: "0".into(),
-                hint: "use at least 1 second",
-            });
+            return invalid("--header-timeout-s", 0, "use at least 1 second");
         }
         if self.threads == 0 {
             return invalid("--threads", 0, "use at least 1");
@@ -136,11 +133,8 @@ impl ServeConfig {
             return invalid("body limit", self.max_body_bytes, "use at least 1024 bytes");
         }
         if self.name.is_empty() || self.name.contains(['/', '?', '#', '%']) {
-            return Err(ServeError::InvalidConfig {
-                key: "--name",
-                value: format!("{:?}", self.name),
-                hint: "a model name is a non-empty URL path segment: no '/', '?', '#' or '%'",
-            });
+            let hint = "a model name is a non-empty URL path segment: no '/', '?', '#' or '%'";
+            return Err(config_error::InvalidConfig::new("--name", format!("{:?}", self.name), hint).into());
         }
         Ok(())
     }

@@ -187,7 +187,7 @@ impl ServedModel {
             let predictions = self.predictor.sequences(&x, lengths.as_ref())?;
             Ok(predictions.into_iter().flat_map(|p| p.probabilities).collect())
         };
-        run().map_err(|e| ApiError::Inference(first_line(&e.to_string())))
+        run().map_err(|e| ApiError::Inference(config_error::first_line(&e)))
     }
 
     /// The state before the first row of a stream.
@@ -195,7 +195,7 @@ impl ServedModel {
         if let Some(why) = &self.info.not_streamable {
             return Err(ApiError::bad(why.clone()));
         }
-        self.predictor.model().initial_state(1).map_err(|e| ApiError::Inference(first_line(&e.to_string())))
+        self.predictor.model().initial_state(1).map_err(|e| ApiError::Inference(config_error::first_line(&e)))
     }
 
     /// Reads one more row (`columns` values) of a stream: the new state and
@@ -218,13 +218,8 @@ impl ServedModel {
             let probabilities = logits.f_softmax(-1, Kind::Float)?.f_flatten(0, -1)?;
             Ok((state, Vec::<f32>::try_from(probabilities)?))
         };
-        run().map_err(|e| ApiError::Inference(first_line(&e.to_string())))
+        run().map_err(|e| ApiError::Inference(config_error::first_line(&e)))
     }
-}
-
-/// The first line of a libtorch error: never its C++ stack frames.
-fn first_line(text: &str) -> String {
-    text.lines().next().unwrap_or_default().to_owned()
 }
 
 /// A PNG or JPEG (`bytes`) prepared as `predict` prepares pictures

@@ -27,32 +27,25 @@ use tch::Tensor;
 /// What can go wrong while generating.
 #[derive(Debug, thiserror::Error)]
 pub enum SynthError {
-    /// A config value that cannot be used: `key` is the dotted config key
-    /// (`data.classes`), `value` the offending value, `hint` how to fix it.
-    #[error("invalid {key} = {value}: {hint}")]
-    InvalidConfig {
-        /// The dotted config key.
-        key: String,
-        /// The value given, as text.
-        value: String,
-        /// What would fix it.
-        hint: String,
-    },
+    /// A config value cannot be used (the shared [`config_error::InvalidConfig`]:
+    /// the dotted key, the value, what would fix it).
+    #[error(transparent)]
+    InvalidConfig(#[from] config_error::InvalidConfig),
     /// libtorch refused an operation (the message's first line: libtorch
     /// appends C++ stack frames, which say nothing to a user).
-    #[error("libtorch error: {}", .0.to_string().lines().next().unwrap_or_default())]
+    #[error("libtorch error: {}", config_error::first_line(.0))]
     Torch(#[from] tch::TchError),
 }
 
 impl SynthError {
     /// An [`InvalidConfig`](Self::InvalidConfig) error for the dotted config key `key`.
     pub fn invalid_config(key: impl Into<String>, value: impl ToString, hint: impl Into<String>) -> Self {
-        SynthError::InvalidConfig { key: key.into(), value: value.to_string(), hint: hint.into() }
+        SynthError::InvalidConfig(config_error::InvalidConfig::new(key, value, hint))
     }
 
     /// Whether a config value is at fault (exit status 2 in the bin) rather than libtorch (1).
     pub fn is_config(&self) -> bool {
-        matches!(self, SynthError::InvalidConfig { .. })
+        matches!(self, SynthError::InvalidConfig(_))
     }
 }
 
@@ -275,7 +268,7 @@ mod tests {
             (SynthConfig { train: 2_000_000, steps: 400, features: 400, ..small() }, "train"),
         ] {
             let err = generate(&config).unwrap_err();
-            assert!(matches!(&err, SynthError::InvalidConfig { key: k, .. } if *k == format!("data.{key}")), "{err}");
+            assert!(matches!(&err, SynthError::InvalidConfig(c) if c.key == format!("data.{key}")), "{err}");
             assert!(err.to_string().contains(&format!("data.{key}")) && err.is_config(), "{err}");
         }
         let parsed: Result<SynthConfig, _> = serde_json::from_str(r#"{"clases": 3}"#);

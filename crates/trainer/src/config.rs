@@ -351,7 +351,7 @@ mod bounds_tests {
 
     fn key_of(config: &TrainConfig, examples: i64) -> String {
         match config.validate_for(examples) {
-            Err(TrainError::InvalidConfig { key, .. }) => key,
+            Err(TrainError::InvalidConfig(c)) => c.key,
             other => panic!("{other:?}"),
         }
     }

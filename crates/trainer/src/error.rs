@@ -5,17 +5,10 @@ use std::path::PathBuf;
 /// Everything that can go wrong while training.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
-    /// A config value cannot be used: `key` is the dotted config key
-    /// (`train.batch_size`), `value` the offending value, `hint` how to fix it.
-    #[error("invalid {key} = {value}: {hint}")]
-    InvalidConfig {
-        /// The dotted config key, as the user writes it (`train.batch_size`).
-        key: String,
-        /// The offending value, as text.
-        value: String,
-        /// What would fix it.
-        hint: String,
-    },
+    /// A config value cannot be used (the shared [`config_error::InvalidConfig`]:
+    /// the dotted key, the value, what would fix it).
+    #[error(transparent)]
+    InvalidConfig(#[from] config_error::InvalidConfig),
     /// The image and label tensors of a split do not fit each other.
     #[error("training data, {split} split: {detail}")]
     BadData {
@@ -108,7 +101,7 @@ pub enum TrainError {
     NoValidator,
     /// libtorch refused an operation (the message's first line: libtorch
     /// appends C++ stack frames, which say nothing to a user).
-    #[error("libtorch error: {}", .0.to_string().lines().next().unwrap_or_default())]
+    #[error("libtorch error: {}", config_error::first_line(.0))]
     Torch(#[from] tch::TchError),
     /// Writing progress lines failed.
     #[error("writing progress: {0}")]
@@ -124,7 +117,7 @@ impl TrainError {
 
     /// An [`InvalidConfig`](Self::InvalidConfig) error for the dotted config key `key`.
     pub fn invalid_config(key: impl Into<String>, value: impl ToString, hint: impl Into<String>) -> Self {
-        TrainError::InvalidConfig { key: key.into(), value: value.to_string(), hint: hint.into() }
+        TrainError::InvalidConfig(config_error::InvalidConfig::new(key, value, hint))
     }
 
     /// Whether the user's input is at fault (exit status 2 in the bin): a config
@@ -132,7 +125,7 @@ impl TrainError {
     /// (edited by hand); rather than the data, a file or libtorch (1).
     pub fn is_config(&self) -> bool {
         match self {
-            TrainError::InvalidConfig { .. } | TrainError::BadState { .. } => true,
+            TrainError::InvalidConfig(_) | TrainError::BadState { .. } => true,
             TrainError::Model(e) => e.is_config(),
             TrainError::Validation { config, .. } => *config,
             _ => false,

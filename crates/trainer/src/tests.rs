@@ -407,7 +407,7 @@ fn fp16_on_the_cpu_is_a_config_error() {
     let config =
         TrainConfig { batch_size: 16, training_iters: Some(16 * 3), precision: Precision::Fp16, ..Default::default() };
     let err = train(&model(4), &split(&data), None, &config, &mut Vec::new(), Options::default()).unwrap_err();
-    assert!(matches!(&err, TrainError::InvalidConfig { key, .. } if key == "train.precision"), "{err}");
+    assert!(matches!(&err, TrainError::InvalidConfig(c) if c.key == "train.precision"), "{err}");
     assert!(err.to_string().contains("CUDA"), "{err}");
 }
 

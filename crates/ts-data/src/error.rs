@@ -3,17 +3,10 @@ use std::path::PathBuf;
 /// Everything that can go wrong reading a `.ts` problem.
 #[derive(Debug, thiserror::Error)]
 pub enum TsError {
-    /// A config value is invalid: `key` is the dotted config key
-    /// (`data.problem`), `value` the offending value, `hint` how to fix it.
-    #[error("invalid {key} = {value}: {hint}")]
-    InvalidConfig {
-        /// The dotted config key, as the user writes it.
-        key: String,
-        /// The offending value, as text.
-        value: String,
-        /// What would fix it.
-        hint: String,
-    },
+    /// A config value cannot be used (the shared [`config_error::InvalidConfig`]:
+    /// the dotted key, the value, what would fix it).
+    #[error(transparent)]
+    InvalidConfig(#[from] config_error::InvalidConfig),
 
     /// Reading a file failed.
     #[error("{}: {source}", path.display())]
@@ -68,21 +61,21 @@ pub enum TsError {
     Core(#[from] data_core::DataCoreError),
 
     /// libtorch refused an operation.
-    #[error("libtorch error: {}", .0.to_string().lines().next().unwrap_or(""))]
+    #[error("libtorch error: {}", config_error::first_line(.0))]
     Torch(#[from] tch::TchError),
 }
 
 impl TsError {
     /// An [`InvalidConfig`](Self::InvalidConfig) error for the dotted config key `key`.
     pub fn invalid_config(key: impl Into<String>, value: impl ToString, hint: impl Into<String>) -> Self {
-        TsError::InvalidConfig { key: key.into(), value: value.to_string(), hint: hint.into() }
+        TsError::InvalidConfig(config_error::InvalidConfig::new(key, value, hint))
     }
 
     /// Whether a config value is at fault (exit status 2) rather than a file
     /// or libtorch (1).
     pub fn is_config(&self) -> bool {
         match self {
-            TsError::InvalidConfig { .. } => true,
+            TsError::InvalidConfig(_) => true,
             TsError::Core(e) => e.is_config(),
             _ => false,
         }

@@ -12,7 +12,7 @@
 //!
 //! ```json
 //! "data": {"source": "ts", "dir": "~/.cache/lstm-mnist/data", "problem": "JapaneseVowels",
-//!          "validation": 0.1, "normalize": "standardize", "seed": 0}
+//!          "validation": 0.1, "normalize": "standardize", "seed": 0, "points_per_step": 1}
 //! ```
 //!
 //! ```no_run
@@ -24,8 +24,10 @@
 //! # Ok::<(), ts_data::TsError>(())
 //! ```
 
+mod batches;
 mod error;
 pub mod parse;
+mod points;
 
 use std::path::{Path, PathBuf};
 
@@ -36,8 +38,10 @@ use data_core::{
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
+pub use batches::{SeriesBatch, SeriesBatches, BATCH_SERIES, BATCH_VALUES};
 pub use error::{Result, TsError};
 pub use parse::{Labels, Missing, TsFile};
+pub use points::{PointsPerStep, MAX_POINTS_PER_STEP};
 
 /// The `data` section of an experiment reading a `.ts` problem
 /// (`"source": "ts"`).
@@ -69,6 +73,17 @@ pub struct TsConfig {
     /// Seed of the validation hold-out. Default 0.
     #[serde(default)]
     pub seed: u64,
+    /// Consecutive points (all dimensions) the model reads as one time step:
+    /// a whole number, or `"auto"` (about the square root of the training
+    /// series' median length, preferring whole steps; see [`PointsPerStep`]).
+    /// Saved in the model.
+    /// Default `1`.
+    #[serde(default, skip_serializing_if = "is_one_point")]
+    pub points_per_step: PointsPerStep,
+}
+
+fn is_one_point(p: &PointsPerStep) -> bool {
+    *p == PointsPerStep::Fixed(1)
 }
 
 fn standardize() -> Normalize {
@@ -85,6 +100,7 @@ impl TsConfig {
             normalize: Normalize::Standardize,
             missing: Missing::Refuse,
             seed: 0,
+            points_per_step: PointsPerStep::Fixed(1),
         }
     }
 
@@ -164,6 +180,8 @@ impl DataSource for TsConfig {
             return Err(mismatch("a file holds no case".into()));
         }
         let features = u32::try_from(train.header.dimensions).unwrap_or(u32::MAX);
+        let lengths: Vec<usize> = train.cases.iter().map(|c| c.length).collect();
+        let points_per_step = self.points_per_step.resolve(&lengths);
         let full = split_of(&train)?;
         let (train_split, validation) = self.hold_out(full, &train)?;
         let mut data = Dataset {
@@ -171,7 +189,7 @@ impl DataSource for TsConfig {
             validation,
             test: split_of(&test)?,
             class_names: train.header.class_names.clone(),
-            input: InputSpec::Sequence(SequenceInput { features, points_per_step: 1 }),
+            input: InputSpec::Sequence(SequenceInput { features, points_per_step }),
             standardization: None,
         };
         data.normalize(self.normalize, Scope::PerFeature)?;
@@ -184,6 +202,13 @@ impl DataSource for TsConfig {
             shortest = lo,
             longest = hi,
             "read .ts problem"
+        );
+        tracing::info!(
+            points_per_step,
+            steps = hi.div_ceil(points_per_step as usize),
+            features_per_step = points_per_step * features,
+            rule = %self.points_per_step,
+            "series read {points_per_step} points per step"
         );
         Ok(data)
     }

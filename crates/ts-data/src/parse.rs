@@ -50,9 +50,10 @@ pub enum Missing {
 }
 
 /// Whether each case must end with a class label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Labels {
     /// Every case has a label (training and test files).
+    #[default]
     Required,
     /// A case may end with a label or not (files to classify).
     Optional,
@@ -109,34 +110,92 @@ pub fn read(path: &Path, labels: Labels, missing: Missing) -> Result<TsFile> {
 /// the file at [`MAX_VALUES`] values, so a huge or endless input is an error,
 /// not an exhausted memory.
 pub fn parse(reader: impl BufRead, path: &Path, labels: Labels, missing: Missing) -> Result<TsFile> {
-    let mut lines = Lines { reader, path, line: 0, buf: Vec::new() };
-    let mut header = HeaderBuilder::default();
-    let mut in_data = false;
-    let mut cases = Vec::new();
+    let mut cases = Reader::new(reader, path, labels, missing)?;
+    let mut all = Vec::new();
     let mut total = 0usize;
-    while let Some((line, text)) = lines.next_line()? {
-        let text = text.trim();
-        if text.is_empty() || text.starts_with('#') {
-            continue;
-        }
-        if !in_data {
-            in_data = header.take(text, path, line)?;
-            continue;
-        }
-        let case = parse_case(text, &header.done, labels, missing, path, line)?;
+    while let Some(case) = cases.next_case()? {
         total = total.saturating_add(case.values.len());
         if total > MAX_VALUES {
-            return Err(malformed(path, line, format!("more than {MAX_VALUES} values in the file (the limit)")));
+            return Err(malformed(path, case.line, format!("more than {MAX_VALUES} values in the file (the limit)")));
         }
-        if header.done.dimensions == 0 {
-            header.done.dimensions = case.values.len() / case.length.max(1);
+        all.push(case);
+    }
+    Ok(TsFile { path: path.to_owned(), header: cases.header().clone(), cases: all })
+}
+
+/// A `.ts` file read one case at a time, in memory bounded by the longest
+/// line ([`MAX_LINE_BYTES`]) whatever the file's size: for classifying large
+/// files. The header is read when the reader is made.
+///
+/// ```
+/// use ts_data::parse::{Labels, Missing, Reader};
+/// let text = "@univariate true\n@classLabel true a b\n@data\n1,2,3:a\n4,5\n";
+/// let mut reader = Reader::new(text.as_bytes(), "x.ts".as_ref(), Labels::Optional, Missing::Refuse)?;
+/// assert_eq!(reader.header().class_names, ["a", "b"]);
+/// assert_eq!(reader.next_case()?.map(|c| (c.length, c.label)), Some((3, Some(0))));
+/// assert_eq!(reader.next_case()?.map(|c| (c.length, c.label)), Some((2, None)));
+/// assert!(reader.next_case()?.is_none());
+/// # Ok::<(), ts_data::TsError>(())
+/// ```
+pub struct Reader<R> {
+    lines: Lines<R>,
+    path: PathBuf,
+    header: Header,
+    labels: Labels,
+    missing: Missing,
+}
+
+impl<R: BufRead> std::fmt::Debug for Reader<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader").field("path", &self.path).field("line", &self.lines.line).finish()
+    }
+}
+
+impl<R: BufRead> Reader<R> {
+    /// Reads the header of `reader` up to `@data`; `path` names it in errors.
+    /// With [`Labels::Optional`] a file without `@classLabel true` is read
+    /// too (its cases then have no label).
+    pub fn new(reader: R, path: &Path, labels: Labels, missing: Missing) -> Result<Self> {
+        let mut lines = Lines { reader, path: path.to_owned(), line: 0, buf: Vec::new() };
+        let mut header = HeaderBuilder { labels, ..HeaderBuilder::default() };
+        loop {
+            let Some((line, text)) = lines.next_line()? else {
+                return Err(malformed(path, lines.line, "no `@data` line: not a .ts file, or a truncated one".into()));
+            };
+            let text = text.trim();
+            if !text.is_empty() && !text.starts_with('#') && header.take(text, path, line)? {
+                break;
+            }
         }
-        cases.push(case);
+        Ok(Reader { lines, path: path.to_owned(), header: header.done, labels, missing })
     }
-    if !in_data {
-        return Err(malformed(path, lines.line, "no `@data` line: not a .ts file, or a truncated one".into()));
+
+    /// The file's path, as given.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
-    Ok(TsFile { path: path.to_owned(), header: header.done, cases })
+
+    /// The header (`dimensions` known once the first case is read, when the
+    /// header does not say).
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The next case, `None` at the end of the file.
+    pub fn next_case(&mut self) -> Result<Option<Case>> {
+        while let Some((line, text)) = self.lines.next_line()? {
+            let text = text.trim();
+            if text.is_empty() || text.starts_with('#') {
+                continue;
+            }
+            let case = parse_case(text, &self.header, self.labels, self.missing, &self.path, line)?;
+            if self.header.dimensions == 0 {
+                self.header.dimensions = case.values.len() / case.length.max(1);
+            }
+            return Ok(Some(case));
+        }
+        Ok(None)
+    }
 }
 
 fn malformed(path: &Path, line: usize, detail: String) -> TsError {
@@ -144,14 +203,14 @@ fn malformed(path: &Path, line: usize, detail: String) -> TsError {
 }
 
 /// Lines of at most [`MAX_LINE_BYTES`], as text.
-struct Lines<'a, R> {
+struct Lines<R> {
     reader: R,
-    path: &'a Path,
+    path: PathBuf,
     line: usize,
     buf: Vec<u8>,
 }
 
-impl<R: BufRead> Lines<'_, R> {
+impl<R: BufRead> Lines<R> {
     /// The next line and its number (1-based), `None` at the end.
     fn next_line(&mut self) -> Result<Option<(usize, &str)>> {
         self.buf.clear();
@@ -163,11 +222,11 @@ impl<R: BufRead> Lines<'_, R> {
             return Ok(None);
         }
         if n as u64 > MAX_LINE_BYTES {
-            return Err(malformed(self.path, self.line, format!("line longer than {MAX_LINE_BYTES} bytes")));
+            return Err(malformed(&self.path, self.line, format!("line longer than {MAX_LINE_BYTES} bytes")));
         }
         std::str::from_utf8(&self.buf)
             .map(|text| Some((self.line, text)))
-            .map_err(|_| malformed(self.path, self.line, "not UTF-8 text: not a .ts file".into()))
+            .map_err(|_| malformed(&self.path, self.line, "not UTF-8 text: not a .ts file".into()))
     }
 }
 
@@ -177,6 +236,7 @@ struct HeaderBuilder {
     done: Header,
     univariate: Option<bool>,
     labelled: bool,
+    labels: Labels,
 }
 
 impl HeaderBuilder {
@@ -248,7 +308,7 @@ impl HeaderBuilder {
     }
 
     fn finish(&mut self, path: &Path, line: usize) -> Result<()> {
-        if !self.labelled {
+        if !self.labelled && self.labels == Labels::Required {
             return Err(malformed(
                 path,
                 line,
