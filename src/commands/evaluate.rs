@@ -71,15 +71,14 @@ pub fn run(args: &EvalArgs) -> Result<(), Failure> {
         let extra =
             json!({ "model": dir, "data": experiment.data, "device": format!("{device:?}"), "threads": threads });
         write_report(&out, &evaluation, extra)?;
-        write_test_pictures(&out, &evaluation, &data.test.features, &data.test.labels)?;
+        write_test_pictures(&out, &evaluation, &classifier, &data.test)?;
         let title = format!("evaluation of {}", dir.display());
         let subtitle = format!("model {} on the test split of {}", dir.display(), data_name(&experiment));
         let config = serde_json::to_value(&experiment).ok();
-        let test = (&data.test.features, &data.test.labels);
         let precision = eval_config.precision.unwrap_or_default();
         let compute = classifier.resolve_precision(precision, eval_config.batch_size, Workload::Inference)?;
         let model = (&classifier, compute.kind());
-        write_page(&out, (&title, &subtitle), config, model, &evaluation, test)?;
+        write_page(&out, (&title, &subtitle), config, model, &evaluation, &data.test)?;
     }
     Ok(())
 }
