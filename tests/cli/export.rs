@@ -26,7 +26,18 @@ fn python() -> PathBuf {
 fn train(dir: &Path, name: &str, extra: &[&str]) -> PathBuf {
     let out = dir.join(name);
     let data = format!("data.dir={}", root().join("data/mnist-sample").display());
-    let mut args = vec!["train", "--config", "configs/seed.json", "--set", &data, "--set", "train.training_iters=2560"];
+    // One libtorch thread: the tests run two at a time on two cores.
+    let mut args = vec![
+        "train",
+        "--config",
+        "configs/seed.json",
+        "--set",
+        &data,
+        "--set",
+        "train.training_iters=2560",
+        "--set",
+        "threads=1",
+    ];
     for set in extra {
         args.extend(["--set", set]);
     }
