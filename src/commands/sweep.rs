@@ -14,10 +14,13 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 
 use crate::commands::train::{self, INTERRUPTED};
-use crate::config::Experiment;
-use crate::run_folder::{write_json, RunFolder};
-use crate::sweep::status::{self, Status, StatusRecord, TrialState};
-use crate::sweep::{Sweep, Trial, SWEEP_COPY, SWEEP_FILE, TRIAL_FILE};
+use crate::run_folder::write_json;
+use crate::sweep::asha::{self, Metric};
+use crate::sweep::journal::Journal;
+use crate::sweep::status::{self, Status, TrialState};
+use crate::sweep::strategy::{self as search, Work};
+use crate::sweep::worker::{self, Prepared};
+use crate::sweep::{Search, Sweep, SWEEP_COPY, SWEEP_FILE};
 use crate::{io_error, Failure};
 
 mod local;
@@ -68,6 +71,9 @@ pub struct SweepArgs {
     /// libtorch threads of the trial run by --trial (the local backend sets it).
     #[arg(long, hide = true)]
     pub threads: Option<usize>,
+    /// With --trial: stop after this step with a checkpoint (an ASHA rung; the local backend sets it).
+    #[arg(long, hide = true, requires = "trial")]
+    pub until_step: Option<i64>,
 }
 
 /// Runs the sweep (or one trial of it); returns the exit status: 0 only when
@@ -77,18 +83,49 @@ pub fn run(args: &SweepArgs) -> Result<u8, Failure> {
     let dir = args.out.clone().unwrap_or_else(|| Path::new("runs").join(&sweep.name));
     if let Some(id) = args.trial {
         let sweep = sweep.fit_folder(&dir, false)?;
-        return run_trial(&sweep, &dir, id, args.threads);
+        return run_trial(&sweep, &dir, Work { id, rung: 0, until: args.until_step }, args.threads);
     }
     crate::sweep::folder::check_out(&dir, &sweep.name)?;
     let sweep = sweep.fit_folder(&dir, args.extend)?;
+    let asha = matches!(sweep.file.search, Search::Asha(_));
+    if asha && args.backend == Backend::Slurm {
+        return Err(Failure::Usage(
+            "`search.asha` runs with --backend local for now (Slurm workers that pull work from the journal are not \
+             built yet); run the sweep without --backend slurm"
+                .into(),
+        ));
+    }
     std::fs::create_dir_all(&dir).map_err(io_error(&dir))?;
     write_json(&dir.join(SWEEP_COPY), &sweep.self_contained())?;
     let states = states(&sweep, &dir);
     write_sweep_json(&sweep, &dir, &states)?;
+    let todo = if asha { Vec::new() } else { todo(&sweep, &dir, &states, args.retry_failed) };
+    let done = states.iter().filter(|s| s.status == Status::Done).count();
+    let pids: Vec<String> = states.iter().filter_map(|s| s.pid).map(|p| p.to_string()).collect();
+    let held = if pids.is_empty() {
+        String::new()
+    } else {
+        format!(", {} held by running processes (PID {})", pids.len(), pids.join(", "))
+    };
+    let to_run = if asha { "the rest as ASHA decides".to_owned() } else { format!("{} to run", todo.len()) };
+    eprintln!("sweep {}: {} trials in {}: {done} done, {to_run}{held}", sweep.name, sweep.trials.len(), dir.display());
+    let code = match args.backend {
+        Backend::Local => local::run(&sweep, &dir, search::for_sweep(&sweep, &todo).as_mut(), args.jobs as usize)?,
+        Backend::Slurm => match slurm::run(&sweep, &dir, &todo, args.wait)? {
+            slurm::Outcome::Submitted => return Ok(0),
+            slurm::Outcome::Waited(code) => code,
+        },
+    };
+    finish(&sweep, &dir, code)
+}
+
+/// The trials to run (not done, not running, failed only with
+/// `retry_failed`), saying why each other one is left alone.
+fn todo(sweep: &Sweep, dir: &Path, states: &[TrialState], retry_failed: bool) -> Vec<usize> {
     let mut todo = Vec::new();
-    for (trial, state) in sweep.trials.iter().zip(&states) {
+    for (trial, state) in sweep.trials.iter().zip(states) {
         match state.status {
-            Status::Done if !longer(&dir.join(&trial.name), &trial.experiment) => {}
+            Status::Done if !worker::longer(&dir.join(&trial.name), &trial.experiment) => {}
             Status::Done => {
                 eprintln!(
                     "trial {} ({}) is done; the sweep's run length changed, so it continues",
@@ -104,48 +141,64 @@ pub fn run(args: &SweepArgs) -> Result<u8, Failure> {
                 ),
                 None => eprintln!("trial {} ({}) is running elsewhere; left alone", trial.id, trial.name),
             },
-            Status::Failed if !args.retry_failed => {
+            Status::Failed if !retry_failed => {
                 eprintln!("trial {} ({}) failed before; rerun it with --retry-failed", trial.id, trial.name)
             }
             _ => todo.push(trial.id),
         }
     }
-    let done = states.iter().filter(|s| s.status == Status::Done).count();
-    let pids: Vec<String> = states.iter().filter_map(|s| s.pid).map(|p| p.to_string()).collect();
-    let held = if pids.is_empty() {
-        String::new()
-    } else {
-        format!(", {} held by running processes (PID {})", pids.len(), pids.join(", "))
-    };
-    eprintln!(
-        "sweep {}: {} trials in {}: {done} done, {} to run{held}",
-        sweep.name,
-        sweep.trials.len(),
-        dir.display(),
-        todo.len()
-    );
-    let code = match args.backend {
-        Backend::Local => local::run(&sweep, &dir, &todo, args.jobs as usize)?,
-        Backend::Slurm => match slurm::run(&sweep, &dir, &todo, args.wait)? {
-            slurm::Outcome::Submitted => return Ok(0),
-            slurm::Outcome::Waited(code) => code,
-        },
-    };
-    finish(&sweep, &dir, code)
+    todo
 }
 
-/// Prints the table of all trials, writes sweep.json; 0 when every trial is done.
+/// Prints the table of all trials, writes sweep.json; 0 when every trial is
+/// done (or, with ASHA, done or stopped at its rung).
 fn finish(sweep: &Sweep, dir: &Path, code: Option<u8>) -> Result<u8, Failure> {
-    let states = states(sweep, dir);
+    let mut states = states(sweep, dir);
+    let best = match &sweep.file.search {
+        Search::Asha(config) => Some(asha_standings(sweep, dir, config, &mut states)?),
+        Search::All => None,
+    };
     write_sweep_json(sweep, dir, &states)?;
     print!("{}", table(sweep, &states));
+    if let Some(Some(best)) = best {
+        println!("{best}");
+    }
+    let settled = states.iter().filter(|s| matches!(s.status, Status::Done | Status::Stopped)).count();
     let done = states.iter().filter(|s| s.status == Status::Done).count();
     println!("{done} of {} trials done; compare them with: lstm-mnist compare {}", states.len(), dir.display());
     Ok(match code {
         Some(code) => code,
-        None if done == states.len() => 0,
+        None if settled == states.len() => 0,
         None => 1,
     })
+}
+
+/// ASHA: each trial's deepest rung and metric from the journal, in its
+/// state's detail (a trial the search stopped is `stopped`); returns the
+/// line naming the winner, the best of the deepest rung.
+fn asha_standings(
+    sweep: &Sweep,
+    dir: &Path,
+    config: &crate::sweep::AshaConfig,
+    states: &mut [TrialState],
+) -> Result<Option<String>, Failure> {
+    let journal = Journal::open(dir)?;
+    for (id, standing) in asha::standings(&journal) {
+        let Some(state) = states.get_mut(id) else { continue };
+        if standing.stopped && state.status != Status::Done {
+            state.status = Status::Stopped;
+        }
+        if let Some((_, steps, metric)) = standing.best_rung {
+            if matches!(state.status, Status::Done | Status::Stopped) {
+                state.detail = Some(format!("{steps} steps, {} {metric:.4}", config.metric));
+            }
+        }
+    }
+    let metric = Metric::parse(&config.metric).unwrap_or(Metric::ValidationAccuracy);
+    Ok(asha::winner(&journal, metric).and_then(|(id, steps, value)| {
+        let trial = sweep.trials.get(id)?;
+        Some(format!("best on validation: trial {id} ({}): {} {value:.4} at {steps} steps", trial.name, config.metric))
+    }))
 }
 
 /// The state of every trial, from its folder.
@@ -192,81 +245,38 @@ pub fn table(sweep: &Sweep, states: &[TrialState]) -> String {
     out
 }
 
-/// The Slurm job of this process, `<array job>_<task>`, when Slurm runs it.
-fn slurm_job() -> Option<String> {
-    let array = std::env::var("SLURM_ARRAY_JOB_ID").ok();
-    let task = std::env::var("SLURM_ARRAY_TASK_ID").ok();
-    match (array, task) {
-        (Some(a), Some(t)) => Some(format!("{a}_{t}")),
-        _ => std::env::var("SLURM_JOB_ID").ok(),
-    }
-}
-
-/// Runs trial `id` here: skips it when done, continues it from its checkpoint
-/// when interrupted, else starts it (replacing a failed attempt's files).
-/// `trial.json` and `status.json` are written into its folder first.
-fn run_trial(sweep: &Sweep, dir: &Path, id: usize, threads: Option<usize>) -> Result<u8, Failure> {
-    let trial = sweep.trials.get(id).ok_or_else(|| {
-        Failure::Usage(format!("--trial {id}: the sweep {} has trials 0 to {}", sweep.name, sweep.trials.len() - 1))
-    })?;
-    let run = RunFolder::new(dir.join(&trial.name));
-    if status::trial_state(run.dir()).status == Status::Done && !longer(run.dir(), &trial.experiment) {
-        eprintln!("trial {id} ({}) is done already", trial.name);
-        return Ok(0);
-    }
-    let mut experiment = trial.experiment.clone();
-    let slurm_threads = std::env::var("SLURM_CPUS_PER_TASK").ok().and_then(|n| n.parse().ok());
-    if let Some(threads) = threads.or(slurm_threads) {
-        experiment.threads = Some(threads);
-    }
-    let resume = run.config().is_file() && status::has_checkpoint(run.dir());
-    if run.config().is_file() {
-        check_same_config(&run, &experiment)?;
-    }
-    std::fs::create_dir_all(run.dir()).map_err(io_error(run.dir()))?;
-    let lock = crate::run_folder::lock(run.dir())?;
-    crate::run_folder::mark(run.dir())?;
-    let record = json!({"sweep": sweep.name, "id": trial.id, "overrides": trial.overrides_json()});
-    write_json(&run.dir().join(TRIAL_FILE), &record)?;
-    let mut record = StatusRecord {
-        status: Status::Running,
-        host: status::host_name(),
-        pid: std::process::id(),
-        slurm_job: slurm_job(),
-        exit_code: None,
-        error: None,
+/// Runs `work` here: skips it when done (or at its rung already), continues
+/// it from its checkpoint when it has one, else starts it (replacing a failed
+/// attempt's files); with `work.until`, stops after that step with a checkpoint.
+fn run_trial(sweep: &Sweep, dir: &Path, work: Work, threads: Option<usize>) -> Result<u8, Failure> {
+    let mut run = match worker::prepare(sweep, dir, work, threads)? {
+        Prepared::Skip(message) => {
+            eprintln!("{message}");
+            return Ok(0);
+        }
+        Prepared::Run(run) => run,
     };
-    let write_status = |record: &StatusRecord| {
-        let path = run.dir().join(status::STATUS_FILE);
-        status::write_record(run.dir(), record).map_err(io_error(&path))
-    };
-    write_status(&record)?;
+    let until = work.until.map(|u| format!(" to step {u}")).unwrap_or_default();
     eprintln!(
-        "trial {id} ({}): {} in {}",
-        trial.name,
-        if resume { "continuing" } else { "starting" },
-        run.dir().display()
+        "trial {} ({}): {}{until} in {}",
+        work.id,
+        run.trial.name,
+        if run.resume { "continuing" } else { "starting" },
+        run.run.dir().display()
     );
-    let result = train::train_experiment(experiment, &run, (resume, true), Some(&lock));
-    (record.status, record.exit_code, record.error) = match &result {
+    let result = train::train_until(run.experiment.clone(), &run.run, (run.resume, true), Some(&run.lock), work.until);
+    let (status, code, error) = match &result {
+        Ok(0) if work.until.is_some() => (Status::Stopped, Some(0), None),
         Ok(0) => (Status::Done, Some(0), None),
         Ok(code @ (INTERRUPTED | TERMINATED)) => (Status::Interrupted, Some(i32::from(*code)), None),
         Ok(code) => (Status::Failed, Some(i32::from(*code)), Some(format!("exit status {code}"))),
         Err(failure) => (Status::Failed, Some(i32::from(failure.exit_code())), Some(failure.to_string())),
     };
-    write_status(&record)?;
-    if record.status == Status::Interrupted {
+    run.record(status, code, error)?;
+    if status == Status::Interrupted {
         requeue_under_slurm();
     }
     result
-}
-
-/// Whether the finished run in `dir` has another run length than `experiment`
-/// (the sweep file was changed to extend its trials).
-fn longer(dir: &Path, experiment: &Experiment) -> bool {
-    let Ok(saved) = RunFolder::new(dir).read_config() else { return false };
-    let (a, b) = (&saved.train, &experiment.train);
-    (a.training_iters, a.epochs, a.max_steps) != (b.training_iters, b.epochs, b.max_steps)
 }
 
 /// Under Slurm, a trial stopped by SIGTERM (sent by `--signal` before the
@@ -281,39 +291,8 @@ fn requeue_under_slurm() {
     }
 }
 
-/// Refuses to continue a trial folder whose run has another config than the
-/// trial (the sweep file changed since): only `threads` may differ.
-fn check_same_config(run: &RunFolder, experiment: &Experiment) -> Result<(), Failure> {
-    let saved = Experiment::load(&run.config(), &[])?;
-    let mut a = serde_json::to_value(&saved).unwrap_or(Value::Null);
-    let mut b = serde_json::to_value(experiment).unwrap_or(Value::Null);
-    for v in [&mut a, &mut b] {
-        if let Value::Object(map) = v {
-            map.remove("threads");
-        }
-    }
-    let (a, b) = (crate::compare::flatten(&a), crate::compare::flatten(&b));
-    let differs = a.keys().chain(b.keys()).find(|k| a.get(*k) != b.get(*k) && !is_length_key(k));
-    match differs {
-        None => Ok(()),
-        Some(key) => Err(Failure::Usage(format!(
-            "trial folder {} holds a run with another `{key}` ({} there, {} in the sweep): the sweep file changed \
-             since; remove the folder or give the sweep another --out",
-            run.dir().display(),
-            a.get(key).map_or("nothing".into(), |v| v.to_string()),
-            b.get(key).map_or("nothing".into(), |v| v.to_string()),
-        ))),
-    }
-}
-
-/// Run-length and cadence keys a sweep may change for trials already started
-/// (they continue with the new value, as `train --resume --set` does).
-fn is_length_key(key: &str) -> bool {
-    train::RESUME_KEYS.iter().any(|k| key == *k || key.starts_with(&format!("{k}.")))
-}
-
-/// The command line of a worker running trial `trial` of the sweep in `dir`.
-pub fn worker_args(dir: &Path, trial: &Trial, threads: Option<usize>) -> Vec<String> {
+/// The command line of a worker running `work` of the sweep in `dir`.
+pub fn worker_args(dir: &Path, work: &Work, threads: Option<usize>) -> Vec<String> {
     let mut args = vec![
         "sweep".to_owned(),
         "--config".into(),
@@ -321,8 +300,11 @@ pub fn worker_args(dir: &Path, trial: &Trial, threads: Option<usize>) -> Vec<Str
         "--out".into(),
         dir.display().to_string(),
         "--trial".into(),
-        trial.id.to_string(),
+        work.id.to_string(),
     ];
+    if let Some(until) = work.until {
+        args.extend(["--until-step".into(), until.to_string()]);
+    }
     if let Some(threads) = threads {
         args.extend(["--threads".into(), threads.to_string()]);
     }

@@ -113,8 +113,21 @@ pub fn run(args: &TrainArgs) -> Result<u8, Failure> {
 pub fn train_experiment(
     experiment: Experiment,
     run: &RunFolder,
+    flags: (bool, bool),
+    held: Option<&run_folder::RunLock>,
+) -> Result<u8, Failure> {
+    train_until(experiment, run, flags, held, None)
+}
+
+/// As [`train_experiment`], stopping after step `until` with a checkpoint
+/// (a sweep's rung; the run stays planned for its whole length): 0 when it
+/// stopped there.
+pub fn train_until(
+    experiment: Experiment,
+    run: &RunFolder,
     (resume, force): (bool, bool),
     held: Option<&run_folder::RunLock>,
+    until: Option<i64>,
 ) -> Result<u8, Failure> {
     let mut stdout = std::io::stdout();
     let io = RunIo {
@@ -122,9 +135,19 @@ pub fn train_experiment(
         stop: Some(&crate::signals::STOP),
         progress_bar: std::io::stderr().is_terminal(),
     };
-    let mut hooks = CliHooks(report::RunReports::default());
+    let mut hooks = CliHooks(report::RunReports::default(), until);
     match experiment::train_experiment(experiment, run, (resume, force), held, io, &mut hooks)? {
         Outcome::Finished { .. } => Ok(0),
+        Outcome::Interrupted { summary }
+            if until == Some(summary.steps) && !crate::signals::STOP.load(std::sync::atomic::Ordering::SeqCst) =>
+        {
+            let checkpoint = summary.checkpoint.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+            eprintln!(
+                "stopped after step {} of {} as asked; checkpoint {checkpoint}",
+                summary.steps, summary.total_steps
+            );
+            Ok(0)
+        }
         Outcome::Interrupted { summary } => {
             let checkpoint = summary.checkpoint.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
             eprintln!(
@@ -140,13 +163,17 @@ pub fn train_experiment(
 }
 
 /// The bin's hooks: the reports, plus the signal handlers installed when
-/// training starts and told when it is over.
-struct CliHooks(report::RunReports);
+/// training starts and told when it is over, and the step to stop after.
+struct CliHooks(report::RunReports, Option<i64>);
 
 impl RunHooks for CliHooks {
     fn sinks(&mut self, run: &RunFolder) -> Vec<Box<dyn trainer::MetricsSink>> {
         crate::signals::install();
         self.0.sinks(run)
+    }
+
+    fn stop_after(&self) -> Option<i64> {
+        self.1
     }
 
     fn training_done(&mut self) {

@@ -376,3 +376,114 @@ fn compare_refuses_files_as_folders_and_skips_a_damaged_run() {
     let c: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(c["runs"].as_array().unwrap().len(), 1);
 }
+
+/// A 9-trial ASHA sweep (rungs of 10, 30 and 90 steps, eta 3) on the
+/// shipped sample data, tiny LSTM; the sweep folder is `runs/asha`.
+fn asha_fixture() -> Fixture {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist-sample");
+    let sweep = tmp.path().join("asha.json");
+    let text = format!(
+        r#"{{"base": {{"device": "cpu", "data": {{"dir": {data:?}, "validation": 200}}, "model": {{"hidden": 4}},
+                     "train": {{"batch_size": 20, "display_step": 5}}, "eval": {{"batch_size": 500}}}},
+            "random": {{"train.learning_rate": {{"log_uniform": [0.001, 0.1]}}}}, "trials": 9,
+            "search": {{"asha": {{"min_steps": 10, "max_steps": 90, "eta": 3}}}}}}"#,
+        data = data.display().to_string()
+    );
+    std::fs::write(&sweep, text).unwrap();
+    Fixture { tmp, sweep }
+}
+
+/// The "best on validation: trial N (...)" line of a sweep's stdout.
+fn winner(stdout: &str) -> String {
+    stdout.lines().find(|l| l.starts_with("best on validation: ")).unwrap_or_else(|| panic!("{stdout}")).to_owned()
+}
+
+/// A run's metrics.jsonl without its timings (elapsed, samples_per_second).
+fn metrics_without_timings(dir: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+    text.lines()
+        .map(|l| {
+            let mut v: Value = serde_json::from_str(l).unwrap();
+            let map = v.as_object_mut().unwrap();
+            map.remove("elapsed");
+            map.remove("samples_per_second");
+            v
+        })
+        .collect()
+}
+
+/// The steps a trial took: its last training record's step.
+fn trial_steps(dir: &Path) -> i64 {
+    metrics_without_timings(dir).iter().filter_map(|r| r["step"].as_i64()).max().unwrap_or(0)
+}
+
+#[test]
+fn asha_promotes_by_exact_resume_and_a_killed_sweep_picks_the_same_winner() {
+    let f = asha_fixture();
+    let out = sweep(&f, &["--jobs", "1"]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let dir = f.tmp.path().join("runs/asha");
+    let trials: Vec<PathBuf> = read_json(&dir.join("sweep.json"))["trials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| dir.join(t["dir"].as_str().unwrap()))
+        .collect();
+    assert_eq!(trials.len(), 9);
+    let steps: Vec<i64> = trials.iter().map(|t| trial_steps(t)).collect();
+    let full: Vec<&PathBuf> = trials.iter().filter(|t| t.join("report.json").is_file()).collect();
+    assert!((1..=3).contains(&full.len()), "{steps:?}\n{stdout}");
+    assert_eq!(steps.iter().filter(|&&s| s == 90).count(), full.len(), "{steps:?}");
+    assert!(steps.iter().all(|s| [10, 30, 90].contains(s)), "{steps:?}");
+    assert!(steps.iter().sum::<i64>() < 9 * 90, "{steps:?}");
+    let table_stopped = stdout.lines().filter(|l| l.contains(" stopped ")).count();
+    assert_eq!(table_stopped, 9 - full.len(), "{stdout}");
+    // A trial promoted through every rung equals an uninterrupted 90-step run of its config.
+    let promoted = full[0];
+    let again = Command::new(BIN)
+        .args(["train", "--config"])
+        .arg(promoted.join("config.json"))
+        .args(["--out", "uninterrupted"])
+        .current_dir(f.tmp.path())
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    let whole = metrics_without_timings(&f.tmp.path().join("uninterrupted"));
+    assert_eq!(whole.len(), 90 / 5 + 9, "18 training and 9 validation records");
+    assert_eq!(metrics_without_timings(promoted), whole);
+    // `kill -9` of the same sweep in the middle, then a rerun: the same winner.
+    let mut child = Command::new(BIN)
+        .args(["sweep", "--jobs", "1", "--out", "runs/killed", "--config"])
+        .arg(&f.sweep)
+        .current_dir(f.tmp.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let journal = f.tmp.path().join("runs/killed/journal.jsonl");
+    for _ in 0..3000 {
+        if std::fs::read_to_string(&journal).is_ok_and(|t| t.lines().count() >= 9) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    signal(child.id(), "-KILL");
+    let _ = child.wait();
+    // The trial in flight gets SIGTERM from the kernel and stops with a checkpoint.
+    for entry in std::fs::read_dir(f.tmp.path().join("runs/killed")).unwrap() {
+        let Ok(pid) = std::fs::read_to_string(entry.unwrap().path().join(".lock")) else { continue };
+        let proc = Path::new("/proc").join(pid.trim());
+        for _ in 0..3000 {
+            if pid.trim().is_empty() || !proc.exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+    let rerun = sweep(&f, &["--jobs", "1", "--out", "runs/killed"]);
+    let rerun_stdout = text(&rerun.stdout);
+    assert!(rerun.status.success(), "{rerun_stdout}\n{}", text(&rerun.stderr));
+    assert_eq!(winner(&rerun_stdout).replace("runs/killed", "runs/asha"), winner(&stdout));
+}

@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicBool;
 use eval::{EvalConfig, Evaluation};
 use lstm_model::{LstmClassifier, ModelSpec};
 use serde_json::json;
-use tch::{Device, Tensor};
+use tch::Device;
 use trainer::{MetricsSink, TrainSummary};
 
 use crate::config::Experiment;
@@ -61,6 +61,14 @@ pub trait RunHooks {
         Vec::new()
     }
 
+    /// Stop as if interrupted right after this step, writing a checkpoint,
+    /// while the run stays planned (schedules included) for its whole
+    /// length: a sweep's rung, continued later by a resumed run exactly as
+    /// if it had not stopped. Default: `None`, train to the end.
+    fn stop_after(&self) -> Option<i64> {
+        None
+    }
+
     /// Training is over; the test evaluation and the saving of the run follow.
     fn training_done(&mut self) {}
 
@@ -91,8 +99,8 @@ pub struct SavedRun<'a> {
     pub summary: &'a TrainSummary,
     /// The evaluation on the test split.
     pub evaluation: &'a Evaluation,
-    /// The test split's images and labels.
-    pub test: (&'a Tensor, &'a Tensor),
+    /// The test split (features, lengths when the sequences differ in length, labels).
+    pub test: &'a data_core::Split,
     /// The evaluation settings (precision resolved from the config).
     pub eval_config: &'a EvalConfig,
 }
@@ -290,6 +298,7 @@ fn train_and_save(
         renderer: io
             .progress_bar
             .then(|| Box::new(crate::TerminalBar::default()) as Box<dyn trainer::ProgressRenderer>),
+        stop_after: hooks.stop_after(),
         ..run.trainer_options(setup.resume)
     };
     options.sinks.extend(hooks.sinks(run));
@@ -314,7 +323,7 @@ fn train_and_save(
         model,
         summary: &summary,
         evaluation: &evaluation,
-        test: (&data.test.features, &data.test.labels),
+        test: &data.test,
         eval_config: setup.eval_config,
     };
     hooks.saved(&saved)?;

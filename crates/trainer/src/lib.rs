@@ -138,9 +138,9 @@ pub struct Options<'a> {
     /// When set (by a Ctrl-C handler, say), the run stops after the current
     /// step and writes a checkpoint.
     pub stop: Option<&'a AtomicBool>,
-    /// Stop as if interrupted right after this step. For the crate's tests
-    /// (exact resume); public only so that `..Options::default()` works.
-    #[doc(hidden)]
+    /// Stop as if interrupted right after this step (with a checkpoint),
+    /// the run still planned for its whole length: a sweep's rung, which a
+    /// resumed run continues exactly. Default `None`.
     pub stop_after: Option<i64>,
     /// Shows the progress (a progress bar, say); `None` writes the notebook lines only.
     pub renderer: Option<Box<dyn ProgressRenderer + 'a>>,

@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::run_folder::RunFolder;
+use crate::sweep::journal::Journal;
 use crate::sweep::status::{self, Status};
+use crate::sweep::strategy::{SearchStrategy, Work};
 use crate::sweep::Sweep;
 use crate::{io_error, Failure};
 use trainer::MetricRecord;
@@ -79,6 +81,7 @@ pub(super) fn signalled() -> bool {
 
 struct Running {
     id: usize,
+    work: Work,
     child: Child,
     started: Instant,
     bar: Option<indicatif::ProgressBar>,
@@ -96,10 +99,11 @@ fn last_step(dir: &Path) -> Option<(u64, f64)> {
 fn start(
     sweep: &Sweep,
     dir: &Path,
-    id: usize,
+    work: Work,
     threads: usize,
     bars: Option<&indicatif::MultiProgress>,
 ) -> Result<Running, Failure> {
+    let id = work.id;
     let trial = &sweep.trials[id];
     let trial_dir = dir.join(&trial.name);
     std::fs::create_dir_all(&trial_dir).map_err(io_error(&trial_dir))?;
@@ -108,12 +112,12 @@ fn start(
     let err = log.try_clone().map_err(io_error(&log_path))?;
     let exe = super::own_binary()?;
     let mut command = Command::new(&exe);
-    command.args(super::worker_args(dir, trial, Some(threads))).stdin(Stdio::null()).stdout(log).stderr(err);
+    command.args(super::worker_args(dir, &work, Some(threads))).stdin(Stdio::null()).stdout(log).stderr(err);
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
     terminate_with_parent(&mut command);
     let child = command.spawn().map_err(io_error(&exe))?;
     let bar = bars.map(|bars| {
-        let steps = trial.experiment.train.max_steps.or_else(|| {
+        let steps = work.until.or(trial.experiment.train.max_steps).or_else(|| {
             let t = &trial.experiment.train;
             t.training_iters.map(|i| (i - 1) / t.batch_size.max(1))
         });
@@ -126,9 +130,10 @@ fn start(
         bar
     });
     if bar.is_none() {
-        eprintln!("trial {id} ({}): started (log {})", trial.name, log_path.display());
+        let until = work.until.map(|u| format!(" to step {u}")).unwrap_or_default();
+        eprintln!("trial {id} ({}): started{until} (log {})", trial.name, log_path.display());
     }
-    Ok(Running { id, child, started: Instant::now(), bar })
+    Ok(Running { id, work, child, started: Instant::now(), bar })
 }
 
 /// Reports a finished child.
@@ -139,6 +144,7 @@ fn ended(sweep: &Sweep, dir: &Path, running: &Running, code: Option<i32>) {
     let what = match (state.status, state.accuracy) {
         (Status::Done, Some(accuracy)) => format!("done, test accuracy {accuracy:.4}"),
         (Status::Interrupted, _) => "interrupted; rerun the sweep to continue it".to_owned(),
+        (Status::Stopped, _) => format!("reached step {}", running.work.until.unwrap_or_default()),
         (status, _) => {
             let why = state.detail.as_deref().and_then(|d| d.lines().next()).unwrap_or("no detail");
             format!("{} (exit status {}): {why}", status.as_str(), code.map_or("-".into(), |c| c.to_string()))
@@ -159,36 +165,37 @@ fn ended(sweep: &Sweep, dir: &Path, running: &Running, code: Option<i32>) {
     }
 }
 
-/// Runs the trials `todo`, `jobs` at a time. Returns `Some(130 or 143)` when
-/// stopped by a signal (every child has then stopped), else `None`.
-pub fn run(sweep: &Sweep, dir: &Path, todo: &[usize], jobs: usize) -> Result<Option<u8>, Failure> {
+/// Runs the work `strategy` proposes, `jobs` units at a time, until it
+/// proposes nothing more and nothing runs. Returns `Some(130, 143 or 129)`
+/// when stopped by a signal (every child has then stopped), else `None`.
+pub fn run(sweep: &Sweep, dir: &Path, strategy: &mut dyn SearchStrategy, jobs: usize) -> Result<Option<u8>, Failure> {
     let jobs = jobs.max(1);
     let threads = (num_cpus::get_physical() / jobs).max(1);
-    if !todo.is_empty() {
-        eprintln!("running {} trials, {jobs} at a time, {threads} threads each", todo.len());
-    }
     install_handlers();
+    let mut announced = false;
+    let mut journal = Journal::open(dir)?;
     let bars = super::on_terminal().then(indicatif::MultiProgress::new);
-    let mut queue = todo.iter().copied();
     let mut running: Vec<Running> = Vec::new();
+    // Trials whose work failed in this session: not proposed again.
+    let mut failed: Vec<usize> = Vec::new();
     let mut forwarded = 0;
     let mut failure = None;
     loop {
-        let signals = SIGNALS.load(Ordering::SeqCst);
-        if signals > forwarded {
-            let signal = SIGNAL.load(Ordering::SeqCst);
-            for r in &running {
-                // SAFETY: kill(2) with a child's pid.
-                unsafe { libc::kill(r.child.id() as libc::pid_t, forwarded_as(signal)) };
-            }
-            if forwarded == 0 {
-                eprintln!("signal {signal}: stopping {} running trials (each writes a checkpoint)", running.len());
-            }
-            forwarded = signals;
-        }
+        forwarded = forward_signals(&running, forwarded);
         while forwarded == 0 && failure.is_none() && running.len() < jobs {
-            let Some(id) = queue.next() else { break };
-            match start(sweep, dir, id, threads, bars.as_ref()) {
+            let busy: Vec<usize> = running.iter().map(|r| r.id).chain(failed.iter().copied()).collect();
+            let work = match strategy.next(&mut journal, &busy) {
+                Ok(Some(work)) => work,
+                Ok(None) => break,
+                Err(e) => {
+                    failure = Some(e.into());
+                    break;
+                }
+            };
+            if !std::mem::replace(&mut announced, true) {
+                eprintln!("running trials {jobs} at a time, {threads} threads each");
+            }
+            match start(sweep, dir, work, threads, bars.as_ref()) {
                 Ok(r) => running.push(r),
                 // Starts no more trials; those running are waited for.
                 Err(e) => failure = Some(e),
@@ -200,25 +207,19 @@ pub fn run(sweep: &Sweep, dir: &Path, todo: &[usize], jobs: usize) -> Result<Opt
             }
             break;
         }
-        let mut i = 0;
-        while i < running.len() {
-            match running[i].child.try_wait() {
-                Ok(Some(exit)) => {
-                    let r = running.remove(i);
-                    ended(sweep, dir, &r, exit.code());
+        for r in poll(sweep, dir, &mut running)? {
+            if r.exit == Some(0) {
+                if let Err(e) = strategy.ended(&r.work, dir, &mut journal) {
+                    failure.get_or_insert(e.into());
                 }
-                Ok(None) => {
-                    let r = &running[i];
-                    if let (Some(bar), Some((step, loss))) = (&r.bar, last_step(&dir.join(&sweep.trials[r.id].name))) {
-                        bar.set_position(step);
-                        bar.set_message(format!("loss {loss:.4}"));
-                    }
-                    i += 1;
-                }
-                Err(e) => return Err(Failure::Usage(format!("waiting for trial {}: {e}", running[i].id))),
+            } else {
+                failed.push(r.work.id);
             }
         }
         std::thread::sleep(Duration::from_millis(200));
+    }
+    if SIGNAL.load(Ordering::SeqCst) == 0 {
+        strategy.finish(&mut journal)?;
     }
     Ok(match SIGNAL.load(Ordering::SeqCst) {
         0 => None,
@@ -226,4 +227,53 @@ pub fn run(sweep: &Sweep, dir: &Path, todo: &[usize], jobs: usize) -> Result<Opt
         libc::SIGHUP => Some(HANGUP),
         _ => Some(super::INTERRUPTED),
     })
+}
+
+/// Forwards signals that arrived since `forwarded` were to every running
+/// child; returns the number forwarded so far.
+fn forward_signals(running: &[Running], forwarded: i32) -> i32 {
+    let signals = SIGNALS.load(Ordering::SeqCst);
+    if signals <= forwarded {
+        return forwarded;
+    }
+    let signal = SIGNAL.load(Ordering::SeqCst);
+    for r in running {
+        // SAFETY: kill(2) with a child's pid.
+        unsafe { libc::kill(r.child.id() as libc::pid_t, forwarded_as(signal)) };
+    }
+    if forwarded == 0 {
+        eprintln!("signal {signal}: stopping {} running trials (each writes a checkpoint)", running.len());
+    }
+    signals
+}
+
+/// A unit of work whose worker ended.
+struct Ended {
+    work: Work,
+    exit: Option<i32>,
+}
+
+/// Reaps the children that ended (reporting each) and updates the others' bars.
+fn poll(sweep: &Sweep, dir: &Path, running: &mut Vec<Running>) -> Result<Vec<Ended>, Failure> {
+    let mut ended_now = Vec::new();
+    let mut i = 0;
+    while i < running.len() {
+        match running[i].child.try_wait() {
+            Ok(Some(exit)) => {
+                let r = running.remove(i);
+                ended(sweep, dir, &r, exit.code());
+                ended_now.push(Ended { work: r.work, exit: exit.code() });
+            }
+            Ok(None) => {
+                let r = &running[i];
+                if let (Some(bar), Some((step, loss))) = (&r.bar, last_step(&dir.join(&sweep.trials[r.id].name))) {
+                    bar.set_position(step);
+                    bar.set_message(format!("loss {loss:.4}"));
+                }
+                i += 1;
+            }
+            Err(e) => return Err(Failure::Usage(format!("waiting for trial {}: {e}", running[i].id))),
+        }
+    }
+    Ok(ended_now)
 }

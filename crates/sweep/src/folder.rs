@@ -44,22 +44,24 @@ pub fn holds_sweep(dir: &Path) -> bool {
 /// empty, or a sweep folder (it holds `sweep-config.json`); a folder of the
 /// user's (anything else) is refused, so that no `sweep.json` of theirs is
 /// overwritten.
-pub fn check_out(dir: &Path, name: &str) -> Result<(), crate::Failure> {
-    crate::run_folder::check_output_folder(dir, "sweep", name)?;
-    if !dir.is_dir() || holds_sweep(dir) || crate::run_folder::is_free(dir) {
+pub fn check_out(dir: &Path, name: &str) -> Result<(), SweepError> {
+    experiment::run_folder::check_output_folder(dir, "sweep", name)?;
+    if !dir.is_dir() || holds_sweep(dir) || experiment::run_folder::is_free(dir) {
         return Ok(());
     }
-    Err(crate::Failure::Usage(format!(
-        "sweep --out {}: that folder is not empty and is not a sweep folder (it has no {SWEEP_COPY}), so the sweep \
-         could overwrite files there; choose a new or empty folder, e.g. --out {}",
-        dir.display(),
-        dir.join(name).display()
-    )))
+    Err(SweepError::Folder {
+        dir: dir.to_owned(),
+        message: format!(
+            "sweep --out: that folder is not empty and is not a sweep folder (it has no {SWEEP_COPY}), so the sweep \
+             could overwrite files there; choose a new or empty folder, e.g. --out {}",
+            dir.join(name).display()
+        ),
+    })
 }
 
 /// The trial list of the folder's `sweep.json`, when there and readable.
 pub fn held_trials(dir: &Path) -> Option<Vec<HeldTrial>> {
-    let text = crate::config::read_small_file(&dir.join(SWEEP_FILE)).ok()?;
+    let text = experiment::config::read_small_file(&dir.join(SWEEP_FILE)).ok()?;
     let value: Value = serde_json::from_str(&text).ok()?;
     let trials = value.get("trials")?.as_array()?;
     let list: Option<Vec<HeldTrial>> = trials
@@ -91,8 +93,15 @@ fn flatten(value: &Value, prefix: &str, out: &mut BTreeMap<String, Value>) {
     }
 }
 
+/// A JSON object flattened into dotted keys.
+pub(crate) fn flat(value: &Value) -> BTreeMap<String, Value> {
+    let mut out = BTreeMap::new();
+    flatten(value, "", &mut out);
+    out
+}
+
 /// The keys whose values differ between two JSON objects, flattened.
-fn differing(a: &Value, b: &Value) -> BTreeSet<String> {
+pub(crate) fn differing(a: &Value, b: &Value) -> BTreeSet<String> {
     let (mut fa, mut fb) = (BTreeMap::new(), BTreeMap::new());
     flatten(a, "", &mut fa);
     flatten(b, "", &mut fb);
@@ -137,6 +146,9 @@ pub fn changed_keys(old: &Sweep, new: &Sweep) -> Vec<String> {
     }
     if a.search_seed != b.search_seed {
         keys.push("search_seed".into());
+    }
+    if a.search != b.search {
+        keys.push("search".into());
     }
     keys
 }

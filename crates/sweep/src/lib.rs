@@ -1,15 +1,29 @@
-//! Sweeps: many runs from one file.
+//! Sweeps of `lstm-mnist` runs as a library, usable by any binary.
 //!
 //! A sweep file ([`spec::SweepFile`]) names a base config, keys `set` in every
-//! trial, a `grid` (cartesian product), `random` draws and `seeds`. [`Sweep::load`]
-//! expands it deterministically into [`Trial`]s, each with a readable,
-//! filesystem-safe folder name made from its varied values and a complete,
-//! checked config; nothing runs before every trial's config is valid.
-//! [`status`] derives each trial's state from its own folder only.
+//! trial, a `grid` (cartesian product), `random` draws, `seeds` and a `search`
+//! strategy. [`Sweep::load`] expands it deterministically into candidate
+//! [`Trial`]s, each with a readable, filesystem-safe folder name made from its
+//! varied values and a complete, checked config; nothing runs before every
+//! trial's config is valid. What runs next is decided by a
+//! [`strategy::SearchStrategy`] from the results so far: every trial to its end
+//! ([`strategy::Exhaustive`], grid/random/seeds) or asynchronous successive
+//! halving ([`asha::Asha`], which promotes a trial by resuming its run folder).
+//! Decisions and results are appended to the sweep folder's [`journal`], so a
+//! rerun after a crash makes the same decisions. [`status`] derives each
+//! trial's state from its own folder; [`worker`] runs one unit of work in the
+//! calling process, with the caller's stop flag and hooks.
+//!
+//! Nothing here parses arguments, installs signal handlers or chooses an exit
+//! status: that is the binary's.
 
+pub mod asha;
 pub mod folder;
+pub mod journal;
 pub mod spec;
 pub mod status;
+pub mod strategy;
+pub mod worker;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -17,8 +31,8 @@ use std::path::{Path, PathBuf};
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 
-use crate::config::{is_plain_name, read_small_file, set_dotted_value, ConfigError, Experiment};
-pub use spec::{Base, Distribution, SlurmSection, SweepFile};
+use experiment::config::{is_plain_name, read_small_file, set_dotted_value, ConfigError, Experiment};
+pub use spec::{AshaConfig, Base, Distribution, Search, SlurmSection, SweepFile};
 
 pub use experiment::run_folder::{SWEEP_FILE, TRIAL_FILE};
 /// The copy of the sweep file (with its base config inlined) in the sweep folder.
@@ -30,33 +44,103 @@ const MAX_NAME: usize = 64;
 /// took it over the limit.
 pub const MAX_TRIALS: u64 = 100_000;
 
-/// A sweep file that cannot be used; names the file, the trial and the key.
+/// A sweep that cannot be used or run; names the file, the trial and the key.
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
+    /// The sweep file cannot be read.
     #[error("cannot read sweep file {}: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        /// The sweep file.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// The sweep file is not a regular file of at most 16 MiB.
     #[error("cannot read sweep file {}: {why}; give a sweep file (JSON) of at most 16 MiB", path.display())]
-    NotAFile { path: PathBuf, why: String },
+    NotAFile {
+        /// The sweep file.
+        path: PathBuf,
+        /// Why it cannot be used.
+        why: String,
+    },
+    /// A key of the sweep file has a value that cannot be used.
     #[error("sweep file {}: `{key}`: {message}", path.display())]
-    Invalid { path: PathBuf, key: String, message: String },
+    Invalid {
+        /// The sweep file.
+        path: PathBuf,
+        /// The dotted key, e.g. `random.train.learning_rate`.
+        key: String,
+        /// What is wrong and what would fix it.
+        message: String,
+    },
+    /// The base config file cannot be used.
     #[error("sweep file {}: base config {}: {source}", path.display(), base.display())]
-    Base { path: PathBuf, base: PathBuf, source: Box<ConfigError> },
+    Base {
+        /// The sweep file.
+        path: PathBuf,
+        /// The base config file.
+        base: PathBuf,
+        /// Why it cannot be used.
+        source: Box<ConfigError>,
+    },
+    /// One trial's config is invalid.
     #[error("sweep file {}: trial {id} ({name}): {message}", path.display())]
-    Trial { path: PathBuf, id: usize, name: String, message: String },
+    Trial {
+        /// The sweep file.
+        path: PathBuf,
+        /// The trial's id.
+        id: usize,
+        /// The trial's folder name.
+        name: String,
+        /// The key and what is wrong with it.
+        message: String,
+    },
+    /// The sweep file differs from the one the sweep folder holds.
     #[error(
         "sweep file {} does not match the sweep in {} (its {}): changed: {}; {hint}",
         path.display(), dir.display(), SWEEP_COPY, keys.join(", ")
     )]
-    Changed { path: PathBuf, dir: PathBuf, keys: Vec<String>, hint: String },
+    Changed {
+        /// The sweep file given.
+        path: PathBuf,
+        /// The sweep folder.
+        dir: PathBuf,
+        /// The keys that changed.
+        keys: Vec<String>,
+        /// What to do.
+        hint: String,
+    },
+    /// The sweep folder cannot be used.
     #[error("sweep folder {}: {message}", dir.display())]
-    Folder { dir: PathBuf, message: String },
+    Folder {
+        /// The sweep folder.
+        dir: PathBuf,
+        /// Why, and what to do.
+        message: String,
+    },
+    /// The sweep folder's journal cannot be read or appended to.
+    #[error("sweep journal {}: {message}", path.display())]
+    Journal {
+        /// The journal file.
+        path: PathBuf,
+        /// What is wrong (with the line number) and what to do.
+        message: String,
+    },
+    /// A run folder or one of its files cannot be used (the experiment crate's error).
+    #[error(transparent)]
+    Run(#[from] experiment::ExperimentError),
 }
 
 impl SweepError {
-    /// Whether the user's config is at fault (exit status 2): always, since
-    /// every variant is a sweep file that cannot be used.
+    /// Whether the user's config or command line is at fault (exit status 2 in
+    /// the bin): a sweep file or folder that cannot be used; for a run's error,
+    /// what the experiment crate says.
     pub fn is_config(&self) -> bool {
-        true
+        match self {
+            SweepError::Run(e) => e.is_config(),
+            SweepError::Journal { .. } => false,
+            _ => true,
+        }
     }
 }
 
@@ -123,6 +207,9 @@ impl Sweep {
         for (key, value) in &file.set.0 {
             set_dotted_value(&mut base, key, value.clone())
                 .map_err(|e| invalid(format!("set.{key}"), e.to_string()))?;
+        }
+        if let Search::Asha(config) = &file.search {
+            asha::check(config, &mut base).map_err(|(key, message)| invalid(key, message))?;
         }
         check_sections(&file).map_err(|(key, message)| invalid(key, message))?;
         count_trials(&file).map_err(|(key, message)| invalid(key, message))?;

@@ -26,9 +26,13 @@ pub enum Status {
     Failed,
     /// Stopped before the end (Ctrl-C, SIGTERM, a kill); a rerun continues it.
     Interrupted,
+    /// Stopped by the search at a rung, with a checkpoint (ASHA): it
+    /// continues only when promoted.
+    Stopped,
 }
 
 impl Status {
+    /// The status as written in `sweep.json` and the table.
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Pending => "pending",
@@ -36,6 +40,7 @@ impl Status {
             Status::Done => "done",
             Status::Failed => "failed",
             Status::Interrupted => "interrupted",
+            Status::Stopped => "stopped",
         }
     }
 }
@@ -64,6 +69,7 @@ pub struct StatusRecord {
 /// A trial's state and, when done, its test accuracy.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TrialState {
+    /// Where it stands.
     pub status: Status,
     /// Test accuracy from `report.json`.
     pub accuracy: Option<f64>,
@@ -99,7 +105,7 @@ fn process_alive(pid: u32) -> bool {
 }
 
 /// The process that holds the run folder lock of `dir` (`dir/.lock`, see
-/// [`crate::run_folder::lock`]) right now, by the PID it wrote there; `None`
+/// [`experiment::run_folder::lock`]) right now, by the PID it wrote there; `None`
 /// when the lock is free or missing. The lock is probed with a shared,
 /// non-blocking `flock` that is released at once; a lock file that is a
 /// symbolic link or not a regular file is not followed and counts as free.
@@ -107,7 +113,7 @@ pub fn lock_holder(dir: &Path) -> Option<u32> {
     use std::io::Read;
     use std::os::fd::AsRawFd;
     use std::os::unix::fs::OpenOptionsExt;
-    let path = dir.join(crate::run_folder::LOCK);
+    let path = dir.join(experiment::run_folder::LOCK);
     let mut file =
         std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(&path).ok()?;
     if !file.metadata().ok()?.is_file() {
@@ -164,6 +170,9 @@ pub fn trial_state(dir: &Path) -> TrialState {
     }
     match record {
         Some(r) if r.status == Status::Failed => state(Status::Failed, r.error),
+        Some(r) if r.status == Status::Stopped => {
+            state(Status::Stopped, Some("at a rung; continues if promoted".into()))
+        }
         Some(r) if r.status == Status::Running => {
             if r.host == host_name() && !process_alive(r.pid) {
                 stopped()
@@ -246,7 +255,7 @@ mod tests {
         assert_eq!(lock_holder(dir), None, "no lock file");
         // status.json of a dead process, but the folder's lock is held by a live one.
         write_record(dir, &record(Status::Interrupted, u32::MAX - 1)).unwrap();
-        let lock = crate::run_folder::lock(dir).unwrap();
+        let lock = experiment::run_folder::lock(dir).unwrap();
         assert_eq!(lock_holder(dir), Some(std::process::id()));
         let state = trial_state(dir);
         assert_eq!((state.status, state.pid), (Status::Running, Some(std::process::id())));
@@ -255,8 +264,8 @@ mod tests {
         assert_eq!(lock_holder(dir), None, "released");
         assert_eq!(trial_state(dir).status, Status::Interrupted);
         // A lock file that is a link is not followed.
-        std::fs::remove_file(dir.join(crate::run_folder::LOCK)).unwrap();
-        std::os::unix::fs::symlink("/dev/zero", dir.join(crate::run_folder::LOCK)).unwrap();
+        std::fs::remove_file(dir.join(experiment::run_folder::LOCK)).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.join(experiment::run_folder::LOCK)).unwrap();
         assert_eq!(lock_holder(dir), None);
     }
 }

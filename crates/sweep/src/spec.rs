@@ -29,10 +29,12 @@ impl<V> Default for Ordered<V> {
 }
 
 impl<V> Ordered<V> {
+    /// Whether the object has no keys.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
+    /// The keys, in the file's order.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(|(k, _)| k.as_str())
     }
@@ -138,4 +140,57 @@ pub struct SweepFile {
     /// Options of the Slurm job array (`--backend slurm`).
     #[serde(default)]
     pub slurm: SlurmSection,
+    /// How trials are run: `"all"` (default: every trial to its end) or
+    /// `{"asha": {...}}` (asynchronous successive halving).
+    #[serde(default, skip_serializing_if = "Search::is_all")]
+    pub search: Search,
+}
+
+/// The `search` section: which trials run, and for how long.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Search {
+    /// `"all"`: every trial runs to its end (grid, random, seeds). The default.
+    #[default]
+    All,
+    /// `{"asha": {...}}`: asynchronous successive halving over the trials.
+    Asha(AshaConfig),
+}
+
+impl Search {
+    /// Whether this is the default, [`Search::All`].
+    pub fn is_all(&self) -> bool {
+        *self == Search::All
+    }
+}
+
+/// `"search": {"asha": {"min_steps": r, "max_steps": R, "eta": 3, "metric": "validation.accuracy"}}`:
+/// every trial first runs `min_steps` steps (rung 0); a trial in the top
+/// `1/eta` of its rung's results is promoted to the next rung (`eta` times
+/// as many steps) by resuming its run folder, until `max_steps`. Every
+/// trial's run is planned for `max_steps` from step 0 (`train.max_steps` is
+/// set to it), so a trial promoted to the last rung equals an uninterrupted run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AshaConfig {
+    /// Steps of the first rung, r (at least 1).
+    pub min_steps: i64,
+    /// Steps of the last rung, R; must be `min_steps × eta^k` for some k ≥ 0.
+    pub max_steps: i64,
+    /// The reduction factor (at least 2). Default 3.
+    #[serde(default = "default_eta")]
+    pub eta: i64,
+    /// What ranks trials at a rung: `"validation.accuracy"` (higher is
+    /// better) or `"validation.loss"` (lower is better), measured at the
+    /// rung's last step. Default `"validation.accuracy"`.
+    #[serde(default = "default_metric")]
+    pub metric: String,
+}
+
+fn default_eta() -> i64 {
+    3
+}
+
+fn default_metric() -> String {
+    "validation.accuracy".into()
 }

@@ -143,7 +143,7 @@ fn names_are_safe_short_and_unique() {
 
 #[test]
 fn shipped_sweep_files_load() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/sweeps");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/sweeps");
     let lr = Sweep::load(&dir.join("notebook-lr.json")).unwrap();
     assert_eq!(lr.trials.len(), 9);
     assert_eq!(lr.trials[4].name, "lr=0.003,seed=1");
