@@ -50,6 +50,21 @@ macro_rules! through_experiment {
     )*};
 }
 
+/// `text` without the C++ stack frames libtorch may append to its errors
+/// (`frame #0: ...`, `Exception raised from ...`): a libtorch error is shown
+/// by its first line only, the rest of the message as it is.
+pub fn without_cpp_frames(text: &str) -> String {
+    let mut lines = Vec::new();
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("frame #") || trimmed.starts_with("Exception raised from") {
+            break;
+        }
+        lines.push(line);
+    }
+    lines.join("\n")
+}
+
 through_experiment!(ConfigError, DataLoadError, lstm_model::ModelError, trainer::TrainError, eval::EvalError);
 
 impl Failure {
@@ -87,6 +102,17 @@ pub fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Failure + '_ {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpp_stack_frames_are_never_shown() {
+        let torch = "Internal torch error: [enforce fail at alloc_cpu.cpp:127] data. DefaultCPUAllocator: \
+                     not enough memory: you tried to allocate 41 GB.\nframe #0: c10::ThrowEnforceNotMet(...) + 0x5c\n\
+                     frame #1: <unknown function> + 0x1d3 (0x7f in libc10.so)\nException raised from x at y";
+        let shown = without_cpp_frames(torch);
+        assert_eq!(shown, "Internal torch error: [enforce fail at alloc_cpu.cpp:127] data. DefaultCPUAllocator: not enough memory: you tried to allocate 41 GB.");
+        let plain = "run folder x: first line\nsecond line of the message";
+        assert_eq!(without_cpp_frames(plain), plain);
+    }
 
     #[test]
     fn exit_status_follows_each_crates_is_config() {

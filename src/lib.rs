@@ -13,5 +13,5 @@ pub mod signals;
 /// Sweeps: the `sweep` crate, under its old path.
 pub use ::sweep;
 pub use experiment::{config, data, fuzz, memory, openmp, precision, run_folder, runtime};
-pub use failure::{io_error, Failure};
+pub use failure::{io_error, without_cpp_frames, Failure};
 pub use report::{compare, html, tensorboard};

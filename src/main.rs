@@ -81,7 +81,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(failure) => {
-            eprintln!("error: {failure}");
+            eprintln!("error: {}", lstm_mnist::without_cpp_frames(&failure.to_string()));
             ExitCode::from(failure.exit_code())
         }
     }

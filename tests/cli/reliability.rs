@@ -617,6 +617,26 @@ fn peak_memory_kib(args: &[&str]) -> (i32, i64) {
     (libc::WEXITSTATUS(status), usage.ru_maxrss)
 }
 
+/// Issue 24 item 15: explain streams as predict does: 300,000 1x1 images
+/// (a 300 KB gzip) take no more memory than one.
+#[test]
+fn explain_memory_is_flat() {
+    let f = Fixture::new(2);
+    let run_dir = f.path("run");
+    assert!(f.train(&run_dir, &[]).status.success());
+    let run_s = run_dir.to_str().unwrap();
+    let one = f.path("one.idx");
+    std::fs::write(&one, common::idx_images(1, 1, 1, &[200])).unwrap();
+    let many = f.path("many.idx.gz");
+    let n = 300_000;
+    std::fs::write(&many, common::gzip(&common::idx_images(n, 1, 1, &vec![200; n]))).unwrap();
+    let (status, base) = peak_memory_kib(&["explain", "--model", run_s, "--json", one.to_str().unwrap()]);
+    assert_eq!(status, 0);
+    let (status, big) = peak_memory_kib(&["explain", "--model", run_s, "--json", many.to_str().unwrap()]);
+    assert_eq!(status, 0);
+    assert!(big < base + 20 * 1024, "{n} images: peak {big} KiB, one image: {base} KiB");
+}
+
 /// predict streams an IDX file through the model in batches: 300,000 1x1
 /// images (each resized to the model's 6x5) take no more memory than one.
 /// Special files and oversized inputs are refused, and predict and eval give

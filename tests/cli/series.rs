@@ -62,6 +62,16 @@ fn a_ts_problem_of_mixed_lengths_trains_and_evaluates() {
     assert_eq!(classes, ["up", "down"]);
     let config = read_json(&tmp.path().join("run/config.json"));
     assert_eq!(config["data"]["source"], "ts");
+    // The report shows series as series: channel plots, explained over real steps.
+    let page = std::fs::read_to_string(tmp.path().join("run/report.html")).unwrap();
+    assert!(
+        page.contains("one lane per channel") && page.contains("test series ") && page.contains(", predicted "),
+        "series explained"
+    );
+    assert!(!page.contains("test images"), "no picture wording for series");
+    let errors = std::fs::metadata(tmp.path().join("run/errors.png")).map(|m| m.len()).unwrap_or(0);
+    let wrong = report["samples"].as_u64().unwrap() - report["correct"].as_u64().unwrap();
+    assert!(wrong == 0 || page.contains("Misclassified test series") && errors > 0, "errors.png of series");
 }
 
 #[test]

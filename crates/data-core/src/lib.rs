@@ -37,6 +37,7 @@
 mod error;
 pub mod holdout;
 mod input;
+pub mod memory;
 mod normalize;
 mod source;
 mod validation;

@@ -36,17 +36,17 @@ pub fn explain(model: &LstmClassifier, images: &Tensor, compute: Kind) -> Result
     let (steps, classes) = (size[1] as usize, size[2] as usize);
     let flat = Vec::<f32>::try_from(probs.f_flatten(0, -1)?)?;
     let names = &model.spec().class_names;
-    Ok(flat
-        .chunks(steps * classes)
-        .map(|image| {
-            let steps: Vec<Vec<f32>> = image.chunks(classes).map(<[f32]>::to_vec).collect();
-            let argmax: Vec<usize> = steps.iter().map(|p| argmax(p)).collect();
-            let class = argmax.last().copied().unwrap_or(0);
-            let probability = steps.last().map_or(0.0, |p| p[class]);
-            let name = names.get(class).cloned().unwrap_or_else(|| class.to_string());
-            Explanation { class, name, probability, decided_at: lstm_model::decided_at(&argmax), steps }
-        })
-        .collect())
+    Ok(flat.chunks(steps * classes).map(|image| explanation(image, classes, names)).collect())
+}
+
+/// The explanation of one sequence from its probabilities `[steps × classes]`, row-major.
+pub(crate) fn explanation(probabilities: &[f32], classes: usize, names: &[String]) -> Explanation {
+    let steps: Vec<Vec<f32>> = probabilities.chunks(classes.max(1)).map(<[f32]>::to_vec).collect();
+    let argmax: Vec<usize> = steps.iter().map(|p| argmax(p)).collect();
+    let class = argmax.last().copied().unwrap_or(0);
+    let probability = steps.last().map_or(0.0, |p| p[class]);
+    let name = names.get(class).cloned().unwrap_or_else(|| class.to_string());
+    Explanation { class, name, probability, decided_at: lstm_model::decided_at(&argmax), steps }
 }
 
 fn argmax(p: &[f32]) -> usize {
@@ -91,22 +91,22 @@ pub struct ExplainPicture<'a> {
 }
 
 /// Heat-map rows at most (pixel layouts sample their steps).
-const MAX_ROWS: usize = 28;
-const ROW_H: u32 = 10;
-const CELL_W: u32 = 34;
-const MARGIN: u32 = 12;
-const INK: Rgb<u8> = Rgb([20, 20, 20]);
-const MARK: Rgb<u8> = Rgb([220, 40, 30]);
-const FINAL: Rgb<u8> = Rgb([255, 150, 0]);
+pub(crate) const MAX_ROWS: usize = 28;
+pub(crate) const ROW_H: u32 = 10;
+pub(crate) const CELL_W: u32 = 34;
+pub(crate) const MARGIN: u32 = 12;
+pub(crate) const INK: Rgb<u8> = Rgb([20, 20, 20]);
+pub(crate) const MARK: Rgb<u8> = Rgb([220, 40, 30]);
+pub(crate) const FINAL: Rgb<u8> = Rgb([255, 150, 0]);
 
 /// Probability 0 is white, 1 dark blue.
-fn heat(p: f32) -> Rgb<u8> {
+pub(crate) fn heat(p: f32) -> Rgb<u8> {
     let p = p.clamp(0.0, 1.0);
     let mix = |from: f32, to: f32| (from + (to - from) * p).round() as u8;
     Rgb([mix(255.0, 8.0), mix(255.0, 48.0), mix(255.0, 107.0)])
 }
 
-fn rect(img: &mut RgbImage, (x, y, w, h): (u32, u32, u32, u32), colour: Rgb<u8>) {
+pub(crate) fn rect(img: &mut RgbImage, (x, y, w, h): (u32, u32, u32, u32), colour: Rgb<u8>) {
     for py in y..(y + h).min(img.height()) {
         for px in x..(x + w).min(img.width()) {
             img.put_pixel(px, py, colour);
@@ -114,7 +114,7 @@ fn rect(img: &mut RgbImage, (x, y, w, h): (u32, u32, u32, u32), colour: Rgb<u8>)
     }
 }
 
-fn outline(img: &mut RgbImage, (x, y, w, h): (u32, u32, u32, u32), colour: Rgb<u8>, thick: u32) {
+pub(crate) fn outline(img: &mut RgbImage, (x, y, w, h): (u32, u32, u32, u32), colour: Rgb<u8>, thick: u32) {
     rect(img, (x, y, w, thick), colour);
     rect(img, (x, y + h - thick, w, thick), colour);
     rect(img, (x, y, thick, h), colour);
@@ -149,17 +149,7 @@ pub fn explain_picture(p: &ExplainPicture) -> RgbImage {
     let mut img = RgbImage::from_pixel(width, legend_y + 8 + MARGIN, Rgb([255, 255, 255]));
 
     let unit = p.unit;
-    let title = format!("{} ({:.2}), decided at {unit} {} of {steps}", e.name, e.probability, e.decided_at);
-    text::draw(&mut img, &title, MARGIN, MARGIN, 2, INK);
-    if let Some(t) = p.truth {
-        let name = p.class_names.get(t).cloned().unwrap_or_else(|| t.to_string());
-        let (line, colour) = if t == e.class {
-            (format!("true class {name}: right"), Rgb([0, 130, 0]))
-        } else {
-            (format!("true class {name}: wrong"), MARK)
-        };
-        text::draw(&mut img, &line, MARGIN, MARGIN + 22, 1, colour);
-    }
+    draw_title(&mut img, e, p.class_names, p.truth, unit);
 
     // The image: pixels read after the deciding step are dimmed.
     for y in 0..h {
@@ -172,30 +162,7 @@ pub fn explain_picture(p: &ExplainPicture) -> RgbImage {
         }
     }
 
-    // Step numbers beside the heat map, every 7th row (and the first).
-    for (r, &step) in shown.iter().enumerate() {
-        if r == 0 || (r + 1) % 7 == 0 {
-            let label = step.to_string();
-            let x = heat_x - 4 - text::width(&label, 1);
-            text::draw(&mut img, &label, x, top + r as u32 * ROW_H + 1, 1, INK);
-        }
-    }
-    // Column headers: class names cut to the cell.
-    let chars = (CELL_W / 8) as usize;
-    for c in 0..classes {
-        let name = p.class_names.get(c).cloned().unwrap_or_else(|| c.to_string());
-        let label = text::fit(&name, chars);
-        let x = heat_x + c as u32 * CELL_W + (CELL_W - text::width(&label, 1)) / 2;
-        let colour = if c == e.class { Rgb([200, 100, 0]) } else { INK };
-        text::draw(&mut img, &label, x, top - header_h + 2, 1, colour);
-    }
-    for (r, &step) in shown.iter().enumerate() {
-        for c in 0..classes {
-            let prob = e.steps.get(step - 1).and_then(|s| s.get(c)).copied().unwrap_or(0.0);
-            rect(&mut img, (heat_x + c as u32 * CELL_W, top + r as u32 * ROW_H, CELL_W - 1, ROW_H - 1), heat(prob));
-        }
-    }
-    outline(&mut img, (heat_x + e.class as u32 * CELL_W - 2, top - 2, CELL_W + 3, panel_h + 3), FINAL, 2);
+    draw_heat_panel(&mut img, (e, p.class_names), &shown, (heat_x, top));
 
     // The deciding step: a red line above its row, across image and heat map.
     let decided_row = shown.iter().position(|&s| s >= e.decided_at).unwrap_or(0) as u32;
@@ -209,14 +176,79 @@ pub fn explain_picture(p: &ExplainPicture) -> RgbImage {
     }
     text::draw(&mut img, "decided", line_end + 4, line_y.saturating_sub(3), 1, MARK);
 
-    // Legend: the colour scale.
-    let mut x = MARGIN;
-    x += text::draw(&mut img, "probability 0 ", x, legend_y, 1, INK);
-    for i in 0..100 {
-        rect(&mut img, (x + i, legend_y, 1, 8), heat(i as f32 / 99.0));
-    }
-    text::draw(&mut img, " 1", x + 100, legend_y, 1, INK);
+    draw_legend(&mut img, legend_y);
     img
+}
+
+/// The title line (prediction, probability, deciding step) and, when the
+/// true class is known, whether the prediction is right.
+pub(crate) fn draw_title(
+    img: &mut RgbImage,
+    e: &Explanation,
+    class_names: &[String],
+    truth: Option<usize>,
+    unit: &str,
+) {
+    let steps = e.steps.len().max(1);
+    let title = format!("{} ({:.2}), decided at {unit} {} of {steps}", e.name, e.probability, e.decided_at);
+    text::draw(img, &title, MARGIN, MARGIN, 2, INK);
+    if let Some(t) = truth {
+        let name = class_names.get(t).cloned().unwrap_or_else(|| t.to_string());
+        let (line, colour) = if t == e.class {
+            (format!("true class {name}: right"), Rgb([0, 130, 0]))
+        } else {
+            (format!("true class {name}: wrong"), MARK)
+        };
+        text::draw(img, &line, MARGIN, MARGIN + 22, 1, colour);
+    }
+}
+
+/// The steps × classes heat map at `(heat_x, top)`: row `r` holds the
+/// probabilities after step `shown[r]`, step numbers at its left, class
+/// names above, the final class's column outlined.
+pub(crate) fn draw_heat_panel(
+    img: &mut RgbImage,
+    (e, class_names): (&Explanation, &[String]),
+    shown: &[usize],
+    (heat_x, top): (u32, u32),
+) {
+    let classes = class_names.len().max(e.steps.first().map_or(0, Vec::len));
+    let panel_h = shown.len() as u32 * ROW_H;
+    let header_h = 14;
+    // Step numbers beside the heat map, every 7th row (and the first).
+    for (r, &step) in shown.iter().enumerate() {
+        if r == 0 || (r + 1) % 7 == 0 {
+            let label = step.to_string();
+            let x = heat_x - 4 - text::width(&label, 1);
+            text::draw(img, &label, x, top + r as u32 * ROW_H + 1, 1, INK);
+        }
+    }
+    // Column headers: class names cut to the cell.
+    let chars = (CELL_W / 8) as usize;
+    for c in 0..classes {
+        let name = class_names.get(c).cloned().unwrap_or_else(|| c.to_string());
+        let label = text::fit(&name, chars);
+        let x = heat_x + c as u32 * CELL_W + (CELL_W - text::width(&label, 1)) / 2;
+        let colour = if c == e.class { Rgb([200, 100, 0]) } else { INK };
+        text::draw(img, &label, x, top - header_h + 2, 1, colour);
+    }
+    for (r, &step) in shown.iter().enumerate() {
+        for c in 0..classes {
+            let prob = e.steps.get(step - 1).and_then(|s| s.get(c)).copied().unwrap_or(0.0);
+            rect(img, (heat_x + c as u32 * CELL_W, top + r as u32 * ROW_H, CELL_W - 1, ROW_H - 1), heat(prob));
+        }
+    }
+    outline(img, (heat_x + e.class as u32 * CELL_W - 2, top - 2, CELL_W + 3, panel_h + 3), FINAL, 2);
+}
+
+/// The colour scale below the picture.
+pub(crate) fn draw_legend(img: &mut RgbImage, legend_y: u32) {
+    let mut x = MARGIN;
+    x += text::draw(img, "probability 0 ", x, legend_y, 1, INK);
+    for i in 0..100 {
+        rect(img, (x + i, legend_y, 1, 8), heat(i as f32 / 99.0));
+    }
+    text::draw(img, " 1", x + 100, legend_y, 1, INK);
 }
 
 /// [`explain_picture`] encoded as PNG bytes.

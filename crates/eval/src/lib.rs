@@ -10,6 +10,7 @@ mod decision;
 pub mod explain;
 pub mod plots;
 mod report;
+pub mod series;
 pub mod text;
 
 use lstm_model::{LstmClassifier, Precision, Workload};

@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicBool;
 use eval::{EvalConfig, Evaluation};
 use lstm_model::{LstmClassifier, ModelSpec};
 use serde_json::json;
-use tch::{Device, Tensor};
+use tch::Device;
 use trainer::{MetricsSink, TrainSummary};
 
 use crate::config::Experiment;
@@ -99,8 +99,8 @@ pub struct SavedRun<'a> {
     pub summary: &'a TrainSummary,
     /// The evaluation on the test split.
     pub evaluation: &'a Evaluation,
-    /// The test split's images and labels.
-    pub test: (&'a Tensor, &'a Tensor),
+    /// The test split (features, lengths when the sequences differ in length, labels).
+    pub test: &'a data_core::Split,
     /// The evaluation settings (precision resolved from the config).
     pub eval_config: &'a EvalConfig,
 }
@@ -323,7 +323,7 @@ fn train_and_save(
         model,
         summary: &summary,
         evaluation: &evaluation,
-        test: (&data.test.features, &data.test.labels),
+        test: &data.test,
         eval_config: setup.eval_config,
     };
     hooks.saved(&saved)?;

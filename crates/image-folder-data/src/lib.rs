@@ -208,6 +208,7 @@ fn read_split(
 ) -> Result<Pixels, ImageFolderError> {
     let ImageSize { height, width } = config.size;
     let pixels_per_image = (height * width) as usize;
+    check_memory(listing.files.len(), config.size, data_core::memory::available_bytes())?;
     let mut bytes = vec![0u8; listing.files.len() * pixels_per_image];
     let outcomes: Vec<Result<bool, PictureError>> = bytes
         .par_chunks_mut(pixels_per_image)
@@ -269,6 +270,34 @@ fn load_split(
         return Err(ImageFolderError::EmptySplit { path: path.to_owned(), what, skipped: report.skipped.len() });
     }
     Ok(pixels)
+}
+
+/// Bytes held per pixel of a split while it is loaded: the decoded bytes,
+/// the `f32` tensor made of them and one more `f32` copy (a hold-out or
+/// standardisation).
+pub const BYTES_PER_PIXEL: u64 = 1 + 4 + 4;
+
+/// Refuses, before anything is allocated, `files` pictures of `size` whose
+/// loading (see [`BYTES_PER_PIXEL`]) needs more than `available` bytes:
+/// an error naming `data.size` (status 2), instead of a failed allocation.
+pub fn check_memory(files: usize, size: ImageSize, available: Option<u64>) -> Result<(), ImageFolderError> {
+    let Some(available) = available else { return Ok(()) };
+    let pixels = u64::from(size.height) * u64::from(size.width);
+    let need = (files as u64).checked_mul(pixels).and_then(|p| p.checked_mul(BYTES_PER_PIXEL));
+    if need.is_some_and(|n| n <= available) {
+        return Ok(());
+    }
+    let gib = |b: u64| format!("{:.1} GiB", b as f64 / f64::from(1u32 << 30));
+    Err(ImageFolderError::invalid_config(
+        "data.size",
+        size,
+        format!(
+            "{files} pictures of {size} pixels need about {} to load, this machine allows {}: \
+             use a smaller data.size (MNIST's is 28) or fewer pictures",
+            need.map_or_else(|| "more than 2^64 bytes".to_owned(), gib),
+            gib(available)
+        ),
+    ))
 }
 
 /// Splits `train` into training and validation tensors, stratified by class.

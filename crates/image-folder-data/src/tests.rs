@@ -159,3 +159,22 @@ fn standardize_uses_the_training_statistics() {
     let train_mean = data.train.features.mean(Kind::Double).double_value(&[]);
     assert!(train_mean.abs() < 1e-5, "{train_mean}");
 }
+
+/// Issue 24 item 16: `size: [4096, 4096]` is refused before anything is
+/// allocated when its pictures cannot fit, naming `data.size` (status 2);
+/// small sizes and an unknown memory pass.
+#[test]
+fn pictures_too_large_for_memory_are_refused_naming_data_size() {
+    let huge = ImageSize { height: 4096, width: 4096 };
+    let gib8 = 8u64 << 30;
+    let err = check_memory(100, huge, Some(gib8)).unwrap_err();
+    assert!(err.is_config(), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("data.size = 4096x4096") && text.contains("100 pictures") && text.contains("8.0 GiB"),
+        "{text}"
+    );
+    assert!(check_memory(60_000, ImageSize::default(), Some(gib8)).is_ok());
+    assert!(check_memory(usize::MAX, huge, None).is_ok());
+    assert!(check_memory(usize::MAX, huge, Some(gib8)).unwrap_err().to_string().contains("more than 2^64 bytes"));
+}

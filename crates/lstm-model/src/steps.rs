@@ -26,8 +26,25 @@ impl LstmClassifier {
     /// [`step_logits`](Self::step_logits) with the recurrent layers in
     /// `compute` precision (see [`forward_t_with`](Self::forward_t_with)).
     pub fn step_logits_with(&self, images: &Tensor, compute: Kind) -> Result<Tensor> {
+        let x = self.sequences(images)?;
+        self.step_logits_of(&x, compute)
+    }
+
+    /// [`step_logits_with`](Self::step_logits_with) for sequences already in
+    /// the model's input layout, `[N, T, features]` with any `T >= 1` (a
+    /// series read up to its own length: pass each one alone, cut to its
+    /// real steps, and every step's logits are those of its real prefix).
+    pub fn step_logits_sequence(&self, x: &Tensor, compute: Kind) -> Result<Tensor> {
+        let size = x.size();
+        if size.len() != 3 || size[1] < 1 || size[2] != self.spec.features {
+            return Err(crate::ModelError::BadSequences { got: size, features: self.spec.features });
+        }
+        self.step_logits_of(&x.f_to_kind(Kind::Float)?, compute)
+    }
+
+    fn step_logits_of(&self, x: &Tensor, compute: Kind) -> Result<Tensor> {
         tch::no_grad(|| {
-            let x = self.sequences(images)?;
+            let x = x.shallow_clone();
             let c = &self.spec.config;
             if !c.bidirectional {
                 let output = self.recurrent_output(&x, false, compute)?;
@@ -137,6 +154,34 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// A series cut to its real length has, at every step, the logits of
+    /// the same prefix of the longer sequence: every cell, direction and readout.
+    #[test]
+    fn a_sequence_cut_to_its_length_keeps_its_prefix_logits() {
+        for cell in [Cell::Lstm, Cell::Gru] {
+            for bidirectional in [false, true] {
+                for readout in [Readout::Last, Readout::Mean] {
+                    let config = ModelConfig { hidden: 6, cell, bidirectional, readout, ..Default::default() };
+                    let what = format!("{config:?}");
+                    let m = model(config);
+                    let x = images(2);
+                    let full = m.step_logits(&x).unwrap();
+                    let cut = m.step_logits_sequence(&x.narrow(1, 0, 3), Kind::Float).unwrap();
+                    assert_eq!(cut.size(), [2, 3, 3], "{what}");
+                    let diff = (cut - full.narrow(1, 0, 3)).abs().max().double_value(&[]);
+                    assert!(diff < 1e-5, "{what}: {diff}");
+                }
+            }
+        }
+        let m = model(ModelConfig { hidden: 4, ..Default::default() });
+        for bad in
+            [Tensor::zeros([1, 3, 5], (Kind::Float, Device::Cpu)), Tensor::zeros([1, 0, 4], (Kind::Float, Device::Cpu))]
+        {
+            let e = m.step_logits_sequence(&bad, Kind::Float).unwrap_err();
+            assert!(matches!(e, crate::ModelError::BadSequences { features: 4, .. }), "{e}");
         }
     }
 

@@ -38,7 +38,7 @@ impl RunHooks for RunReports {
     fn saved(&mut self, saved: &SavedRun<'_>) -> Result<(), ExperimentError> {
         let (run, evaluation) = (saved.run, saved.evaluation);
         plots::write_curves(run)?;
-        plots::write_test_pictures(run, evaluation, saved.test.0, saved.test.1)?;
+        plots::write_test_pictures(run, evaluation, saved.model, saved.test)?;
         let confusion = eval::explain::png_bytes(&eval::plots::confusion_picture(&evaluation.report))?;
         let pictures =
             [("test/errors", std::fs::read(run.errors()).unwrap_or_default()), ("test/confusion", confusion)];

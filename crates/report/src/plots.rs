@@ -1,11 +1,14 @@
 //! The pictures and the page of a run folder (or an evaluation's folder):
 //! curves.svg from metrics.jsonl, confusion.svg, errors.png and decision.svg
-//! from a test evaluation, and report.html with a few test images explained.
+//! from a test evaluation (series plotted as channels), and report.html with
+//! a few test images or series explained.
 
+use data_core::Split;
 use eval::plots::{self, CurvePoint};
 use eval::Evaluation;
 use experiment::run_folder::RunFolder;
 use experiment::{io_error, ExperimentError};
+use lstm_model::LstmClassifier;
 use serde_json::Value;
 use tch::Tensor;
 use trainer::MetricRecord;
@@ -16,26 +19,64 @@ const ERRORS_SHOWN: usize = 48;
 /// Test images explained on report.html: this many classified right and this many wrong.
 const EXPLAINED: usize = 3;
 
-/// confusion.svg, errors.png and (when computed) decision.svg for a test split.
+/// Whether `test` holds series rather than pictures: sequences with their
+/// own lengths, a model that reads sequences (model.json's `input`), or
+/// inputs of another shape than the model's picture.
+pub fn is_series(model: &LstmClassifier, test: &Split) -> bool {
+    let spec = model.spec();
+    test.lengths.is_some()
+        || matches!(spec.input, Some(data_core::InputSpec::Sequence(_)))
+        || test.features.size()[1..] != [spec.image_height, spec.image_width]
+}
+
+/// confusion.svg, errors.png and (when computed) decision.svg for a test
+/// split; errors.png plots the channels of misclassified series when the
+/// split holds series ([`is_series`]), else shows the misclassified pictures.
 pub fn write_test_pictures(
     run: &RunFolder,
     evaluation: &Evaluation,
-    images: &Tensor,
-    labels: &Tensor,
+    model: &LstmClassifier,
+    test: &Split,
 ) -> Result<(), ExperimentError> {
     plots::confusion_svg(&run.confusion(), &evaluation.report)?;
-    let size = images.size();
+    let size = test.features.size();
     if let Some(decision) = &evaluation.report.decision {
         let unit = if decision.steps as i64 == size[1] { "rows" } else { "steps" };
         plots::decision_svg(&run.decision(), decision, unit)?;
     }
-    let pixels = Vec::<f32>::try_from(images.reshape([-1]).to_kind(tch::Kind::Float)).map_err(eval::EvalError::from)?;
-    let truth = Vec::<i64>::try_from(labels).map_err(eval::EvalError::from)?;
-    let shape = (size[1] as usize, size[2] as usize);
+    let values = floats(&test.features)?;
+    let truth = Vec::<i64>::try_from(&test.labels).map_err(eval::EvalError::from)?;
     let names: Vec<String> = evaluation.report.classes.iter().map(|c| c.class.clone()).collect();
     let labels = (truth.as_slice(), evaluation.predictions.as_slice());
-    plots::errors_png(&run.errors(), &pixels, shape, labels, &names, ERRORS_SHOWN)?;
+    let (steps, features) = (size[1] as usize, size[2] as usize);
+    if is_series(model, test) {
+        let lengths = lengths_of(test)?;
+        eval::series::series_errors_png(
+            &run.errors(),
+            (&values, steps, features),
+            &lengths,
+            labels,
+            &names,
+            ERRORS_SHOWN,
+        )?;
+    } else {
+        plots::errors_png(&run.errors(), &values, (steps, features), labels, &names, ERRORS_SHOWN)?;
+    }
     Ok(())
+}
+
+/// A tensor's values as `f32`, row-major.
+fn floats(x: &Tensor) -> Result<Vec<f32>, ExperimentError> {
+    Ok(Vec::<f32>::try_from(x.reshape([-1]).to_kind(tch::Kind::Float)).map_err(eval::EvalError::from)?)
+}
+
+/// Each sequence's real length (all `T` for a split without lengths).
+fn lengths_of(split: &Split) -> Result<Vec<i64>, ExperimentError> {
+    let size = split.features.size();
+    Ok(match &split.lengths {
+        Some(l) => Vec::<i64>::try_from(l.to_kind(tch::Kind::Int64)).map_err(eval::EvalError::from)?,
+        None => vec![size[1]; size[0] as usize],
+    })
 }
 
 /// curves.svg from the run's metrics.jsonl.
@@ -56,33 +97,34 @@ pub fn write_curves(run: &RunFolder) -> Result<(), ExperimentError> {
     Ok(())
 }
 
-/// Explain pictures of a few test images for report.html: the first
-/// [`EXPLAINED`] classified right and the first [`EXPLAINED`] classified wrong.
-fn explain_pictures(
-    (model, compute): (&lstm_model::LstmClassifier, tch::Kind),
-    evaluation: &Evaluation,
-    images: &Tensor,
-    labels: &Tensor,
-) -> Result<Vec<(String, Vec<u8>)>, ExperimentError> {
-    let spec = model.spec();
-    if images.size()[1..] != [spec.image_height, spec.image_width] {
-        // Sequences of another length than the model's nominal one (a
-        // variable-length series): the explain pictures draw pictures only.
-        tracing::info!(shape = ?images.size(), "no explain pictures: the test inputs are sequences, not pictures");
-        return Ok(Vec::new());
-    }
+/// The test examples explained on report.html: the first [`EXPLAINED`]
+/// classified right and the first [`EXPLAINED`] classified wrong.
+fn chosen_examples(evaluation: &Evaluation, labels: &Tensor) -> Result<(Vec<usize>, Vec<i64>), ExperimentError> {
     let truth = Vec::<i64>::try_from(labels).map_err(eval::EvalError::from)?;
     let right = (0..truth.len()).filter(|&i| truth[i] == evaluation.predictions[i]).take(EXPLAINED);
     let wrong = (0..truth.len()).filter(|&i| truth[i] != evaluation.predictions[i]).take(EXPLAINED);
-    let chosen: Vec<usize> = right.chain(wrong).collect();
+    Ok((right.chain(wrong).collect(), truth))
+}
+
+/// Explain pictures of a few test images for report.html ([`chosen_examples`]).
+fn explain_pictures(
+    (model, compute): (&LstmClassifier, tch::Kind),
+    evaluation: &Evaluation,
+    test: &Split,
+) -> Result<Vec<(String, Vec<u8>)>, ExperimentError> {
+    if is_series(model, test) {
+        return explain_series_pictures((model, compute), evaluation, test);
+    }
+    let spec = model.spec();
+    let (chosen, truth) = chosen_examples(evaluation, &test.labels)?;
     if chosen.is_empty() {
         return Ok(Vec::new());
     }
     let index = Tensor::from_slice(&chosen.iter().map(|&i| i as i64).collect::<Vec<_>>());
-    let picked = images.index_select(0, &index).to_kind(tch::Kind::Float);
+    let picked = test.features.index_select(0, &index).to_kind(tch::Kind::Float);
     let explained = eval::explain::explain(model, &picked, compute)?;
     let (h, w) = (spec.image_height as usize, spec.image_width as usize);
-    let pixels = Vec::<f32>::try_from(picked.reshape([-1])).map_err(eval::EvalError::from)?;
+    let pixels = floats(&picked)?;
     let read_at = eval::explain::read_order(model);
     let unit = if spec.config.sequence == lstm_model::Sequence::Rows { "row" } else { "step" };
     let mut pictures = Vec::new();
@@ -96,9 +138,48 @@ fn explain_pictures(
             truth: Some(truth[i] as usize),
             unit,
         };
-        let name = |c: usize| spec.class_names.get(c).cloned().unwrap_or_else(|| c.to_string());
-        let caption = format!("test image {i}: true {}, predicted {}", name(truth[i] as usize), e.name);
+        let caption = caption(spec, "image", i, truth[i], e);
         pictures.push((caption, eval::explain::explain_png(&picture)?));
+    }
+    Ok(pictures)
+}
+
+/// "test image 7: true Bag, predicted Coat" (`what` = image or series).
+fn caption(spec: &lstm_model::ModelSpec, what: &str, i: usize, truth: i64, e: &eval::explain::Explanation) -> String {
+    let name = |c: i64| usize::try_from(c).ok().and_then(|c| spec.class_names.get(c)).cloned();
+    let truth = name(truth).unwrap_or_else(|| truth.to_string());
+    format!("test {what} {i}: true {truth}, predicted {}", e.name)
+}
+
+/// The explain pictures of a few test series, each read over its real
+/// steps: its channels beside the probabilities after each step.
+fn explain_series_pictures(
+    (model, compute): (&LstmClassifier, tch::Kind),
+    evaluation: &Evaluation,
+    test: &Split,
+) -> Result<Vec<(String, Vec<u8>)>, ExperimentError> {
+    let spec = model.spec();
+    let (chosen, truth) = chosen_examples(evaluation, &test.labels)?;
+    if chosen.is_empty() || test.features.size()[2] != spec.features {
+        return Ok(Vec::new());
+    }
+    let index = Tensor::from_slice(&chosen.iter().map(|&i| i as i64).collect::<Vec<_>>());
+    let picked = test.features.index_select(0, &index).to_kind(tch::Kind::Float);
+    let lengths = test.lengths.as_ref().map(|l| l.index_select(0, &index));
+    let explained = eval::series::explain_sequences(model, &picked, lengths.as_ref(), compute)?;
+    let (steps, features) = (picked.size()[1] as usize, picked.size()[2] as usize);
+    let values = floats(&picked)?;
+    let mut pictures = Vec::new();
+    for (k, (&i, e)) in chosen.iter().zip(&explained).enumerate() {
+        let real = e.steps.len().min(steps);
+        let picture = eval::series::SeriesPicture {
+            values: &values[k * steps * features..(k * steps + real) * features],
+            features,
+            explanation: e,
+            class_names: &spec.class_names,
+            truth: Some(truth[i] as usize),
+        };
+        pictures.push((caption(spec, "series", i, truth[i], e), eval::series::series_png(&picture)?));
     }
     Ok(pictures)
 }
@@ -110,11 +191,12 @@ pub fn write_page(
     run: &RunFolder,
     (title, subtitle): (&str, &str),
     config: Option<Value>,
-    model: (&lstm_model::LstmClassifier, tch::Kind),
+    model: (&LstmClassifier, tch::Kind),
     evaluation: &Evaluation,
-    (images, labels): (&Tensor, &Tensor),
+    test: &Split,
 ) -> Result<(), ExperimentError> {
-    let explains = explain_pictures(model, evaluation, images, labels)?;
-    crate::html::write_run_page(run.dir(), title, subtitle, config, explains).map_err(io_error(run.dir()))?;
+    let explains = explain_pictures(model, evaluation, test)?;
+    let series = is_series(model.0, test);
+    crate::html::write_run_page(run.dir(), title, subtitle, config, explains, series).map_err(io_error(run.dir()))?;
     Ok(())
 }

@@ -33,6 +33,9 @@ pub struct RunPage {
     pub errors_png: Option<Vec<u8>>,
     /// Explain pictures of a few test images: caption and PNG bytes.
     pub explains: Vec<(String, Vec<u8>)>,
+    /// The test inputs are series (channels over time), not pictures: the
+    /// text says "series" and describes the channel plots.
+    pub series: bool,
 }
 
 fn num(v: &Value) -> Option<f64> {
@@ -144,12 +147,17 @@ pub fn run_page(p: &RunPage) -> String {
         );
     }
     if let Some(png) = &p.errors_png {
+        let (what, how) = if p.series {
+            ("series", " Each plot: every channel over the series' real steps.")
+        } else {
+            ("images", "")
+        };
         let _ = write!(
             body,
-            "<h2>Misclassified test images</h2>{}",
+            "<h2>Misclassified test {what}</h2>{}",
             figure(
-                &png_img(png, "misclassified test images"),
-                "The first misclassified test images: T is the true class, P the prediction."
+                &png_img(png, &format!("misclassified test {what}")),
+                &format!("The first misclassified test {what}: T is the true class, P the prediction.{how}")
             )
         );
     }
@@ -176,7 +184,16 @@ pub fn run_page(p: &RunPage) -> String {
         for (caption, png) in &p.explains {
             body.push_str(&figure(&png_img(png, caption), caption));
         }
-        body.push_str("</div><p>Each picture: the image (pixels read after the deciding step dimmed) beside the class probabilities after every step (white 0, dark blue 1); the final class is outlined, the red line marks the deciding step.</p>");
+        let input = if p.series {
+            "one lane per channel (numbered; time runs downwards over the series' real steps, greyed after the deciding step)"
+        } else {
+            "the image (pixels read after the deciding step dimmed)"
+        };
+        let _ = write!(
+            body,
+            "</div><p>Each picture: {input} beside the class probabilities after every step (white 0, dark blue 1); the \
+             final class is outlined, the red line marks the deciding step.</p>"
+        );
     }
     if let Some(config) = &p.config {
         let text = serde_json::to_string_pretty(config).unwrap_or_default();
@@ -187,7 +204,8 @@ pub fn run_page(p: &RunPage) -> String {
 
 /// Reads the run's files from `dir` (`report.json`, `config.json`,
 /// `curves.svg`, `confusion.svg`, `decision.svg`, `errors.png`; all but the
-/// report optional), renders the page with `explains` and writes
+/// report optional), renders the page with `explains` (of series when
+/// `series`) and writes
 /// `dir/report.html` (through a temporary file and a rename). Returns its path.
 pub fn write_run_page(
     dir: &Path,
@@ -195,6 +213,7 @@ pub fn write_run_page(
     subtitle: &str,
     config: Option<Value>,
     explains: Vec<(String, Vec<u8>)>,
+    series: bool,
 ) -> std::io::Result<PathBuf> {
     let run = RunFolder::new(dir);
     let invalid = |e: ExperimentError| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string());
@@ -214,6 +233,7 @@ pub fn write_run_page(
         decision_svg: text(run.decision()),
         errors_png: std::fs::read(run.errors()).ok(),
         explains,
+        series,
     };
     let path = run.page();
     atomic_file::write(&path, run_page(&p))?;
