@@ -1,6 +1,7 @@
 //! `lstm-mnist`: trains, evaluates and saves LSTM classifiers of MNIST-family
 //! images from JSON experiment configs. This file only parses the command
 //! line and dispatches to the commands of the library (`lstm_mnist::commands`).
+#![cfg_attr(not(test), warn(clippy::too_many_lines))] // functions <= 80 lines (clippy.toml), tests exempt
 
 use std::process::ExitCode;
 

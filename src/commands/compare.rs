@@ -22,6 +22,14 @@ pub struct CompareArgs {
     /// config key; a leading - sorts descending: --sort=-test_accuracy
     #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
     pub sort: Option<String>,
+    /// Show (and group by) exactly these config keys, comma-separated:
+    /// --keys train.learning_rate,model.hidden (default: every key whose
+    /// values differ, except threads, display/checkpoint cadence and eval.batch_size)
+    #[arg(long, value_delimiter = ',', value_name = "KEY,...")]
+    pub keys: Option<Vec<String>>,
+    /// Leave these config keys out, comma-separated: --hide train.seed,model.seed
+    #[arg(long, value_delimiter = ',', value_name = "KEY,...")]
+    pub hide: Vec<String>,
     /// Write summary.json, summary.csv and compare.svg here (default: into
     /// the sweep folder when a single sweep folder is compared).
     #[arg(long)]
@@ -33,7 +41,8 @@ pub fn run(args: &CompareArgs) -> Result<(), Failure> {
     if let Some(out) = &args.out {
         compare::check_out(out)?;
     }
-    let mut comparison: Comparison = compare::compare(&args.paths)?;
+    let choice = compare::KeyChoice { keys: args.keys.clone(), hide: args.hide.clone() };
+    let mut comparison: Comparison = compare::compare_with(&args.paths, &choice)?;
     if let Some(key) = &args.sort {
         comparison.sort(key)?;
     }

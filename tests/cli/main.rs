@@ -55,3 +55,21 @@ fn every_test_file_is_a_module() {
     }
     assert!(missing.is_empty(), "tests/cli/main.rs lacks `mod NAME;` for {missing:?}");
 }
+
+/// The 80-line gate of `make lint` is one line in each crate root (library and
+/// binary code, not tests): a crate without it would escape the gate silently.
+#[test]
+fn every_crate_root_has_the_80_line_gate() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let gate = "#![cfg_attr(not(test), warn(clippy::too_many_lines))]";
+    let mut roots = vec![root.join("src/lib.rs"), root.join("src/main.rs")];
+    for entry in std::fs::read_dir(root.join("crates")).unwrap() {
+        let lib = entry.unwrap().path().join("src/lib.rs");
+        if lib.is_file() {
+            roots.push(lib);
+        }
+    }
+    let missing: Vec<_> =
+        roots.iter().filter(|f| !std::fs::read_to_string(f).unwrap().lines().any(|l| l.starts_with(gate))).collect();
+    assert!(roots.len() > 2 && missing.is_empty(), "{missing:?} lack `{gate}`");
+}

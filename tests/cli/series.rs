@@ -195,3 +195,46 @@ fn predict_on_ts_files_scores_the_report_and_a_series_alone_as_in_a_crowd() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("one-dim.ts: series of 1 dimensions, but the model reads series of 2"), "{stderr}");
 }
+
+/// The exported ONNX model of a JapaneseVowels run (series of lengths 7 to
+/// 29, 12 dimensions, standardised per dimension), run by ONNX Runtime on the
+/// raw test file, scores exactly the run's reported test accuracy, as does
+/// `predict` on the same file.
+#[test]
+#[ignore = "needs onnxruntime"]
+fn exported_japanese_vowels_scores_the_reports_accuracy_in_onnx_runtime() {
+    aeon_data();
+    let python = crate::tools::require_python_modules("onnxruntime", &["onnxruntime", "onnx", "numpy"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let run_dir = tmp.path().join("jv");
+    let out = train(&root.join("configs/japanese-vowels.json"), &run_dir, &["--set", "train.epochs=3"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let onnx = tmp.path().join("jv.onnx");
+    let out = run(&["export", "--model", &run_dir.display().to_string(), "--out", &onnx.display().to_string()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let cache = std::env::var_os("LSTM_MNIST_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/lstm-mnist"));
+    let test = cache.join("data/JapaneseVowels/JapaneseVowels_TEST.ts");
+    let ort = std::process::Command::new(python)
+        .arg(root.join("scripts/onnx_run_series.py"))
+        .arg(&onnx)
+        .arg("--check")
+        .arg("--ts")
+        .arg(&test)
+        .output()
+        .unwrap();
+    assert!(ort.status.success(), "{}", text(&ort.stderr));
+    let report = read_json(&run_dir.join("report.json"));
+    let expected = format!(
+        "accuracy: {:.4} ({} of {})",
+        report["accuracy"].as_f64().unwrap(),
+        report["correct"],
+        report["samples"]
+    );
+    assert_eq!(text(&ort.stdout).trim(), expected, "ONNX Runtime against the run's report");
+    let (_, stderr) = predicted(&run_dir, &test);
+    let correct = report["correct"].as_i64().unwrap();
+    assert!(stderr.contains(&format!("({correct} of 370 labelled series)")), "predict: {stderr}");
+}

@@ -16,6 +16,7 @@
 //! assert_eq!(e.to_string(), "invalid train.batch_size = 0: use a positive batch size such as 128");
 //! assert_eq!(config_error::first_line(&"bad shape\nException raised from ..."), "bad shape");
 //! ```
+#![cfg_attr(not(test), warn(clippy::too_many_lines))] // functions <= 80 lines (clippy.toml), tests exempt
 
 use std::fmt::Display;
 

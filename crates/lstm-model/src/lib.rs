@@ -70,6 +70,7 @@
 //! a second `tch` of another version cannot link (both claim `links = "tch"`).
 //! For a binary that links no CUDA library, enable the feature `cpu-only` of
 //! `lstm-model` (or `torch-build`), or set `LSTM_MNIST_CPU_ONLY = "1"` there.
+#![cfg_attr(not(test), warn(clippy::too_many_lines))] // functions <= 80 lines (clippy.toml), tests exempt
 
 mod error;
 pub mod fuzz;

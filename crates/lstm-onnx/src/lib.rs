@@ -16,6 +16,13 @@
 //! * the readout: the last step's output (`Gather`) or the mean over steps
 //!   (`ReduceMean`), then `Gemm` with the linear layer.
 //!
+//! A model of series (model.json input `sequence`, issues 21 and 25) takes
+//! `sequences` float32 `[N, T, F]` (raw values, any `T`) and `lengths` int32
+//! `[N]` (points per series) instead: its per-dimension standardisation and
+//! its `points_per_step` grouping are in the graph, the lengths feed the
+//! recurrent nodes' `sequence_lens`, and the readout takes each series' last
+//! real step or the mean over its real steps.
+//!
 //! The class names are in the model's metadata (`class_names`, a JSON array),
 //! next to the input size and layout. Opset 17, IR version 8: ONNX Runtime,
 //! `tract-onnx` and `onnx.checker` read it.
@@ -25,10 +32,14 @@
 //! lstm_onnx::write(&model, &lstm_onnx::ExportOptions::default(), "model.onnx".as_ref())?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+#![cfg_attr(not(test), warn(clippy::too_many_lines))] // functions <= 80 lines (clippy.toml), tests exempt
 
 #[allow(clippy::all, missing_docs)]
 #[rustfmt::skip]
 pub mod onnx;
+mod series;
+
+pub use series::{sequence_input, LENGTHS, SEQUENCES};
 
 use std::path::{Path, PathBuf};
 
@@ -119,7 +130,12 @@ impl ExportOptions {
     /// (format 3), built into the graph so that the exported input is
     /// pixel / 255. Per-feature statistics are refused
     /// ([`OnnxError::PerFeatureStandardization`]).
+    /// A model of series builds its own (per-dimension) statistics into its
+    /// graph from `model.json`, so its options carry none.
     pub fn for_model(model: &LstmClassifier) -> Result<Self> {
+        if sequence_input(model).is_some() {
+            return Ok(ExportOptions::default());
+        }
         let standardization = match &model.spec().standardization {
             None => None,
             Some(st) => match (st.mean.as_slice(), st.std.as_slice()) {
@@ -143,8 +159,30 @@ pub fn write(model: &LstmClassifier, options: &ExportOptions, path: &Path) -> Re
     atomic_file::write(path, &bytes).map_err(|source| OnnxError::Io { path: path.to_owned(), source })
 }
 
-/// The model as an ONNX `ModelProto`.
+/// The model as an ONNX `ModelProto`: for pictures, input `images`
+/// `[N, height, width]` (pixel / 255); for a model of series (model.json
+/// input `sequence`), inputs `sequences` `[N, T, F]` (raw values; the
+/// per-dimension standardisation and `points_per_step` are in the graph) and
+/// `lengths` `[N]` int32 (fed to the recurrent nodes' `sequence_lens`);
+/// output `logits` `[N, classes]`. `options` apply to pictures only.
 pub fn to_model_proto(model: &LstmClassifier, options: &ExportOptions) -> Result<ModelProto> {
+    let (graph, metadata_props) = match sequence_input(model) {
+        Some(input) => (series::graph(model, input)?, series_metadata(model.spec(), input)),
+        None => (picture_graph(model, options)?, metadata(model.spec(), options)),
+    };
+    Ok(ModelProto {
+        ir_version: Some(IR_VERSION),
+        opset_import: vec![OperatorSetIdProto { domain: Some(String::new()), version: Some(OPSET) }],
+        producer_name: Some("lstm-mnist".into()),
+        producer_version: Some(env!("CARGO_PKG_VERSION").into()),
+        graph: Some(graph),
+        metadata_props,
+        ..Default::default()
+    })
+}
+
+/// The graph of a picture model: input `images`, output `logits`.
+fn picture_graph(model: &LstmClassifier, options: &ExportOptions) -> Result<GraphProto> {
     let spec = model.spec();
     let mut g = GraphBuilder::default();
     let mut x = INPUT.to_owned();
@@ -158,7 +196,7 @@ pub fn to_model_proto(model: &LstmClassifier, options: &ExportOptions) -> Result
         x = g.node("Div", &[&centred, &s], vec![]);
     }
     let seq = sequence(&mut g, spec, &x);
-    let top = recurrent_layers(&mut g, model, &seq)?;
+    let top = recurrent_layers(&mut g, model, &seq, None)?;
     let features = match spec.config.readout {
         Readout::Last => {
             let last = g.initializer_i64("last_step", &[], &[spec.steps - 1]);
@@ -169,12 +207,16 @@ pub fn to_model_proto(model: &LstmClassifier, options: &ExportOptions) -> Result
     let w = g.initializer_f32("out.weight", &[spec.classes(), readout_width(spec)], &param(model, "out.weight")?);
     let b = g.initializer_f32("out.bias", &[spec.classes()], &param(model, "out.bias")?);
     g.nodes.push(node("Gemm", &[&features, &w, &b], &[OUTPUT], vec![attr_int("transB", 1)]));
-    let graph = GraphProto {
+    Ok(GraphProto {
         name: Some("lstm_mnist".into()),
         node: g.nodes,
         initializer: g.initializers,
-        input: vec![value_info(INPUT, &[Dim::Batch, Dim::Fixed(spec.image_height), Dim::Fixed(spec.image_width)])],
-        output: vec![value_info(OUTPUT, &[Dim::Batch, Dim::Fixed(spec.classes())])],
+        input: vec![value_info_of(
+            INPUT,
+            &[Dim::Batch, Dim::Fixed(spec.image_height), Dim::Fixed(spec.image_width)],
+            DataType::Float,
+        )],
+        output: vec![value_info_of(OUTPUT, &[Dim::Batch, Dim::Fixed(spec.classes())], DataType::Float)],
         doc_string: Some(format!(
             "{} classifier: input `{INPUT}` float32 [N, {}, {}] holding pixel/255, output `{OUTPUT}` [N, {}]",
             spec.config.cell.name().to_uppercase(),
@@ -183,16 +225,35 @@ pub fn to_model_proto(model: &LstmClassifier, options: &ExportOptions) -> Result
             spec.classes()
         )),
         ..Default::default()
-    };
-    Ok(ModelProto {
-        ir_version: Some(IR_VERSION),
-        opset_import: vec![OperatorSetIdProto { domain: Some(String::new()), version: Some(OPSET) }],
-        producer_name: Some("lstm-mnist".into()),
-        producer_version: Some(env!("CARGO_PKG_VERSION").into()),
-        graph: Some(graph),
-        metadata_props: metadata(spec, options),
-        ..Default::default()
     })
+}
+
+/// The metadata of a model of series: class names, inputs, points per step
+/// and the statistics built into the graph.
+fn series_metadata(spec: &ModelSpec, input: data_core::SequenceInput) -> Vec<StringStringEntryProto> {
+    let c = &spec.config;
+    let mut entries = vec![
+        ("class_names", serde_json::Value::from(spec.class_names.clone()).to_string()),
+        (
+            "input",
+            format!(
+                "{SEQUENCES}: float32 [N, T, {}] raw values (standardised in the graph); {LENGTHS}: int32 [N], \
+                 points per series (1..=T)",
+                input.features
+            ),
+        ),
+        ("output", format!("{OUTPUT}: float32 [N, {}], softmax gives the class probabilities", spec.classes())),
+        ("features", input.features.to_string()),
+        ("points_per_step", input.points_per_step.to_string()),
+        ("cell", c.cell.name().into()),
+        ("layers", c.layers.to_string()),
+        ("hidden", c.hidden.to_string()),
+        ("bidirectional", c.bidirectional.to_string()),
+    ];
+    if let Some(st) = &spec.standardization {
+        entries.push(("standardization", serde_json::json!({"mean": st.mean, "std": st.std}).to_string()));
+    }
+    entries.into_iter().map(|(k, v)| StringStringEntryProto { key: Some(k.into()), value: Some(v) }).collect()
 }
 
 /// The metadata written into the model: class names and input contract.
@@ -244,9 +305,15 @@ fn sequence(g: &mut GraphBuilder, spec: &ModelSpec, x: &str) -> String {
     g.node("Transpose", &[&per_step], vec![attr_ints("perm", &[1, 0, 2])])
 }
 
-/// One ONNX `LSTM`/`GRU` node per layer over `x` `[T, N, F]`; returns the
-/// top layer's output `[T, N, directions · hidden]`.
-fn recurrent_layers(g: &mut GraphBuilder, model: &LstmClassifier, x: &str) -> Result<String> {
+/// One ONNX `LSTM`/`GRU` node per layer over `x` `[T, N, F]`, each series
+/// read up to `sequence_lens` (an int32 `[N]` value; `None`: all `T`);
+/// returns the top layer's output `[T, N, directions · hidden]`.
+fn recurrent_layers(
+    g: &mut GraphBuilder,
+    model: &LstmClassifier,
+    x: &str,
+    sequence_lens: Option<&str>,
+) -> Result<String> {
     let spec = model.spec();
     let c = &spec.config;
     let (h, dirs) = (c.hidden, c.directions());
@@ -277,7 +344,10 @@ fn recurrent_layers(g: &mut GraphBuilder, model: &LstmClassifier, x: &str) -> Re
             Cell::Gru => "GRU",
         };
         // Y: [T, directions, N, hidden] -> [T, N, directions, hidden] -> [T, N, directions * hidden].
-        let y = g.node(op, &[&input, &w, &r, &b], attrs);
+        let y = match sequence_lens {
+            None => g.node(op, &[&input, &w, &r, &b], attrs),
+            Some(lens) => g.node(op, &[&input, &w, &r, &b, lens], attrs),
+        };
         let y = g.node("Transpose", &[&y], vec![attr_ints("perm", &[0, 2, 1, 3])]);
         input = g.node("Reshape", &[&y, &merge_shape], vec![]);
     }
@@ -341,6 +411,11 @@ impl GraphBuilder {
         self.push_initializer(name, dims, DataType::Int64, raw)
     }
 
+    fn initializer_i32(&mut self, name: &str, dims: &[i64], values: &[i32]) -> String {
+        let raw = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.push_initializer(name, dims, DataType::Int32, raw)
+    }
+
     fn scalar(&mut self, name: &str, value: f32) -> String {
         self.initializer_f32(name, &[], &[value])
     }
@@ -401,15 +476,18 @@ fn attr_string(name: &str, value: &str) -> AttributeProto {
 enum Dim {
     /// The batch size, named `N`.
     Batch,
+    /// A free dimension of this name (the series length `T`).
+    Named(&'static str),
     Fixed(i64),
 }
 
-fn value_info(name: &str, dims: &[Dim]) -> ValueInfoProto {
+fn value_info_of(name: &str, dims: &[Dim], kind: DataType) -> ValueInfoProto {
     let dim = dims
         .iter()
         .map(|d| Dimension {
             value: Some(match d {
                 Dim::Batch => dimension::Value::DimParam("N".into()),
+                Dim::Named(n) => dimension::Value::DimParam((*n).into()),
                 Dim::Fixed(n) => dimension::Value::DimValue(*n),
             }),
             ..Default::default()
@@ -419,7 +497,7 @@ fn value_info(name: &str, dims: &[Dim]) -> ValueInfoProto {
         name: Some(name.into()),
         r#type: Some(TypeProto {
             value: Some(type_proto::Value::TensorType(type_proto::Tensor {
-                elem_type: Some(DataType::Float as i32),
+                elem_type: Some(kind as i32),
                 shape: Some(TensorShapeProto { dim }),
             })),
             ..Default::default()

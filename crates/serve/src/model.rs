@@ -133,12 +133,19 @@ impl ServedModel {
         }
         let predictor = Predictor::open(path, Device::Cpu, precision)?;
         let spec = predictor.model().spec();
-        let not_streamable = (spec.config.sequence == Sequence::PermutedPixels).then(|| {
-            "this model reads the pixels in a shuffled order (sequence \"permuted-pixels\"), \
-             so it cannot answer row by row: use /infer"
-                .to_owned()
-        });
         let input = predictor.input().clone();
+        let not_streamable = match &input {
+            _ if spec.config.sequence == Sequence::PermutedPixels => Some(
+                "this model reads the pixels in a shuffled order (sequence \"permuted-pixels\"), \
+                 so it cannot answer row by row: use /infer"
+                    .to_owned(),
+            ),
+            InputSpec::Sequence(s) if s.points_per_step > 1 => Some(format!(
+                "this model reads {} points per step (points_per_step), so it cannot answer point by point: use /infer",
+                s.points_per_step
+            )),
+            _ => None,
+        };
         let (input_name, rows, columns) = match &input {
             InputSpec::Picture(p) => ("images", p.height as usize, p.width as usize),
             InputSpec::Sequence(s) => ("sequences", 0, s.features as usize),

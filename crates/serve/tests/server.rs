@@ -426,6 +426,39 @@ fn sequence_models_take_sequences_of_any_length_with_lengths() {
     server.stop().unwrap();
 }
 
+/// A series model reading 2 points per step takes raw points at `/infer`
+/// (the model groups them) and says it cannot be streamed point by point.
+#[test]
+fn a_model_of_two_points_per_step_is_served_raw_and_not_streamed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = data_core::InputSpec::Sequence(data_core::SequenceInput { features: 3, points_per_step: 2 });
+    let spec = ModelSpec::new(tiny_config(), 4, 6, vec!["a".into(), "b".into()]).with_input(input, None);
+    let run = tmp.path().join("pairs");
+    LstmClassifier::new(spec, Device::Cpu).unwrap().save(run.join("model")).unwrap();
+    let server = Running::start(&run, ServeConfig::default());
+    let (_, meta) = get(&server.url("/v2/models/pairs"));
+    let meta: Value = serde_json::from_str(&meta).unwrap();
+    assert_eq!(meta["inputs"][0]["shape"], json!([-1, -1, 3]), "{meta}");
+    assert_eq!(meta["streaming"], false, "{meta}");
+    let url = format!("ws://{}/v2/models/pairs/stream", server.addr);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    match runtime.block_on(tokio_tungstenite::connect_async(&url)) {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 400);
+            let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default()).into_owned();
+            assert!(body.contains("points_per_step"), "{body}");
+        }
+        other => panic!("the stream opened or failed otherwise: {:?}", other.map(|_| ())),
+    }
+    let values: Vec<f32> = (0..7 * 3).map(|i| i as f32 / 10.0).collect();
+    let body = json!({"inputs": [{"name": "sequences", "shape": [1, 7, 3], "datatype": "FP32", "data": values}]});
+    let (status, answer) = post(&server.url("/v2/models/pairs/infer"), &serde_json::to_vec(&body).unwrap());
+    assert_eq!(status, 200, "{answer}");
+    let p = floats(&answer["outputs"][0]["data"]);
+    assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5, "{p:?}");
+    server.stop().unwrap();
+}
+
 #[test]
 fn streaming_rows_ends_where_infer_does() {
     let tmp = tempfile::tempdir().unwrap();

@@ -22,6 +22,33 @@ pub const SORT_KEYS: &[&str] =
 /// Config keys never shown as differences: every run has its own name.
 const IGNORED_KEYS: &[&str] = &["name"];
 
+/// Config keys left out by default (a key and everything below it): they do
+/// not change what a run learns (libtorch threads, progress and checkpoint
+/// cadence, the evaluation batch size). `--keys` shows them when asked.
+pub const NON_SEMANTIC_KEYS: &[&str] =
+    &["threads", "train.display_step", "train.checkpoint_every", "train.keep_checkpoints", "eval.batch_size"];
+
+/// Whether `key` is one of [`NON_SEMANTIC_KEYS`] or below one.
+pub fn is_non_semantic(key: &str) -> bool {
+    NON_SEMANTIC_KEYS.iter().any(|k| key == *k || key.strip_prefix(k).is_some_and(|rest| rest.starts_with('.')))
+}
+
+/// A config value as compared: missing, `null` and `false` mean the same
+/// (an option left out, or set off).
+fn semantic(value: Option<&Value>) -> Option<&Value> {
+    value.filter(|v| !v.is_null() && **v != Value::Bool(false))
+}
+
+/// Which config keys `compare` shows and groups by.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KeyChoice {
+    /// Exactly these keys, in this order (`--keys`); `None`: every key whose
+    /// values differ, leaving out [`NON_SEMANTIC_KEYS`].
+    pub keys: Option<Vec<String>>,
+    /// Keys left out (`--hide`).
+    pub hide: Vec<String>,
+}
+
 /// Why runs cannot be compared; names the path at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum CompareError {
@@ -73,6 +100,16 @@ pub enum CompareError {
         /// What it is instead, and the fix.
         why: String,
     },
+    /// `--keys` or `--hide` names a key no run's config has.
+    #[error("--{option} {key}: no run's config has this key; use dotted keys such as {known}")]
+    UnknownKey {
+        /// `keys` or `hide`.
+        option: &'static str,
+        /// The key given.
+        key: String,
+        /// Keys that differ between the runs (or a few config keys).
+        known: String,
+    },
     /// `--sort` names no column (the text given).
     #[error("--sort {0}: not a column; use one of {allowed} or a config key that differs between the runs (prefix - for descending)", allowed = SORT_KEYS.join(", "))]
     BadSort(String),
@@ -83,7 +120,13 @@ impl CompareError {
     /// folders given, an unknown `--sort`) rather than failing on a file (1).
     pub fn is_config(&self) -> bool {
         // A run folder's damaged file (`Run`) is not the command line's fault.
-        matches!(self, CompareError::NoRuns(_) | CompareError::BadSort(_) | CompareError::NotAFolder { .. })
+        matches!(
+            self,
+            CompareError::NoRuns(_)
+                | CompareError::BadSort(_)
+                | CompareError::NotAFolder { .. }
+                | CompareError::UnknownKey { .. }
+        )
     }
 }
 
@@ -213,6 +256,128 @@ pub struct Comparison {
     /// Why there is no `best`, when there is none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub best_missing: Option<String>,
+    /// For each differing key (seeds left out), the runs grouped by its value alone.
+    pub marginals: Vec<Marginal>,
+}
+
+/// The runs grouped by the values of one key alone (a per-factor, marginal view).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Marginal {
+    /// The dotted config key.
+    pub key: String,
+    /// One level per value, best mean first (validation, else test accuracy).
+    pub levels: Vec<Level>,
+}
+
+/// The runs with one value of a key.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Level {
+    /// The value.
+    pub value: Value,
+    /// How many runs have it.
+    pub n: usize,
+    /// Their best validation accuracies.
+    pub best_validation_accuracy: Option<Stats>,
+    /// Their test accuracies.
+    pub test_accuracy: Option<Stats>,
+}
+
+/// The mean a group or level is ranked by: best validation accuracy when
+/// `on_validation`, else test accuracy; `None` ranks last.
+fn rank_mean(validation: Option<Stats>, test: Option<Stats>, on_validation: bool) -> Option<f64> {
+    if on_validation {
+        validation.map(|s| s.mean)
+    } else {
+        test.map(|s| s.mean)
+    }
+}
+
+/// Descending by `mean`, `None` last, stable.
+fn by_mean_descending(a: Option<f64>, b: Option<f64>) -> std::cmp::Ordering {
+    match (a, b) {
+        (Some(x), Some(y)) => y.total_cmp(&x),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    }
+}
+
+/// The marginal of each non-seed key with at least two values.
+fn marginals(keys: &[String], runs: &[RunRow], on_validation: bool) -> Vec<Marginal> {
+    let mut out = Vec::new();
+    for key in keys.iter().filter(|k| !is_seed_key(k)) {
+        let mut values: Vec<Value> = Vec::new();
+        for run in runs {
+            let v = run.differs.get(key).cloned().unwrap_or(Value::Null);
+            if !values.contains(&v) {
+                values.push(v);
+            }
+        }
+        if values.len() < 2 {
+            continue;
+        }
+        let mut levels: Vec<Level> = values
+            .into_iter()
+            .map(|value| {
+                let of = |r: &&RunRow| r.differs.get(key).unwrap_or(&Value::Null) == &value;
+                let members: Vec<&RunRow> = runs.iter().filter(of).collect();
+                let pick =
+                    |f: fn(&RunRow) -> Option<f64>| -> Vec<f64> { members.iter().filter_map(|r| f(r)).collect() };
+                Level {
+                    n: members.len(),
+                    best_validation_accuracy: Stats::of(&pick(|r| r.best_validation_accuracy)),
+                    test_accuracy: Stats::of(&pick(|r| r.test_accuracy)),
+                    value,
+                }
+            })
+            .collect();
+        levels.sort_by(|a, b| {
+            by_mean_descending(
+                rank_mean(a.best_validation_accuracy, a.test_accuracy, on_validation),
+                rank_mean(b.best_validation_accuracy, b.test_accuracy, on_validation),
+            )
+        });
+        out.push(Marginal { key: key.clone(), levels });
+    }
+    out
+}
+
+/// The keys to show: `choice.keys` when given (each must be in some
+/// config), else the keys whose values differ (missing, `null` and `false`
+/// alike), leaving out names and [`NON_SEMANTIC_KEYS`]; then `choice.hide` removed.
+fn chosen_keys(configs: &[BTreeMap<String, Value>], choice: &KeyChoice) -> Result<Vec<String>, CompareError> {
+    let all_keys: std::collections::BTreeSet<&String> = configs.iter().flat_map(|c| c.keys()).collect();
+    let differing: Vec<String> = all_keys
+        .iter()
+        .filter(|k| !IGNORED_KEYS.contains(&k.as_str()))
+        .filter(|k| configs.windows(2).any(|w| semantic(w[0].get(**k)) != semantic(w[1].get(**k))))
+        .map(|k| (*k).clone())
+        .collect();
+    let known = || {
+        let shown: Vec<&str> = differing.iter().filter(|k| !is_non_semantic(k)).map(String::as_str).collect();
+        let list = if shown.is_empty() { all_keys.iter().take(5).map(|k| k.as_str()).collect() } else { shown };
+        list.join(", ")
+    };
+    let check = |option: &'static str, key: &String| {
+        if all_keys.contains(key) {
+            Ok(())
+        } else {
+            Err(CompareError::UnknownKey { option, key: key.clone(), known: known() })
+        }
+    };
+    for key in &choice.hide {
+        check("hide", key)?;
+    }
+    let keys = match &choice.keys {
+        Some(keys) => {
+            for key in keys {
+                check("keys", key)?;
+            }
+            keys.clone()
+        }
+        None => differing.iter().filter(|k| !is_non_semantic(k)).cloned().collect(),
+    };
+    Ok(keys.into_iter().filter(|k| !choice.hide.contains(k)).collect())
 }
 
 /// The best run, chosen on validation accuracy.
@@ -396,6 +561,14 @@ fn read_run(dir: &Path) -> Result<(BTreeMap<String, Value>, RunRow), CompareErro
 /// left out with a warning naming the run and the file (the others are
 /// compared); when no run is left, that is an error.
 pub fn compare(paths: &[PathBuf]) -> Result<Comparison, CompareError> {
+    compare_with(paths, &KeyChoice::default())
+}
+
+/// As [`compare`], showing and grouping by the keys `choice` picks; the
+/// groups are sorted by their mean (best validation accuracy, or test
+/// accuracy when no run validated), best first, and each key gets its
+/// [`Marginal`].
+pub fn compare_with(paths: &[PathBuf], choice: &KeyChoice) -> Result<Comparison, CompareError> {
     let mut configs = Vec::new();
     let mut runs = Vec::new();
     let mut skipped = None;
@@ -417,13 +590,7 @@ pub fn compare(paths: &[PathBuf]) -> Result<Comparison, CompareError> {
     if let (true, Some(e)) = (runs.is_empty(), skipped) {
         return Err(e);
     }
-    let all_keys: std::collections::BTreeSet<&String> = configs.iter().flat_map(|c| c.keys()).collect();
-    let keys: Vec<String> = all_keys
-        .into_iter()
-        .filter(|k| !IGNORED_KEYS.contains(&k.as_str()))
-        .filter(|k| configs.windows(2).any(|w| w[0].get(*k) != w[1].get(*k)))
-        .cloned()
-        .collect();
+    let keys = chosen_keys(&configs, choice)?;
     let mut groups: Vec<Group> = Vec::new();
     for (i, (config, row)) in configs.iter().zip(runs.iter_mut()).enumerate() {
         row.differs = keys.iter().map(|k| (k.clone(), config.get(k).cloned().unwrap_or(Value::Null))).collect();
@@ -453,8 +620,24 @@ pub fn compare(paths: &[PathBuf]) -> Result<Comparison, CompareError> {
         group.best_validation_accuracy = Stats::of(&pick(|r| r.best_validation_accuracy));
         group.final_train_loss = Stats::of(&pick(|r| r.final_train_loss));
     }
+    let on_validation = runs.iter().any(|r| r.best_validation_accuracy.is_some());
+    sort_groups(&mut groups, &mut runs, on_validation);
     let (best, best_missing) = best_on_validation(&runs);
-    Ok(Comparison { keys, runs, groups, best, best_missing })
+    let marginals = marginals(&keys, &runs, on_validation);
+    Ok(Comparison { keys, runs, groups, best, best_missing, marginals })
+}
+
+/// Sorts the groups by their mean, best first (ties keep their order), and
+/// renumbers the runs' `group`.
+fn sort_groups(groups: &mut Vec<Group>, runs: &mut [RunRow], on_validation: bool) {
+    let mut order: Vec<usize> = (0..groups.len()).collect();
+    let mean = |g: &Group| rank_mean(g.best_validation_accuracy, g.test_accuracy, on_validation);
+    order.sort_by(|&a, &b| by_mean_descending(mean(&groups[a]), mean(&groups[b])));
+    let sorted: Vec<Group> = order.iter().map(|&i| groups[i].clone()).collect();
+    for run in runs.iter_mut() {
+        run.group = order.iter().position(|&i| i == run.group).unwrap_or(run.group);
+    }
+    *groups = sorted;
 }
 
 /// A path to compare must be a folder: anything else is a usage error.

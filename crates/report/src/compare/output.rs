@@ -6,7 +6,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::{group_label, short, CompareError, Comparison, RunRow};
+use super::{group_label, short, CompareError, Comparison, RunRow, Stats};
 
 /// Colours of the groups in `compare.svg` (matplotlib's tab10).
 const PALETTE: [RGBColor; 10] = [
@@ -104,6 +104,7 @@ pub fn table(comparison: &Comparison) -> String {
         out.push('\n');
         out.push_str(&render(&header, &rows, 1));
     }
+    out.push_str(&marginal_tables(comparison));
     match (&comparison.best, &comparison.best_missing) {
         (Some(b), _) => out.push_str(&format!(
             "\nbest on validation: {} (validation accuracy {:.4}, test accuracy {})\n",
@@ -113,6 +114,34 @@ pub fn table(comparison: &Comparison) -> String {
         )),
         (None, Some(why)) => out.push_str(&format!("\nbest: none chosen: {why}\n")),
         (None, None) => {}
+    }
+    out
+}
+
+/// `mean ± sem` (or the mean alone for one value), `-` when none.
+fn mean_sem(stats: Option<Stats>) -> String {
+    match stats {
+        Some(Stats { mean, sem: Some(sem), .. }) => format!("{mean:.4} ± {sem:.4}"),
+        Some(s) => format!("{:.4}", s.mean),
+        None => "-".into(),
+    }
+}
+
+/// One table per varied key: its values, best first, with the mean best
+/// validation and test accuracy (± standard error) of the runs that have it.
+fn marginal_tables(comparison: &Comparison) -> String {
+    let mut out = String::new();
+    for marginal in &comparison.marginals {
+        let header: Vec<String> =
+            [marginal.key.as_str(), "n", "best val (mean ± sem)", "test acc (mean ± sem)"].map(String::from).to_vec();
+        let rows: Vec<Vec<String>> = marginal
+            .levels
+            .iter()
+            .map(|l| {
+                vec![short(&l.value), l.n.to_string(), mean_sem(l.best_validation_accuracy), mean_sem(l.test_accuracy)]
+            })
+            .collect();
+        let _ = write!(out, "\nby {}:\n{}", marginal.key, render(&header, &rows, 1));
     }
     out
 }

@@ -233,3 +233,57 @@ fn best_is_chosen_on_validation_and_groups_have_sem_and_ci95() {
     assert!((hi - s.mean - 12.706 * sem).abs() < 1e-9 && (s.mean - lo - 12.706 * sem).abs() < 1e-9);
     assert_eq!(Stats::of(&[0.5]).unwrap().ci95, None);
 }
+
+#[test]
+fn groups_are_sorted_by_mean_each_key_has_a_marginal_and_keys_can_be_chosen() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = [(0.01, 0, 0.6), (0.01, 1, 0.7), (0.1, 0, 0.9), (0.1, 1, 0.8)];
+    let mut paths = Vec::new();
+    for (i, (lr, seed, acc)) in runs.iter().enumerate() {
+        let dir = tmp.path().join(format!("r{i}"));
+        fake_run(&dir, *lr, *seed, *acc, &[1.0]);
+        // Threads differ (not semantic); clip_grad_norm is null in some, false in others (the same).
+        let path = dir.join("config.json");
+        let mut config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        config["threads"] = json!(i + 1);
+        config["train"]["clip_grad_norm"] = if i % 2 == 0 { json!(null) } else { json!(false) };
+        std::fs::write(&path, config.to_string()).unwrap();
+        paths.push(dir);
+    }
+    let c = compare(&paths).unwrap();
+    assert_eq!(c.keys, ["model.seed", "train.learning_rate", "train.seed"], "threads and null/false left out");
+    // The better learning rate's group first; runs keep their order and know their group.
+    assert_eq!(group_label(&c.groups[0]), "train.learning_rate=0.1");
+    assert_eq!((c.groups[0].runs.clone(), c.groups[1].runs.clone()), (vec![2, 3], vec![0, 1]));
+    assert_eq!(c.runs.iter().map(|r| r.group).collect::<Vec<_>>(), [1, 1, 0, 0]);
+    // One marginal per varied key, seeds left out, best level first.
+    assert_eq!(c.marginals.len(), 1);
+    let m = &c.marginals[0];
+    assert_eq!((m.key.as_str(), &m.levels[0].value, m.levels[0].n), ("train.learning_rate", &json!(0.1), 2));
+    assert!((m.levels[0].best_validation_accuracy.unwrap().mean - 0.85).abs() < 1e-12);
+    assert!((m.levels[1].test_accuracy.unwrap().mean - 0.65).abs() < 1e-12);
+    assert!(m.levels[1].test_accuracy.unwrap().sem.is_some());
+    assert_eq!(c.summary_json()["marginals"][0]["levels"][1]["value"], json!(0.01));
+    let text = table(&c);
+    assert!(text.contains("by train.learning_rate:") && text.contains("0.8500 ± 0.0500"), "{text}");
+    // --keys: exactly these columns, grouped by them; --hide leaves keys out.
+    let choose = |keys: Option<&[&str]>, hide: &[&str]| {
+        let choice = KeyChoice {
+            keys: keys.map(|k| k.iter().map(|s| s.to_string()).collect()),
+            hide: hide.iter().map(|s| s.to_string()).collect(),
+        };
+        compare_with(&paths, &choice)
+    };
+    let chosen = choose(Some(&["threads", "train.learning_rate"]), &[]).unwrap();
+    assert_eq!(chosen.keys, ["threads", "train.learning_rate"]);
+    assert_eq!(chosen.groups.len(), 4, "grouped by what is shown");
+    assert_eq!(choose(None, &["model.seed", "train.seed"]).unwrap().keys, ["train.learning_rate"]);
+    let err = choose(Some(&["train.lr"]), &[]).unwrap_err();
+    let text = err.to_string();
+    assert!(err.is_config() && text.contains("--keys train.lr") && text.contains("train.learning_rate"), "{text}");
+    assert!(choose(None, &["nope"]).unwrap_err().to_string().contains("--hide nope"));
+    // compare.html's headline: the best on validation, its test accuracy beside it.
+    let page = crate::html::compare_page(&c, None, "t");
+    assert!(page.contains("best validation accuracy (r2)") && page.contains("its test accuracy"), "{page}");
+    assert!(!page.contains("best test accuracy"));
+}

@@ -84,11 +84,19 @@ fn groups_table(c: &Comparison) -> String {
 pub fn compare_page(comparison: &Comparison, svg: Option<&str>, title: &str) -> String {
     let c = comparison;
     let finished = c.runs.iter().filter(|r| r.finished).count();
-    let best = c
-        .runs
-        .iter()
-        .filter(|r| r.test_accuracy.is_some())
-        .max_by(|a, b| a.test_accuracy.partial_cmp(&b.test_accuracy).unwrap_or(std::cmp::Ordering::Equal));
+    // The headline is chosen on validation, never on test; test is shown beside it.
+    let best = match (&c.best, &c.best_missing) {
+        (Some(b), _) => {
+            let name = c.runs.iter().find(|r| r.dir == b.dir).and_then(|r| r.name.clone()).unwrap_or(b.dir.clone());
+            format!(
+                "{}{}",
+                card(&format!("{:.4}", b.validation_accuracy), &format!("best validation accuracy ({name})")),
+                card(&opt(b.test_accuracy, 4), "its test accuracy")
+            )
+        }
+        (None, Some(why)) => card("-", why),
+        (None, None) => String::new(),
+    };
     let mut body = format!(
         "<h1>{}</h1><p class=\"meta\">{} runs · written {}</p><div class=\"cards\">{}{}{}</div>",
         escape(title),
@@ -96,11 +104,7 @@ pub fn compare_page(comparison: &Comparison, svg: Option<&str>, title: &str) -> 
         now_utc(),
         card(&c.runs.len().to_string(), "runs"),
         card(&finished.to_string(), "finished"),
-        best.map(|b| card(
-            &opt(b.test_accuracy, 4),
-            &format!("best test accuracy ({})", b.name.as_deref().unwrap_or(&b.dir))
-        ))
-        .unwrap_or_default()
+        best
     );
     if !c.keys.is_empty() {
         let keys: Vec<String> = c.keys.iter().map(|k| format!("<code>{}</code>", escape(k))).collect();
