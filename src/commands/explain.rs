@@ -44,7 +44,7 @@ struct Row<'a> {
 /// The picture's file name for image `index` of `file`.
 fn picture_name(file: &Path, index: Option<usize>) -> String {
     let stem = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into());
-    let stem = stem.trim_end_matches(".gz").trim_end_matches(".png").to_owned();
+    let stem = stem.trim_end_matches(".gz").trim_end_matches(".png").trim_end_matches(".ts").to_owned();
     match index {
         Some(i) => format!("{stem}-{i:05}.png"),
         None => format!("{stem}.png"),
@@ -82,13 +82,19 @@ pub fn run(args: &ExplainArgs, out: &mut impl Write) -> Result<(), Failure> {
         return Err(PredictError::NoFiles.into());
     }
     let predictor = open_predictor(model, *precision)?;
-    let inputs = open_inputs(&predictor, files, *invert)?;
+    let series = matches!(predictor.input(), data_core::InputSpec::Sequence(_));
+    let inputs = if series { Vec::new() } else { open_inputs(&predictor, files, *invert)? };
+    let series_inputs = if series { super::series::open_all(files)? } else { Vec::new() };
     if let Some(d) = out_dir {
         // Pictures are named after the inputs (errors.png, ...): never into a training run's folder.
         crate::run_folder::check_output_folder(d, "explain", "explained")?;
         std::fs::create_dir_all(d).map_err(crate::io_error(d))?;
     }
-    let mut writer = Writer { out, json: *json, rows: 0, names: Names::default(), dir: out_dir.clone() };
+    let class_names = predictor.model().spec().class_names.clone();
+    let mut writer = Writer { out, json: *json, rows: 0, names: Names::default(), dir: out_dir.clone(), class_names };
+    for input in series_inputs {
+        super::series::explain(&predictor, input, &mut |file, index, e, png| writer.emit(file, index, e, "step", png))?;
+    }
     for mut input in inputs {
         while let Some(batch) = input.next_batch(BATCH).map_err(PredictError::from)? {
             let tensor = predictor.tensor(&batch.pixels).map_err(PredictError::from)?;
@@ -131,6 +137,7 @@ struct Writer<'a, W: Write> {
     rows: usize,
     names: Names,
     dir: Option<PathBuf>,
+    class_names: Vec<String>,
 }
 
 impl<W: Write> Writer<'_, W> {
@@ -138,8 +145,7 @@ impl<W: Write> Writer<'_, W> {
     fn write(&mut self, p: &Predictor, file: &Path, batch: &Batch, i: usize, e: &Explanation) -> Result<(), Failure> {
         let spec = p.model().spec();
         let unit = if spec.config.sequence == Sequence::Rows { "row" } else { "step" };
-        let index = batch.index(i);
-        if let Some(d) = &self.dir {
+        let picture = || {
             let (h, w) = (spec.image_height as usize, spec.image_width as usize);
             let pixels: Vec<f32> =
                 batch.pixels[i * h * w..(i + 1) * h * w].iter().map(|&b| f32::from(b) / 255.0).collect();
@@ -153,14 +159,30 @@ impl<W: Write> Writer<'_, W> {
                 truth: None,
                 unit,
             };
+            Ok(explain_png(&picture)?)
+        };
+        self.emit(file, batch.index(i), e, unit, &picture)
+    }
+
+    /// Writes the explanation `e` of input `index` of `file`: its picture
+    /// (made by `png`) into `--out`, and its text table or JSON element.
+    fn emit(
+        &mut self,
+        file: &Path,
+        index: Option<usize>,
+        e: &Explanation,
+        unit: &str,
+        png: &dyn Fn() -> Result<Vec<u8>, PredictError>,
+    ) -> Result<(), Failure> {
+        if let Some(d) = &self.dir {
             let path = d.join(self.names.unique(file, index));
-            let bytes = explain_png(&picture).map_err(PredictError::from)?;
-            atomic_file::write(&path, bytes).map_err(crate::io_error(&path))?;
+            atomic_file::write(&path, png()?).map_err(crate::io_error(&path))?;
         }
         let write_err = |source| PredictError::Io { path: PathBuf::from("stdout"), source };
         if !self.json {
             let label = format!("{}{}", file.display(), index.map(|i| format!("[{i}]")).unwrap_or_default());
-            return Ok(write!(self.out, "{}", text_block(&label, e, unit, &spec.class_names)).map_err(write_err)?);
+            let names = self.class_names.clone();
+            return Ok(write!(self.out, "{}", text_block(&label, e, unit, &names)).map_err(write_err)?);
         }
         let row = Row { file: file.display().to_string(), index, explanation: e };
         let text = serde_json::to_string_pretty(&row).expect("explanations serialise");

@@ -12,7 +12,12 @@ use data_core::InputSpec;
 use inference::{InferenceError, Predictor};
 use ts_data::{Missing, SeriesBatch, SeriesBatches};
 
+use eval::explain::Explanation;
+use eval::series::{explain_sequences, series_png, SeriesPicture};
+use tch::{Kind, Tensor};
+
 use super::predict::{Output, PredictError};
+use crate::Failure;
 
 /// Opens every `.ts` file before anything is printed (a missing file, a
 /// folder or a malformed header is an error naming it).
@@ -68,4 +73,60 @@ pub(crate) fn predict<W: Write>(
         eprintln!("accuracy {:.4} ({correct} of {labelled} labelled series)", correct as f64 / labelled as f64);
     }
     Ok(())
+}
+
+/// Where `explain` sends each series' explanation: its file, its index,
+/// the explanation, and a function drawing its picture (PNG bytes).
+pub(crate) type Emit<'a> = dyn FnMut(&Path, Option<usize>, &Explanation, &dyn Fn() -> Result<Vec<u8>, PredictError>) -> Result<(), Failure>
+    + 'a;
+
+/// Explains every series of one `.ts` file with `predictor`, a batch at a
+/// time: the class probabilities after each of a series' real steps
+/// (`points_per_step` points each), passed to `emit` with a function that
+/// draws its picture (the series' channels beside the probabilities).
+pub(crate) fn explain(predictor: &Predictor, mut input: SeriesBatches, emit: &mut Emit<'_>) -> Result<(), Failure> {
+    let path = input.path().to_owned();
+    let model = predictor.model();
+    while let Some(batch) = input.next_batch().map_err(PredictError::from)? {
+        check_dimensions(predictor, &path, &batch)?;
+        let x = predictor.standardized(&batch.features).map_err(PredictError::from)?;
+        let (steps, step_lengths) = match model.series_input(&x, Some(&batch.lengths)).map_err(PredictError::from)? {
+            Some(grouped) => grouped,
+            None => (x.shallow_clone(), Some(batch.lengths.shallow_clone())),
+        };
+        let explained =
+            explain_sequences(model, &steps, step_lengths.as_ref(), predictor.compute()).map_err(PredictError::from)?;
+        let lengths = Vec::<i64>::try_from(&batch.lengths).map_err(explain_err)?;
+        for (i, e) in explained.iter().enumerate() {
+            let picture = || picture_png(predictor, &x, (i, lengths[i]), e);
+            emit(&path, Some(batch.first_index + i), e, &picture)?;
+        }
+    }
+    Ok(())
+}
+
+/// The explain picture of series `i` (its `len` real points) of the
+/// standardised batch `x`.
+fn picture_png(
+    predictor: &Predictor,
+    x: &Tensor,
+    (i, len): (usize, i64),
+    e: &Explanation,
+) -> Result<Vec<u8>, PredictError> {
+    let one = x.f_select(0, i as i64).and_then(|s| s.f_narrow(0, 0, len.max(1))).map_err(explain_err)?;
+    let features = one.size()[1] as usize;
+    let values = Vec::<f32>::try_from(one.f_to_kind(Kind::Float).and_then(|v| v.f_reshape([-1])).map_err(explain_err)?)
+        .map_err(explain_err)?;
+    let picture = SeriesPicture {
+        values: &values,
+        features,
+        explanation: e,
+        class_names: &predictor.model().spec().class_names,
+        truth: None,
+    };
+    Ok(series_png(&picture)?)
+}
+
+fn explain_err(e: tch::TchError) -> PredictError {
+    PredictError::from(InferenceError::from(e))
 }

@@ -183,6 +183,35 @@ fn predict_on_ts_files_scores_the_report_and_a_series_alone_as_in_a_crowd() {
     }
     assert!((alone[0][0] - probs[5][0]).abs() < 1e-5);
 
+    // explain: over each series' real steps (ceil(points / 2)), ending in predict's answer, alone as among 300.
+    let explained = |file: &Path, pictures: Option<&Path>| {
+        let mut args = vec!["explain".to_owned(), "--model".into(), model.display().to_string()];
+        args.extend([file.display().to_string(), "--json".into()]);
+        if let Some(dir) = pictures {
+            args.extend(["--out".into(), dir.display().to_string()]);
+        }
+        let out = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout).unwrap()
+    };
+    let pictures = tmp.path().join("explained");
+    let rows = explained(&tmp.path().join("Toy/Toy_TEST.ts"), Some(&pictures));
+    assert_eq!(rows.len(), 20);
+    for (i, row) in rows.iter().enumerate() {
+        let points = lines[i].split(':').next().unwrap().split(',').count();
+        assert_eq!(row["steps"].as_array().unwrap().len(), points.div_ceil(2), "series {i}: {row}");
+        let best = probs[i].iter().cloned().fold(f64::MIN, f64::max);
+        assert!((row["probability"].as_f64().unwrap() - best).abs() < 1e-5, "series {i}: {row} vs {:?}", probs[i]);
+        let png = pictures.join(format!("Toy_TEST-{i:05}.png"));
+        assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"), "{}", png.display());
+    }
+    let (alone, among) = (explained(&tmp.path().join("alone.ts"), None), explained(&tmp.path().join("crowd.ts"), None));
+    assert_eq!(
+        (alone[0]["steps"].clone(), alone[0]["decided_at"].clone()),
+        (among[150]["steps"].clone(), among[150]["decided_at"].clone()),
+        "same steps alone and in a crowd"
+    );
+
     // A file of other dimensions is refused naming it.
     std::fs::write(tmp.path().join("one-dim.ts"), "@univariate true\n@classLabel false\n@data\n1,2,3\n").unwrap();
     let out = run(&[

@@ -182,6 +182,15 @@ impl Predictor {
         Ok(Classified { prediction, inverted: prepared.inverted })
     }
 
+    /// Raw series `[N, T, F]` as the model reads them: `f32`, with the
+    /// model's per-dimension standardisation applied (when its run used one).
+    pub fn standardized(&self, features: &Tensor) -> Result<Tensor, InferenceError> {
+        Ok(match &self.standardization {
+            Some(st) => st.apply(&features.f_to_kind(Kind::Float)?)?,
+            None => features.f_to_kind(Kind::Float)?,
+        })
+    }
+
     /// Classifies raw sequences `[N, T, F]` (`f32`, before standardisation;
     /// `F` the dimensions of the model's series, any `T`), each read up to
     /// its length when `lengths` `[N]` (`i64`) is given, else all `T` points.
@@ -206,11 +215,7 @@ impl Predictor {
     /// # Ok::<(), inference::InferenceError>(())
     /// ```
     pub fn sequences(&self, features: &Tensor, lengths: Option<&Tensor>) -> Result<Vec<Prediction>, InferenceError> {
-        let x = match &self.standardization {
-            Some(st) => st.apply(&features.f_to_kind(Kind::Float)?)?,
-            None => features.f_to_kind(Kind::Float)?,
-        };
-        let x = x.f_to_device(self.model.device())?;
+        let x = self.standardized(features)?.f_to_device(self.model.device())?;
         let logits = tch::no_grad(|| self.model.forward_input_t(&x, lengths, false, self.compute))?;
         let probs = logits.f_softmax(-1, Kind::Float)?.f_to_device(Device::Cpu)?;
         let flat = Vec::<f32>::try_from(probs.f_flatten(0, -1)?)?;
