@@ -99,14 +99,33 @@ pub fn write_curves(run: &RunFolder) -> Result<(), ExperimentError> {
 
 /// The test examples explained on report.html: the first [`EXPLAINED`]
 /// classified right and the first [`EXPLAINED`] classified wrong.
-fn chosen_examples(evaluation: &Evaluation, labels: &Tensor) -> Result<(Vec<usize>, Vec<i64>), ExperimentError> {
-    let truth = Vec::<i64>::try_from(labels).map_err(eval::EvalError::from)?;
-    let right = (0..truth.len()).filter(|&i| truth[i] == evaluation.predictions[i]).take(EXPLAINED);
-    let wrong = (0..truth.len()).filter(|&i| truth[i] != evaluation.predictions[i]).take(EXPLAINED);
-    Ok((right.chain(wrong).collect(), truth))
+struct Picked {
+    /// Their positions in the test split.
+    chosen: Vec<usize>,
+    /// The true class of every test example.
+    truth: Vec<i64>,
+    /// Their inputs, `f32`.
+    features: Tensor,
+    /// Their lengths, when the split has them.
+    lengths: Option<Tensor>,
 }
 
-/// Explain pictures of a few test images for report.html ([`chosen_examples`]).
+/// [`Picked`] from a test split, `None` when there is nothing to explain.
+fn pick(evaluation: &Evaluation, test: &Split) -> Result<Option<Picked>, ExperimentError> {
+    let truth = Vec::<i64>::try_from(&test.labels).map_err(eval::EvalError::from)?;
+    let right = (0..truth.len()).filter(|&i| truth[i] == evaluation.predictions[i]).take(EXPLAINED);
+    let wrong = (0..truth.len()).filter(|&i| truth[i] != evaluation.predictions[i]).take(EXPLAINED);
+    let chosen: Vec<usize> = right.chain(wrong).collect();
+    if chosen.is_empty() {
+        return Ok(None);
+    }
+    let index = Tensor::from_slice(&chosen.iter().map(|&i| i as i64).collect::<Vec<_>>());
+    let features = test.features.index_select(0, &index).to_kind(tch::Kind::Float);
+    let lengths = test.lengths.as_ref().map(|l| l.index_select(0, &index));
+    Ok(Some(Picked { chosen, truth, features, lengths }))
+}
+
+/// Explain pictures of a few test images for report.html ([`pick`]).
 fn explain_pictures(
     (model, compute): (&LstmClassifier, tch::Kind),
     evaluation: &Evaluation,
@@ -116,12 +135,7 @@ fn explain_pictures(
         return explain_series_pictures((model, compute), evaluation, test);
     }
     let spec = model.spec();
-    let (chosen, truth) = chosen_examples(evaluation, &test.labels)?;
-    if chosen.is_empty() {
-        return Ok(Vec::new());
-    }
-    let index = Tensor::from_slice(&chosen.iter().map(|&i| i as i64).collect::<Vec<_>>());
-    let picked = test.features.index_select(0, &index).to_kind(tch::Kind::Float);
+    let Some(Picked { chosen, truth, features: picked, .. }) = pick(evaluation, test)? else { return Ok(Vec::new()) };
     let explained = eval::explain::explain(model, &picked, compute)?;
     let (h, w) = (spec.image_height as usize, spec.image_width as usize);
     let pixels = floats(&picked)?;
@@ -159,13 +173,9 @@ fn explain_series_pictures(
     test: &Split,
 ) -> Result<Vec<(String, Vec<u8>)>, ExperimentError> {
     let spec = model.spec();
-    let (chosen, truth) = chosen_examples(evaluation, &test.labels)?;
-    if chosen.is_empty() {
+    let Some(Picked { chosen, truth, features: picked, lengths }) = pick(evaluation, test)? else {
         return Ok(Vec::new());
-    }
-    let index = Tensor::from_slice(&chosen.iter().map(|&i| i as i64).collect::<Vec<_>>());
-    let picked = test.features.index_select(0, &index).to_kind(tch::Kind::Float);
-    let lengths = test.lengths.as_ref().map(|l| l.index_select(0, &index));
+    };
     // A series model reads raw points, grouped `points_per_step` to a step.
     let explained = match model.series_input(&picked, lengths.as_ref())? {
         Some((x, steps)) => eval::series::explain_sequences(model, &x, steps.as_ref(), compute)?,
