@@ -181,8 +181,8 @@ impl<W: Write> Writer<'_, W> {
         let write_err = |source| PredictError::Io { path: PathBuf::from("stdout"), source };
         if !self.json {
             let label = format!("{}{}", file.display(), index.map(|i| format!("[{i}]")).unwrap_or_default());
-            let names = self.class_names.clone();
-            return Ok(write!(self.out, "{}", text_block(&label, e, unit, &names)).map_err(write_err)?);
+            let block = text_block(&label, e, unit, &self.class_names);
+            return Ok(write!(self.out, "{block}").map_err(write_err)?);
         }
         let row = Row { file: file.display().to_string(), index, explanation: e };
         let text = serde_json::to_string_pretty(&row).expect("explanations serialise");
